@@ -1,0 +1,212 @@
+//! Cross-process tests of server behaviour: startup errors, auth, maxclients, live rebind,
+//! CLIENT KILL/PAUSE, idle timeout, active expiry, SHUTDOWN.
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[test]
+fn misspelled_directive_stops_startup() {
+    let dir = std::env::temp_dir().join(format!("cinnabar-badconf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("bad.conf");
+    std::fs::write(&conf, "port 7777\nmaxmemroy 10mb\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cinnabar-server"))
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at line 2"), "{err}");
+    assert!(err.contains("maxmemroy"), "{err}");
+}
+
+#[test]
+fn version_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cinnabar-server"))
+        .arg("-v")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("v=7.0.15"));
+}
+
+#[test]
+fn ping_pipeline_inline() {
+    let s = Srv::start(&[]);
+    let mut c = s.conn();
+    c.send(b"PING\r\nset a 1\r\n*2\r\n$3\r\nGET\r\n$1\r\na\r\n");
+    assert_eq!(c.read(), "+PONG");
+    assert_eq!(c.read(), "+OK");
+    assert_eq!(c.read(), "$1");
+}
+
+#[test]
+fn requirepass_and_auth() {
+    let s = Srv::start(&["--requirepass", "sekret"]);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["GET", "x"]), "-NOAUTH Authentication required.");
+    assert_eq!(
+        c.cmd(&["AUTH", "wrong"]),
+        "-WRONGPASS invalid username-password pair or user is disabled."
+    );
+    assert_eq!(c.cmd(&["AUTH", "sekret"]), "+OK");
+    assert_eq!(c.cmd(&["GET", "x"]), "(nil)");
+    // Unauthenticated clients get tight protocol limits.
+    let mut d = s.conn();
+    d.send(b"*20\r\n");
+    assert_eq!(
+        d.read(),
+        "-ERR Protocol error: unauthenticated multibulk length"
+    );
+}
+
+#[test]
+fn maxclients_is_enforced() {
+    let s = Srv::start(&["--maxclients", "2"]);
+    // Let the server notice that the start-up probe connection closed.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut a = s.conn();
+    let mut b = s.conn();
+    assert_eq!(a.cmd(&["PING"]), "+PONG");
+    assert_eq!(b.cmd(&["PING"]), "+PONG");
+    let mut c = s.conn();
+    assert_eq!(c.read(), "-ERR max number of clients reached");
+    drop(c);
+    assert!(a.cmd(&["INFO", "stats"]).contains("rejected_connections:1"));
+}
+
+#[test]
+fn config_set_port_rebinds_live() {
+    let s = Srv::start(&[]);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["SET", "k", "v"]), "+OK");
+    let newport = free_port();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "port", &newport.to_string()]),
+        "+OK"
+    );
+    // The old connection keeps working.
+    assert_eq!(c.cmd(&["GET", "k"]), "$v");
+    // New connections go to the new port; the old port is closed.
+    let mut d = Conn::new(newport);
+    assert_eq!(d.cmd(&["GET", "k"]), "$v");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", s.port)).is_err());
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "port"]),
+        format!("[$port,${newport}]")
+    );
+}
+
+#[test]
+fn config_set_port_in_use_fails_and_keeps_listening() {
+    let s = Srv::start(&[]);
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = blocker.local_addr().unwrap().port();
+    let mut c = s.conn();
+    let r = c.cmd(&["CONFIG", "SET", "port", &busy.to_string()]);
+    assert!(r.starts_with("-ERR CONFIG SET failed"), "{r}");
+    let mut d = s.conn();
+    assert_eq!(d.cmd(&["PING"]), "+PONG");
+    // Rebinding to a set that keeps the current address works too.
+    assert_eq!(c.cmd(&["CONFIG", "SET", "bind", "127.0.0.1 -::1"]), "+OK");
+    let mut e = s.conn();
+    assert_eq!(e.cmd(&["PING"]), "+PONG");
+}
+
+#[test]
+fn client_kill_by_id() {
+    let s = Srv::start(&[]);
+    let mut a = s.conn();
+    let mut b = s.conn();
+    let id = b.cmd(&["CLIENT", "ID"]);
+    let id = id.trim_start_matches(':');
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", id]), ":1");
+    assert_eq!(b.cmd(&["PING"]), "<closed>");
+    assert_eq!(a.cmd(&["PING"]), "+PONG");
+}
+
+#[test]
+fn client_pause_write_delays_writes_only() {
+    let s = Srv::start(&[]);
+    let mut a = s.conn();
+    let mut b = s.conn();
+    assert_eq!(a.cmd(&["CLIENT", "PAUSE", "400", "WRITE"]), "+OK");
+    let t = Instant::now();
+    assert_eq!(b.cmd(&["GET", "x"]), "(nil)");
+    assert!(t.elapsed() < Duration::from_millis(300));
+    assert_eq!(b.cmd(&["SET", "x", "1"]), "+OK");
+    assert!(
+        t.elapsed() >= Duration::from_millis(350),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn idle_timeout_closes_clients() {
+    let s = Srv::start(&["--timeout", "1"]);
+    let mut a = s.conn();
+    assert_eq!(a.cmd(&["PING"]), "+PONG");
+    std::thread::sleep(Duration::from_millis(2600));
+    assert_eq!(a.cmd(&["PING"]), "<closed>");
+}
+
+#[test]
+fn active_expiry_reclaims_unread_keys() {
+    let s = Srv::start(&[]);
+    let mut c = s.conn();
+    for i in 0..200 {
+        assert_eq!(c.cmd(&["SET", &format!("k{i}"), "v", "PX", "50"]), "+OK");
+    }
+    assert_eq!(c.cmd(&["SET", "keep", "v"]), "+OK");
+    let t = Instant::now();
+    loop {
+        // DBSIZE does not touch keys, so only active expiry can shrink it.
+        if c.cmd(&["DBSIZE"]) == ":1" {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "keys not reclaimed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(c.cmd(&["INFO", "stats"]).contains("expired_keys:200"));
+}
+
+#[test]
+fn shutdown_exits_cleanly() {
+    let mut s = Srv::start(&[]);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["SHUTDOWN", "NOSAVE"]), "<closed>");
+    let t = Instant::now();
+    loop {
+        if let Ok(Some(st)) = s.child.try_wait() {
+            assert!(st.success());
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(s.log().contains("ready to exit"));
+}
+
+#[test]
+fn sigterm_exits_cleanly() {
+    let mut s = Srv::start(&[]);
+    unsafe { libc_kill(s.child.id() as i32, 15) };
+    let t = Instant::now();
+    loop {
+        if let Ok(Some(st)) = s.child.try_wait() {
+            assert!(st.success());
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}

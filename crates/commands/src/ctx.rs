@@ -1,0 +1,36 @@
+//! `Ctx`: what a data command may touch while it runs.
+
+use cinnabar_keyspace::db::{Db, Keyspace};
+use cinnabar_resp::ReplyBuf;
+
+/// The execution context of one command.
+pub struct Ctx<'a> {
+    /// Every database.
+    pub ks: &'a mut Keyspace,
+    /// The client's selected database index (SELECT changes it).
+    pub db: usize,
+    /// Where the reply goes.
+    pub reply: &'a mut ReplyBuf,
+    /// The command's clock in unix ms, fixed for the whole command (as Redis caches mstime).
+    pub now: i64,
+    /// Number of changes the command made (the server adds it to `dirty`).
+    pub dirty: u64,
+    /// `proto-max-bulk-len`, the limit for strings built by APPEND/SETRANGE and LCS memory.
+    pub proto_max_bulk_len: i64,
+    /// `lazyfree-lazy-user-flush`: FLUSHALL/FLUSHDB without SYNC/ASYNC flushes asynchronously.
+    pub lazy_user_flush: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// Sets `key` in the selected database at the command's time (see `Db::set`).
+    pub fn set_key(&mut self, key: &[u8], value: cinnabar_keyspace::value::Value, keep_ttl: bool) {
+        let (i, now) = (self.db, self.now);
+        self.ks.dbs[i].set(key, value, keep_ttl, now);
+    }
+
+    /// The selected database.
+    pub fn db(&mut self) -> &mut Db {
+        let i = self.db;
+        &mut self.ks.dbs[i]
+    }
+}

@@ -1,0 +1,4 @@
+//! The data command families, one module per Redis command group.
+
+pub mod keys;
+pub mod string;

@@ -1,0 +1,6 @@
+//! The keyspace: databases, values, expiry. Synchronous; no sockets, no RESP.
+
+pub mod compact;
+pub mod db;
+pub mod dict;
+pub mod value;

@@ -1,0 +1,124 @@
+//! Client state. `ClientHandle` is the part other clients and the cron can see (CLIENT LIST,
+//! CLIENT KILL, timeouts); `Client` is the connection task's own state (reply buffer, selected
+//! database, protocol, auth).
+
+use cinnabar_resp::ReplyBuf;
+use std::cell::{Cell, RefCell};
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Skipping the current command's reply.
+    Skip,
+}
+
+/// What CLIENT LIST shows, updated by the connection task after each command.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    pub name: Vec<u8>,
+    pub db: usize,
+    pub last_cmd: String,
+    pub resp: u8,
+    pub qbuf: usize,
+    pub qbuf_free: usize,
+    pub argv_mem: usize,
+    pub obl: usize,
+    pub omem: usize,
+    pub no_evict: bool,
+    pub lib_name: String,
+    pub lib_ver: String,
+}
+
+/// The shared, inspectable part of a client.
+pub struct ClientHandle {
+    pub id: u64,
+    pub fd: RawFd,
+    pub addr: String,
+    pub laddr: String,
+    pub unix: bool,
+    pub created: Instant,
+    pub last_interaction: Cell<Instant>,
+    pub info: RefCell<ClientInfo>,
+    /// Set when the client must be closed (CLIENT KILL, timeout, QUIT).
+    pub killed: Cell<bool>,
+}
+
+impl ClientHandle {
+    /// Closes the client's socket from outside its task: the task's next read fails and it
+    /// cleans up. Used by CLIENT KILL and the idle timeout.
+    pub fn kill(&self) {
+        self.killed.set(true);
+        // SAFETY: shutdown on a socket fd we accepted; at worst it fails with EBADF/ENOTCONN.
+        unsafe {
+            libc::shutdown(self.fd, libc::SHUT_RDWR);
+        }
+    }
+
+    /// One CLIENT LIST line (without the trailing newline).
+    pub fn list_line(&self, now: Instant, cmd_override: Option<&str>) -> String {
+        let i = self.info.borrow();
+        let age = now.duration_since(self.created).as_secs();
+        let idle = now.duration_since(self.last_interaction.get()).as_secs();
+        let mut flags = String::new();
+        if i.no_evict {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let cmd = cmd_override.unwrap_or(&i.last_cmd);
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            String::from_utf8_lossy(&i.name),
+            age,
+            idle,
+            flags,
+            i.db,
+            i.qbuf,
+            i.qbuf_free,
+            i.argv_mem,
+            i.obl,
+            i.omem,
+            i.qbuf + i.qbuf_free + i.obl + i.omem + i.argv_mem,
+            if cmd.is_empty() { "NULL" } else { cmd },
+            i.resp
+        )
+    }
+}
+
+/// A connection task's own client state.
+pub struct Client {
+    pub handle: std::rc::Rc<ClientHandle>,
+    pub db: usize,
+    pub reply: ReplyBuf,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    /// Close the connection once pending replies are written.
+    pub close_after_reply: bool,
+    pub name: Vec<u8>,
+}
+
+impl Client {
+    /// A new client in database 0, RESP2.
+    pub fn new(handle: std::rc::Rc<ClientHandle>, authenticated: bool) -> Self {
+        Client {
+            handle,
+            db: 0,
+            reply: ReplyBuf::new(),
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            name: Vec::new(),
+        }
+    }
+}

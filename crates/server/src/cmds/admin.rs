@@ -1,0 +1,371 @@
+//! Administrative commands: CONFIG GET/SET/RESETSTAT/REWRITE, DEBUG, SHUTDOWN.
+
+use crate::client::Client;
+use crate::server::{Server, ShutdownRequest};
+use crate::settings::Enable;
+use crate::{notice, warning};
+use cinnabar_commands::table;
+use cinnabar_commands::util::{eq_ic, SYNTAX};
+use cinnabar_keyspace::value::Value;
+use cinnabar_resp::Args;
+use cinnabar_util::num;
+
+/// CONFIG GET parameter [parameter ...]
+pub fn config_get(s: &mut Server, c: &mut Client, a: Args) {
+    let pats: Vec<String> = a
+        .tail(2)
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    let pairs = s.cfg.get_matching(&pats);
+    c.reply.map(pairs.len());
+    for (k, v) in pairs {
+        c.reply.bulk(k.as_bytes());
+        c.reply.bulk(v.as_bytes());
+    }
+}
+
+const LISTEN_KEYS: &[&str] = &[
+    "bind",
+    "port",
+    "unixsocket",
+    "unixsocketperm",
+    "tcp-backlog",
+];
+
+/// CONFIG SET parameter value [parameter value ...]
+pub fn config_set(s: &mut Server, c: &mut Client, a: Args) {
+    if !a.len().is_multiple_of(2) {
+        return c
+            .reply
+            .error("ERR wrong number of arguments for 'config|set' command");
+    }
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = (2..a.len())
+        .step_by(2)
+        .map(|i| (a.get(i).to_vec(), a.get(i + 1).to_vec()))
+        .collect();
+    let before = s.cfg.clone();
+    let changed = match s.cfg.set_many(&pairs) {
+        Ok(ch) => ch,
+        Err(e) => return c.reply.error(&e),
+    };
+    let new_settings = crate::settings::Settings::from_config(&s.cfg);
+    if changed.iter().any(|n| LISTEN_KEYS.contains(&n.as_str())) {
+        if let Err((name, msg)) = crate::rebind(s, &new_settings) {
+            s.cfg = before;
+            return c.reply.error(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {msg}"
+            ));
+        }
+    }
+    s.refresh_settings();
+    c.reply.ok();
+}
+
+/// CONFIG RESETSTAT
+pub fn config_resetstat(s: &mut Server, c: &mut Client) {
+    let samples = std::mem::take(&mut s.stats.ops_samples);
+    s.stats = Default::default();
+    s.stats.ops_samples = samples;
+    s.ks.stats = Default::default();
+    for db in s.ks.dbs.iter_mut() {
+        db.expired_total = 0;
+    }
+    for spec in table::all_specs() {
+        spec.stats.reset();
+    }
+    s.latency.clear();
+    c.reply.ok();
+}
+
+/// CONFIG REWRITE
+pub fn config_rewrite(s: &mut Server, c: &mut Client) {
+    let Some(path) = s.config_file.clone() else {
+        return c
+            .reply
+            .error("ERR The server is running without a config file");
+    };
+    match s.cfg.rewrite(&path) {
+        Ok(()) => {
+            notice!("CONFIG REWRITE executed with success.");
+            c.reply.ok()
+        }
+        Err(e) => {
+            warning!("CONFIG REWRITE failed: {e}");
+            c.reply.error(&format!("ERR Rewriting config file: {e}"))
+        }
+    }
+}
+
+/// CONFIG HELP
+pub fn config_help(c: &mut Client) {
+    super::help_reply(
+        c,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+}
+
+fn debug_allowed(s: &Server, c: &Client) -> bool {
+    match s.settings.enable_debug_command {
+        Enable::Yes => true,
+        Enable::Local => {
+            c.handle.unix || c.handle.addr.starts_with("127.") || c.handle.addr.starts_with("::1")
+        }
+        Enable::No => false,
+    }
+}
+
+/// DEBUG subcommand ...
+pub fn debug(s: &mut Server, c: &mut Client, a: Args) {
+    if !debug_allowed(s, c) {
+        return c.reply.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+    }
+    let sub = String::from_utf8_lossy(a.get(1)).to_ascii_lowercase();
+    let argc = a.len();
+    match (sub.as_str(), argc) {
+        ("sleep", 3) => {
+            let secs: f64 = String::from_utf8_lossy(a.get(2)).parse().unwrap_or(0.0);
+            if secs > 0.0 && secs.is_finite() {
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+            }
+            c.reply.ok();
+        }
+        ("set-active-expire", 3) => {
+            s.active_expire_enabled = num::string2ll(a.get(2)).unwrap_or(1) != 0;
+            c.reply.ok();
+        }
+        ("object", 3) => {
+            let now = crate::server::now_ms();
+            let db = &mut s.ks.dbs[c.db];
+            match db.peek_obj(a.get(2), now) {
+                Some(o) => {
+                    let v = &o.value;
+                    let idle = cinnabar_keyspace::db::idle_seconds(o.lru, now);
+                    let len = match v {
+                        Value::Str(x) => x.len(),
+                    };
+                    let line = format!(
+                        "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+                        v.encoding_name(),
+                        len + 1,
+                        o.lru,
+                        idle
+                    );
+                    c.reply.simple(&line);
+                }
+                None => c.reply.error("ERR no such key"),
+            }
+        }
+        ("populate", 3..=5) => {
+            let Some(n) = num::string2ll(a.get(2)).filter(|n| *n >= 0) else {
+                return c.reply.error("ERR value is out of range, must be positive");
+            };
+            let prefix = if argc >= 4 {
+                a.get(3).to_vec()
+            } else {
+                b"key".to_vec()
+            };
+            let size = if argc == 5 {
+                match num::string2ll(a.get(4)).filter(|n| *n >= 0) {
+                    Some(v) => Some(v as usize),
+                    None => return c.reply.error("ERR value is out of range, must be positive"),
+                }
+            } else {
+                None
+            };
+            let now = crate::server::now_ms();
+            let db = &mut s.ks.dbs[c.db];
+            let mut key = Vec::with_capacity(prefix.len() + 21);
+            for j in 0..n {
+                key.clear();
+                key.extend_from_slice(&prefix);
+                key.push(b':');
+                key.extend_from_slice(j.to_string().as_bytes());
+                key.truncate(127);
+                if db.exists(&key, now) {
+                    continue;
+                }
+                let base = format!("value:{j}");
+                let val = match size {
+                    None => base.into_bytes(),
+                    Some(sz) => {
+                        let mut v = vec![0u8; sz];
+                        let k = sz.min(base.len());
+                        v[..k].copy_from_slice(&base.as_bytes()[..k]);
+                        v
+                    }
+                };
+                db.add(&key, Value::Str(val.into()), now);
+            }
+            c.reply.ok();
+        }
+        ("log", 3) => {
+            warning!("DEBUG LOG: {}", String::from_utf8_lossy(a.get(2)));
+            c.reply.ok();
+        }
+        ("error", 3) => {
+            let m = String::from_utf8_lossy(a.get(2)).into_owned();
+            c.reply.error(&m);
+        }
+        ("jmap", 2)
+        | ("quicklist-packed-threshold", 3)
+        | ("set-disable-deny-scripts", 3)
+        | ("pause-cron", 3)
+        | ("replybuffer", 4)
+        | ("dict-resizing", 3)
+        | ("set-skip-checksum-validation", 3) => c.reply.ok(),
+        ("change-repl-id", 2) => {
+            s.run_id = crate::server::random_hex40();
+            c.reply.ok();
+        }
+        ("stringmatch-len", _) => {
+            let m = cinnabar_util::glob::glob_match(a.get(2), a.get(3), false);
+            c.reply.int(m as i64);
+        }
+        ("protocol", 3) => debug_protocol(c, a.get(2)),
+        ("htstats", 3) => {
+            let Some(i) =
+                num::string2ll(a.get(2)).filter(|i| *i >= 0 && (*i as usize) < s.ks.dbs.len())
+            else {
+                return c.reply.error("ERR Out of range database");
+            };
+            let db = &s.ks.dbs[i as usize];
+            let txt = format!(
+                "[Dictionary HT]\nHash table 0 stats (main hash table):\n table size: {}\n number of elements: {}\n[Expires HT]\nHash table 0 stats (main hash table):\n table size: {}\n number of elements: {}\n",
+                db.main.len(), db.main.len(), db.expires.len(), db.expires.len()
+            );
+            c.reply.verbatim(txt.as_bytes(), "txt");
+        }
+        ("help", _) => {
+            super::help_reply(
+                c,
+                "DEBUG",
+                &[
+                    "CHANGE-REPL-ID",
+                    "    Change the replication IDs of the instance.",
+                    "ERROR <string>",
+                    "    Return a Redis protocol error with <string> as message.",
+                    "HTSTATS <dbid>",
+                    "    Return hash table statistics of the specified Redis database.",
+                    "LOG <message>",
+                    "    Write <message> to the server log.",
+                    "OBJECT <key>",
+                    "    Show low level info about the <key> and associated value.",
+                    "POPULATE <count> [<prefix>] [<size>]",
+                    "    Create <count> string keys named key:<num>.",
+                    "PROTOCOL <type>",
+                    "    Reply with a test value of the specified type.",
+                    "SET-ACTIVE-EXPIRE <0|1>",
+                    "    Setting it to 0 disables expiring keys in background.",
+                    "SLEEP <seconds>",
+                    "    Stop the server for <seconds>. Decimals allowed.",
+                ],
+            );
+        }
+        _ => c.reply.error(&format!(
+            "ERR unknown subcommand '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(a.get(1))
+        )),
+    }
+}
+
+fn debug_protocol(c: &mut Client, name: &[u8]) {
+    let r = &mut c.reply;
+    let n = String::from_utf8_lossy(name).to_ascii_lowercase();
+    match n.as_str() {
+        "string" => r.bulk(b"Hello World"),
+        "integer" => r.int(12345),
+        "double" => r.double_str(b"3.141"),
+        "bignum" => {
+            let v = b"1234567999999999999999999999999999999";
+            if r.resp3 {
+                r.raw(b"(");
+                r.raw(v);
+                r.raw(b"\r\n");
+            } else {
+                r.bulk(v);
+            }
+        }
+        "null" => r.null(),
+        "array" => {
+            r.array(3);
+            (0..3).for_each(|j| r.int(j));
+        }
+        "set" => {
+            r.set(3);
+            (0..3).for_each(|j| r.int(j));
+        }
+        "map" => {
+            r.map(3);
+            for j in 0..3 {
+                r.int(j);
+                r.boolean(j == 1);
+            }
+        }
+        "attrib" => {
+            if r.resp3 {
+                r.raw(b"|1\r\n");
+                r.bulk(b"key-popularity");
+                r.array(2);
+                r.bulk(b"key:123");
+                r.int(90);
+            }
+            r.bulk(b"Some real reply following the attribute");
+        }
+        "push" => {
+            if !r.resp3 {
+                return r.error("ERR RESP2 is not supported by this command");
+            }
+            r.push(2);
+            r.bulk(b"server-cpu-usage");
+            r.int(42);
+            r.bulk(b"Some real reply following the push reply");
+        }
+        "true" => r.boolean(true),
+        "false" => r.boolean(false),
+        "verbatim" => r.verbatim(b"This is a verbatim\nstring", "txt"),
+        _ => r.error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"),
+    }
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
+pub fn shutdown(s: &mut Server, c: &mut Client, a: Args) {
+    let mut req = ShutdownRequest::default();
+    let mut abort = false;
+    for opt in a.tail(1).iter() {
+        if eq_ic(opt, "nosave") {
+            req.nosave = true;
+        } else if eq_ic(opt, "save") {
+            req.save = true;
+        } else if eq_ic(opt, "now") {
+            req.now = true;
+        } else if eq_ic(opt, "force") {
+            req.force = true;
+        } else if eq_ic(opt, "abort") {
+            abort = true;
+        } else {
+            return c.reply.error(SYNTAX);
+        }
+    }
+    if (abort && a.len() != 2) || (req.nosave && req.save) {
+        return c.reply.error(SYNTAX);
+    }
+    if abort {
+        return c.reply.error("ERR No shutdown in progress.");
+    }
+    notice!("User requested shutdown...");
+    s.shutdown = Some(req);
+    s.shutdown_notify.notify_one();
+    // Redis does not reply on success: the connection just closes.
+    c.close_after_reply = true;
+}

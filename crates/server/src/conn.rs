@@ -1,0 +1,210 @@
+//! One client connection: read into the query buffer, parse and run every complete command in
+//! it (pipelining), then write all replies in one go. The server state is borrowed only while
+//! commands run, never across an await.
+
+use crate::client::{Client, ClientHandle};
+use crate::dispatch::{self, Exec};
+use crate::server::{now_ms, Server};
+use crate::{notice, verbose};
+use cinnabar_resp::parse::Source;
+use cinnabar_resp::{Args, CommandParser, Limits};
+use std::cell::RefCell;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
+use tokio::net::{TcpStream, UnixStream};
+
+/// Reading from a client socket. A short read means the socket is drained, so readiness is
+/// cleared right away instead of paying a `read()` that fails with EAGAIN on every request.
+pub trait ClientStream: AsyncWrite + Unpin {
+    /// Appends what is available to `buf` (waits for at least one byte); 0 = closed.
+    fn read_some(
+        &mut self,
+        buf: &mut Vec<u8>,
+    ) -> impl std::future::Future<Output = std::io::Result<usize>>;
+}
+
+macro_rules! impl_client_stream {
+    ($t:ty) => {
+        impl ClientStream for $t {
+            async fn read_some(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+                let fd = self.as_raw_fd();
+                loop {
+                    self.readable().await?;
+                    let mut got = 0usize;
+                    let res = self.try_io(Interest::READABLE, || {
+                        let spare = buf.spare_capacity_mut();
+                        let room = spare.len();
+                        // SAFETY: reading into the vector's spare capacity, at most `room` bytes.
+                        let n = unsafe {
+                            libc::read(fd, spare.as_mut_ptr() as *mut libc::c_void, room)
+                        };
+                        if n < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        got = n as usize;
+                        // SAFETY: read() initialised exactly `got` bytes past the length.
+                        unsafe { buf.set_len(buf.len() + got) };
+                        if got > 0 && got < room {
+                            // Drained: let tokio clear readiness now.
+                            return Err(std::io::ErrorKind::WouldBlock.into());
+                        }
+                        Ok(got)
+                    });
+                    match res {
+                        Ok(n) => return Ok(n),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            if got > 0 {
+                                return Ok(got);
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    };
+}
+
+impl_client_stream!(TcpStream);
+impl_client_stream!(UnixStream);
+
+const READ_CHUNK: usize = 16 * 1024;
+
+enum Step {
+    /// Everything parseable was run; read more.
+    NeedInput,
+    /// A command is waiting for CLIENT PAUSE to end.
+    Paused,
+}
+
+fn process(
+    s: &mut Server,
+    c: &mut Client,
+    p: &mut CommandParser,
+    buf: &[u8],
+    rpos: &mut usize,
+) -> Step {
+    let now = now_ms();
+    let mut clock = Instant::now();
+    while *rpos < buf.len() && !c.close_after_reply && !c.handle.killed.get() {
+        let limits = Limits {
+            max_bulk: s.settings.proto_max_bulk_len,
+            authenticated: c.authenticated,
+        };
+        match p.parse(&buf[*rpos..], limits) {
+            Ok(Some((n, src))) => {
+                let args = match src {
+                    Source::Buffer => Args::new(&buf[*rpos..], &p.spans),
+                    Source::Inline => Args::new(&p.inline_buf, &p.spans),
+                };
+                if !args.is_empty()
+                    && dispatch::execute(s, c, args, now, &mut clock) == Exec::Paused
+                {
+                    return Step::Paused;
+                }
+                *rpos += n;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                verbose!(
+                    "Protocol error ({}) from client: id={} addr={}",
+                    e,
+                    c.handle.id,
+                    c.handle.addr
+                );
+                c.reply.error(&format!("ERR {e}"));
+                c.close_after_reply = true;
+                break;
+            }
+        }
+    }
+    Step::NeedInput
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve<S>(srv: Rc<RefCell<Server>>, mut stream: S, handle: Rc<ClientHandle>)
+where
+    S: ClientStream,
+{
+    let authenticated = srv.borrow().settings.requirepass.is_none();
+    let mut c = Client::new(handle.clone(), authenticated);
+    let mut qbuf: Vec<u8> = Vec::new();
+    let mut parser = CommandParser::new();
+    let mut rpos = 0usize;
+    let mut need_read = true;
+    loop {
+        if need_read {
+            if qbuf.capacity() - qbuf.len() < READ_CHUNK / 4 {
+                qbuf.reserve(READ_CHUNK);
+            }
+            let n = match stream.read_some(&mut qbuf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            handle.last_interaction.set(Instant::now());
+            let mut s = srv.borrow_mut();
+            s.stats.net_input_bytes += n as u64;
+            if qbuf.len() - rpos > s.settings.client_query_buffer_limit {
+                s.stats.client_qbuf_limit_disconnections += 1;
+                drop(s);
+                notice!(
+                    "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
+                    handle.id,
+                    handle.addr,
+                    String::from_utf8_lossy(&qbuf[rpos..qbuf.len().min(rpos + 64)])
+                );
+                break;
+            }
+        }
+        let step = {
+            let mut s = srv.borrow_mut();
+            let step = process(&mut s, &mut c, &mut parser, &qbuf, &mut rpos);
+            s.stats.net_output_bytes += c.reply.out.len() as u64;
+            let mut info = handle.info.borrow_mut();
+            info.qbuf = qbuf.len() - rpos;
+            info.qbuf_free = qbuf.capacity() - qbuf.len();
+            info.resp = if c.reply.resp3 { 3 } else { 2 };
+            info.name.clone_from(&c.name);
+            step
+        };
+        if !c.reply.out.is_empty() {
+            if stream.write_all(&c.reply.out).await.is_err() {
+                break;
+            }
+            c.reply.out.clear();
+            if c.reply.out.capacity() > 64 * 1024 {
+                c.reply.out.shrink_to(16 * 1024);
+            }
+        }
+        if c.close_after_reply || handle.killed.get() {
+            break;
+        }
+        if rpos > 0 {
+            qbuf.drain(..rpos);
+            rpos = 0;
+        }
+        if qbuf.is_empty() && qbuf.capacity() > 64 * 1024 {
+            qbuf = Vec::new();
+        }
+        match step {
+            Step::NeedInput => need_read = true,
+            Step::Paused => {
+                let (notify, until) = {
+                    let s = srv.borrow();
+                    (s.pause_notify.clone(), s.pause.map(|p| p.until_ms))
+                };
+                let wait = until.map(|u| (u - now_ms()).max(1) as u64).unwrap_or(1);
+                tokio::select! {
+                    _ = notify.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                }
+                need_read = false;
+            }
+        }
+    }
+    let _ = stream.shutdown().await;
+    srv.borrow_mut().clients.remove(&handle.id);
+}

@@ -1,0 +1,154 @@
+//! The dispatcher: finds the command in the table and applies the checks every command shares —
+//! unknown command or subcommand, arity, authentication, CLIENT PAUSE — then runs it, times it,
+//! and keeps INFO's commandstats and errorstats. Handlers never repeat these checks.
+
+use crate::client::{Client, ReplyMode};
+use crate::cmds;
+use crate::server::Server;
+use cinnabar_commands::table::{self, flag, CmdStats, CommandSpec, Handler};
+use cinnabar_commands::Ctx;
+use cinnabar_resp::Args;
+use std::time::Instant;
+
+/// What happened to a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exec {
+    /// Ran (or was rejected with an error reply).
+    Done,
+    /// Not run: the server is paused for this command; run it again later.
+    Paused,
+}
+
+fn unknown_command(c: &mut Client, args: Args) {
+    let mut list = String::new();
+    for a in args.tail(1).iter() {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        let s = String::from_utf8_lossy(a);
+        let cut: String = s.chars().take(room).collect();
+        list.push('\'');
+        list.push_str(&cut);
+        list.push_str("' ");
+    }
+    let name: String = String::from_utf8_lossy(args.get(0))
+        .chars()
+        .take(128)
+        .collect();
+    c.reply.error(&format!(
+        "ERR unknown command '{name}', with args beginning with: {list}"
+    ));
+}
+
+/// Looks up a command and its subcommand. Replies the error and returns None if unknown.
+pub fn resolve(c: &mut Client, args: Args) -> Option<&'static CommandSpec> {
+    let Some(cmd) = table::lookup(args.get(0)) else {
+        unknown_command(c, args);
+        return None;
+    };
+    if !cmd.subcommands.is_empty() && args.len() >= 2 {
+        match table::lookup_sub(cmd, args.get(1)) {
+            Some(sub) => return Some(sub),
+            None => {
+                let sub: String = String::from_utf8_lossy(args.get(1))
+                    .chars()
+                    .take(128)
+                    .collect();
+                c.reply.error(&format!(
+                    "ERR unknown subcommand '{sub}'. Try {} HELP.",
+                    cmd.def.name.to_ascii_uppercase()
+                ));
+                return None;
+            }
+        }
+    }
+    Some(cmd)
+}
+
+/// Runs one command for client `c`. `now` is the batch's unix time in ms (commands of one
+/// batch share it, like Redis's cached clock); `clock` is the instant the previous command of
+/// the batch ended, so each command costs one clock read for its duration.
+pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut Instant) -> Exec {
+    let errors_before = c.reply.errors.len();
+    let out_before = c.reply.out.len();
+    let mut ran: Option<&'static CommandSpec> = None;
+    let mut rejected: Option<&'static CommandSpec> = None;
+    if let Some(cmd) = resolve(c, args) {
+        if !cmd.arity_ok(args.len()) {
+            c.reply.error(&format!(
+                "ERR wrong number of arguments for '{}' command",
+                cmd.fullname
+            ));
+            rejected = Some(cmd);
+        } else if !c.authenticated && !cmd.has(flag::NO_AUTH) {
+            c.reply.error("NOAUTH Authentication required.");
+            rejected = Some(cmd);
+        } else {
+            if s.pause.is_some() && s.paused_for(cmd.has(flag::WRITE), now) {
+                return Exec::Paused;
+            }
+            if c.reply_mode == ReplyMode::SkipNext {
+                c.reply_mode = ReplyMode::Skip;
+            }
+            let start = *clock;
+            match cmd.def.handler {
+                Handler::Data(f) => {
+                    let mut ctx = Ctx {
+                        ks: &mut s.ks,
+                        db: c.db,
+                        reply: &mut c.reply,
+                        now,
+                        dirty: 0,
+                        proto_max_bulk_len: s.settings.proto_max_bulk_len,
+                        lazy_user_flush: s.settings.lazyfree_lazy_user_flush,
+                    };
+                    f(&mut ctx, args);
+                    s.dirty += ctx.dirty;
+                }
+                Handler::Server => cmds::run(s, c, cmd, args),
+            }
+            *clock = Instant::now();
+            let ns = clock.duration_since(start).as_nanos() as u64;
+            let us = ns / 1000;
+            if s.settings.latency_tracking {
+                s.record_latency(cmd.index, ns);
+            }
+            CmdStats::bump(&cmd.stats.calls, 1);
+            CmdStats::bump(&cmd.stats.usec, us);
+            s.stats.total_commands_processed += 1;
+            ran = Some(cmd);
+        }
+    }
+    let new_errors = c.reply.errors.len() - errors_before;
+    if new_errors > 0 {
+        for code in c.reply.errors.drain(errors_before..) {
+            *s.stats.error_codes.entry(code).or_insert(0) += 1;
+            s.stats.total_error_replies += 1;
+        }
+        if let Some(cmd) = ran {
+            CmdStats::bump(&cmd.stats.failed, 1);
+        }
+        if let Some(cmd) = rejected {
+            CmdStats::bump(&cmd.stats.rejected, 1);
+        }
+    }
+    c.reply.errors.clear();
+    match c.reply_mode {
+        ReplyMode::Off => c.reply.out.truncate(out_before),
+        ReplyMode::Skip => {
+            c.reply.out.truncate(out_before);
+            c.reply_mode = ReplyMode::On;
+        }
+        _ => {}
+    }
+    if let Some(cmd) = ran.or(rejected) {
+        let mut info = c.handle.info.borrow_mut();
+        if info.last_cmd != cmd.fullname {
+            info.last_cmd.clear();
+            info.last_cmd.push_str(&cmd.fullname);
+        }
+        info.db = c.db;
+    }
+    Exec::Done
+}

@@ -1,0 +1,179 @@
+//! `Server`: everything the engine thread owns — the keyspace, the configuration, the client
+//! registry, the counters. It lives in an `Rc<RefCell<_>>` shared by the tasks of the one
+//! engine thread; a task borrows it only between awaits, so commands run to completion against
+//! it without locks, one at a time, in one order.
+
+use crate::client::ClientHandle;
+use crate::settings::Settings;
+use cinnabar_keyspace::db::Keyspace;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+
+/// Server-wide counters for INFO stats.
+#[derive(Default, Debug, Clone)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub total_error_replies: u64,
+    pub unexpected_error_replies: u64,
+    pub client_qbuf_limit_disconnections: u64,
+    pub error_codes: BTreeMap<String, u64>,
+    /// Ring of (ms, commands) samples for instantaneous_ops_per_sec.
+    pub ops_samples: Vec<(i64, u64)>,
+    pub net_in_samples: Vec<(i64, u64)>,
+    pub net_out_samples: Vec<(i64, u64)>,
+}
+
+/// An active CLIENT PAUSE.
+#[derive(Clone, Copy, Debug)]
+pub struct Pause {
+    pub until_ms: i64,
+    /// Only write commands are paused (PAUSE ... WRITE).
+    pub write_only: bool,
+}
+
+/// How a SHUTDOWN was asked for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShutdownRequest {
+    pub nosave: bool,
+    pub save: bool,
+    pub now: bool,
+    pub force: bool,
+    pub signal: Option<&'static str>,
+}
+
+/// The engine's state.
+pub struct Server {
+    pub ks: Keyspace,
+    pub cfg: cinnabar_config::Config,
+    pub settings: Settings,
+    pub config_file: Option<PathBuf>,
+    pub executable: String,
+    pub clients: BTreeMap<u64, Rc<ClientHandle>>,
+    pub next_client_id: u64,
+    pub stats: Stats,
+    pub started: Instant,
+    pub start_unix: i64,
+    pub run_id: String,
+    pub dirty: u64,
+    pub lastsave: i64,
+    pub pause: Option<Pause>,
+    pub pause_notify: Rc<Notify>,
+    pub shutdown: Option<ShutdownRequest>,
+    pub shutdown_notify: Rc<Notify>,
+    /// Tells the listener supervisor to rebind after CONFIG SET bind/port/unixsocket.
+    pub rebind_notify: Rc<Notify>,
+    /// Ports actually bound (tcp_port may be 0 in the config → ephemeral).
+    pub bound_port: u16,
+    pub hz: u32,
+    pub active_expire_enabled: bool,
+    pub cron_loops: u64,
+    /// Latency histograms indexed by `CommandSpec::index`.
+    pub latency: Vec<Option<Box<crate::latency::Histogram>>>,
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Unix time in microseconds.
+pub fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// 40 random hex characters (the run id).
+pub fn random_hex40() -> String {
+    let mut bytes = [0u8; 20];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .is_ok();
+    if !ok {
+        let mut x = now_us() as u64 ^ ((std::process::id() as u64) << 32);
+        for b in bytes.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Server {
+    /// A server from a loaded configuration.
+    pub fn new(cfg: cinnabar_config::Config, config_file: Option<PathBuf>) -> Self {
+        let settings = Settings::from_config(&cfg);
+        let dbs = settings.databases.max(1);
+        let hz = settings.hz;
+        Server {
+            ks: Keyspace::new(dbs),
+            cfg,
+            settings,
+            config_file,
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            clients: BTreeMap::new(),
+            next_client_id: 1,
+            stats: Stats::default(),
+            started: Instant::now(),
+            start_unix: now_ms() / 1000,
+            run_id: random_hex40(),
+            dirty: 0,
+            lastsave: now_ms() / 1000,
+            pause: None,
+            pause_notify: Rc::new(Notify::new()),
+            shutdown: None,
+            shutdown_notify: Rc::new(Notify::new()),
+            rebind_notify: Rc::new(Notify::new()),
+            bound_port: 0,
+            hz,
+            active_expire_enabled: true,
+            cron_loops: 0,
+            latency: Vec::new(),
+        }
+    }
+
+    /// Re-reads the typed settings after a configuration change.
+    pub fn refresh_settings(&mut self) {
+        self.settings = Settings::from_config(&self.cfg);
+        self.hz = self.settings.hz;
+        crate::log::set_level(self.settings.loglevel);
+    }
+
+    /// Records a command's duration in its latency histogram.
+    pub fn record_latency(&mut self, index: usize, ns: u64) {
+        if self.latency.len() <= index {
+            self.latency.resize_with(index + 1, || None);
+        }
+        self.latency[index]
+            .get_or_insert_with(Default::default)
+            .record(ns);
+    }
+
+    /// Whether commands of this kind must wait for a CLIENT PAUSE to end.
+    pub fn paused_for(&mut self, is_write: bool, now: i64) -> bool {
+        match self.pause {
+            Some(p) if p.until_ms <= now => {
+                self.pause = None;
+                self.pause_notify.notify_waiters();
+                false
+            }
+            Some(p) => !p.write_only || is_write,
+            None => false,
+        }
+    }
+}

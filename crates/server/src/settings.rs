@@ -1,0 +1,107 @@
+//! `Settings`: the typed values the hot paths read, derived from the configuration after it is
+//! loaded and after each CONFIG SET (so a command never parses configuration text).
+
+use crate::log::Level;
+use cinnabar_config::Config;
+
+/// `enable-debug-command` and friends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enable {
+    No,
+    Yes,
+    Local,
+}
+
+/// Typed configuration values.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub unixsocket: String,
+    pub unixsocketperm: u32,
+    pub tcp_backlog: i32,
+    pub timeout: i64,
+    pub tcp_keepalive: i64,
+    pub maxclients: usize,
+    pub requirepass: Option<Vec<u8>>,
+    pub protected_mode: bool,
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: usize,
+    pub databases: usize,
+    pub hz: u32,
+    pub loglevel: Level,
+    pub logfile: String,
+    pub pidfile: String,
+    pub daemonize: bool,
+    pub enable_debug_command: Enable,
+    pub lazyfree_lazy_user_flush: bool,
+    pub active_expire_effort: u32,
+    pub always_show_logo: bool,
+    pub latency_tracking: bool,
+    pub latency_percentiles: Vec<f64>,
+}
+
+fn val(cfg: &Config, name: &str) -> String {
+    cfg.get_value(name).unwrap_or_default()
+}
+
+fn num(cfg: &Config, name: &str, default: i64) -> i64 {
+    val(cfg, name).trim().parse().unwrap_or(default)
+}
+
+fn yes(cfg: &Config, name: &str) -> bool {
+    val(cfg, name).eq_ignore_ascii_case("yes")
+}
+
+fn enable(cfg: &Config, name: &str) -> Enable {
+    match val(cfg, name).to_ascii_lowercase().as_str() {
+        "yes" => Enable::Yes,
+        "local" => Enable::Local,
+        _ => Enable::No,
+    }
+}
+
+impl Settings {
+    /// Reads every typed value from `cfg`.
+    pub fn from_config(cfg: &Config) -> Settings {
+        let pass = val(cfg, "requirepass");
+        Settings {
+            port: num(cfg, "port", 6379).clamp(0, 65535) as u16,
+            bind: val(cfg, "bind")
+                .split_whitespace()
+                .map(|s| s.to_string())
+                .collect(),
+            unixsocket: val(cfg, "unixsocket"),
+            unixsocketperm: u32::from_str_radix(val(cfg, "unixsocketperm").trim(), 8).unwrap_or(0),
+            tcp_backlog: num(cfg, "tcp-backlog", 511) as i32,
+            timeout: num(cfg, "timeout", 0),
+            tcp_keepalive: num(cfg, "tcp-keepalive", 300),
+            maxclients: num(cfg, "maxclients", 10000).max(1) as usize,
+            requirepass: if pass.is_empty() {
+                None
+            } else {
+                Some(pass.into_bytes())
+            },
+            protected_mode: yes(cfg, "protected-mode"),
+            proto_max_bulk_len: num(cfg, "proto-max-bulk-len", 512 * 1024 * 1024),
+            client_query_buffer_limit: num(cfg, "client-query-buffer-limit", 1 << 30) as usize,
+            databases: num(cfg, "databases", 16).max(1) as usize,
+            hz: num(cfg, "hz", 10).clamp(1, 500) as u32,
+            loglevel: Level::parse(&val(cfg, "loglevel")).unwrap_or(Level::Notice),
+            logfile: val(cfg, "logfile"),
+            pidfile: val(cfg, "pidfile"),
+            daemonize: yes(cfg, "daemonize"),
+            enable_debug_command: enable(cfg, "enable-debug-command"),
+            lazyfree_lazy_user_flush: yes(cfg, "lazyfree-lazy-user-flush"),
+            active_expire_effort: num(cfg, "active-expire-effort", 1).clamp(1, 10) as u32,
+            always_show_logo: yes(cfg, "always-show-logo"),
+            latency_tracking: cfg.get_value("latency-tracking").is_none_or(|v| v == "yes"),
+            latency_percentiles: cfg
+                .get_value("latency-tracking-info-percentiles")
+                .unwrap_or_else(|| "50 99 99.9".into())
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect(),
+        }
+    }
+}
