@@ -5,7 +5,7 @@
 //! into bit masks once at startup. The implicit categories Redis derives from flags (`@write`,
 //! `@read`, `@fast`/`@slow`, `@admin @dangerous`, ...) are derived the same way here.
 
-use crate::families::{keys, string};
+use crate::families::{bitmap, keys, string};
 use crate::Ctx;
 use cinnabar_resp::Args;
 use std::collections::HashMap;
@@ -623,8 +623,23 @@ static OBJECT_SUBS: &[Def] = &[
     ),
 ];
 
+static MEMORY_SUBS: &[Def] = &[def!(
+    "usage",
+    -3,
+    "readonly",
+    (2, 2, 1),
+    "",
+    "server",
+    "4.0.0",
+    "Estimate the memory usage of a key",
+    Data(bitmap::memory_usage)
+)];
+
 /// Every command.
 pub static COMMANDS: &[Def] = &[
+    // bitmap
+    def!("setbit", 4, "write denyoom", K1, "bitmap", "bitmap", "2.2.0", "Sets or clears the bit at offset in the string value stored at key", Data(bitmap::setbit)),
+    def!("getbit", 3, "readonly fast", K1, "bitmap", "bitmap", "2.2.0", "Returns the bit value at offset in the string value stored at key", Data(bitmap::getbit)),
     // string
     def!("append", 3, "write denyoom fast", K1, "string", "string", "2.0.0", "Append a value to a key", Data(string::append)),
     def!("decr", 2, "write denyoom fast", K1, "string", "string", "1.0.0", "Decrement the integer value of a key by one", Data(string::decr)),
@@ -682,6 +697,7 @@ pub static COMMANDS: &[Def] = &[
     def!("debug", -2, "admin noscript loading stale", NOKEY, "", "server", "1.0.0", "A container for debugging commands", Server),
     def!("shutdown", -1, "admin noscript loading stale no_multi allow_busy", NOKEY, "", "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", Server),
     def!("time", 1, "loading stale fast", NOKEY, "", "server", "2.6.0", "Return the current server time", Server),
+    def!("memory", -2, "", NOKEY, "", "server", "4.0.0", "A container for memory diagnostics commands", Server, subs MEMORY_SUBS),
     def!("lastsave", 1, "loading stale fast", NOKEY, "admin dangerous", "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk", Server),
     // connection
     def!("auth", -2, "noscript loading stale fast no_auth allow_busy", NOKEY, "connection", "connection", "1.0.0", "Authenticate to the server", Server),
@@ -717,6 +733,9 @@ const fn ks(flags: &'static str, index: i32, lastkey: i32, keystep: i32) -> KeyS
 /// Key specs and command tips, by full name (what COMMAND INFO reports beside the flags).
 static EXTRAS: &[(&str, &str, &[KeySpec])] = &[
     ("append", "", &[ks("RW insert", 1, 0, 1)]),
+    ("setbit", "", &[ks("RW access update", 1, 0, 1)]),
+    ("getbit", "", &[ks("RO access", 1, 0, 1)]),
+    ("memory|usage", "", &[ks("RO", 2, 0, 1)]),
     ("decr", "", &[ks("RW access update", 1, 0, 1)]),
     ("decrby", "", &[ks("RW access update", 1, 0, 1)]),
     ("get", "", &[ks("RO access", 1, 0, 1)]),
