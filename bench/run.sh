@@ -1,83 +1,180 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: real redis-server vs cinnabar-server, same machine, same run.
+# Side-by-side benchmark: the reference redis-server and cinnabar-server on the same machine, in
+# the same run, reported as ratios (cinnabar / redis).
 #
-#   bench/run.sh [path/to/cinnabar-server]        (default: target/release/cinnabar-server)
+#   bench/run.sh [path/to/cinnabar-server]      default: target/release/cinnabar-server
 #
-# For each of SET, GET, INCR, MSET at pipeline depths 1, 16, 64 (-c 50) it runs
-# redis-benchmark against each server in turn, TRIALS times (default 3), and reports the median
-# rps and the server's own CPU time per request (utime+stime from /proc/PID/stat around each
-# run), with the cinnabar/redis ratios. Then memory per key after DEBUG POPULATE 1000000
-# (used_memory and RSS over an empty-server baseline). Env: TRIALS, N1 (requests at -P 1),
-# NP (requests at -P 16/64), KEYS (populate count), BENCH_OUT (also write the table there).
-set -u
-here=$(cd "$(dirname "$0")/.." && pwd)
-cin=${1:-$here/target/release/cinnabar-server}
-red=${REDIS_SERVER_BIN:-$(command -v redis-server || echo /usr/bin/redis-server)}
-TRIALS=${TRIALS:-3}; N1=${N1:-200000}; NP=${NP:-2000000}; KEYS=${KEYS:-1000000}
-[ -x "$cin" ] || { echo "no cinnabar-server at $cin (cargo build --release)" >&2; exit 2; }
-[ -x "$red" ] || { echo "no redis-server (apt-get install redis-server)" >&2; exit 2; }
-command -v redis-benchmark >/dev/null || { echo "no redis-benchmark (apt-get install redis-tools)" >&2; exit 2; }
+# Throughput: for each test (SET GET INCR MSET) and pipeline depth (1 16 64), one
+# `redis-benchmark -c 50 -n N -P P -t TEST -q --csv` run per server, alternating servers,
+# TRIALS times; the median requests/s and the server's own CPU time per request (utime+stime
+# from /proc/PID/stat before and after the run) are reported with their ratios.
+# Memory: on a fresh pair of servers, used_memory (INFO) and RSS (/proc/PID/status) before and
+# after `DEBUG POPULATE KEYS`, as bytes per key and ratio.
+#
+# Environment:
+#   N1=200000        requests per run at -P 1
+#   NP=2000000       requests per run at -P 16 and 64
+#   TRIALS=3         runs per (test, P, server); the median is reported
+#   TESTS="set get incr mset"   PIPELINES="1 16 64"   CLIENTS=50
+#   KEYS=1000000     keys for the memory test (0 skips it)
+#   BENCH_OUT=file   also write the report there
+#   REDIS_SERVER_BIN=/usr/bin/redis-server
+#
+# Exit status: non-zero only when something could not be run (a server did not start,
+# redis-benchmark failed); poor ratios are reported, never fatal.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cin=${1:-$root/target/release/cinnabar-server}
+red=${REDIS_SERVER_BIN:-/usr/bin/redis-server}
+N1=${N1:-200000}
+NP=${NP:-2000000}
+TRIALS=${TRIALS:-3}
+TESTS=${TESTS:-set get incr mset}
+PIPELINES=${PIPELINES:-1 16 64}
+CLIENTS=${CLIENTS:-50}
+KEYS=${KEYS:-1000000}
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ -x "$cin" ] || die "no cinnabar-server at $cin (cargo build --release, or pass a path)"
+[ -x "$red" ] || die "no redis-server at $red (apt-get install redis-server)"
+command -v redis-benchmark >/dev/null || die "no redis-benchmark (apt-get install redis-tools)"
+command -v redis-cli >/dev/null || die "no redis-cli (apt-get install redis-tools)"
 hz=$(getconf CLK_TCK)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start() { # bin dir port -> pid
-  "$1" --port "$3" --bind 127.0.0.1 --save "" --appendonly no --dir "$2" --enable-debug-command yes \
-       --logfile "$2/log" --daemonize no >/dev/null 2>&1 &
-  local pid=$!
-  for _ in $(seq 100); do redis-cli -p "$3" ping >/dev/null 2>&1 && break; sleep 0.05; done
-  echo $pid
+work=$(mktemp -d "${TMPDIR:-/tmp}/cinnabar-bench.XXXXXX")
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
 }
-ticks() { awk '{print $14+$15}' /proc/$1/stat; }
-rss() { awk '/VmRSS/ {print $2*1024}' /proc/$1/status; }
-used() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '/^used_memory:/ {print $2}'; }
+trap cleanup EXIT
+report="$work/report.txt"
+say() { printf '%s\n' "$*" | tee -a "$report"; }
 
-tmp=$(mktemp -d)
-rp=$(free_port); cp=$(free_port)
-mkdir -p "$tmp/r" "$tmp/c"
-rpid=$(start "$red" "$tmp/r" "$rp"); cpid=$(start "$cin" "$tmp/c" "$cp")
-trap 'kill $rpid $cpid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-
-run() { # port pid test P n -> "rps cpu_us_per_req"
-  local b a out rps
-  redis-cli -p "$1" flushall >/dev/null
-  b=$(ticks "$2")
-  out=$(redis-benchmark -p "$1" -c 50 -n "$5" -P "$4" -t "$3" -q --csv 2>/dev/null | tail -1)
-  a=$(ticks "$2")
-  rps=$(echo "$out" | awk -F'"' '{print $4}')
-  awk -v r="$rps" -v d=$((a-b)) -v n="$5" -v hz="$hz" 'BEGIN {printf "%.0f %.3f\n", r, d*1e6/hz/n}'
+# A port nobody listens on now. Python binds port 0 when available; otherwise probe random ports.
+free_port() {
+  if command -v python3 >/dev/null; then
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    return
+  fi
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  die "no free port found"
 }
-median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-out=$(mktemp)
-printf '%-6s %3s %12s %12s %7s %11s %11s %7s\n' test P redis_rps cinnabar_rps ratio redis_us/r cinn_us/r ratio | tee -a "$out"
-for t in set get incr mset; do
-  for P in 1 16 64; do
-    n=$([ "$P" = 1 ] && echo "$N1" || echo "$NP")
-    rr=(); rc=(); cr=(); cc=()
-    for _ in $(seq "$TRIALS"); do
-      read -r a b < <(run "$rp" "$rpid" "$t" "$P" "$n"); rr+=("$a"); cr+=("$b")
-      read -r a b < <(run "$cp" "$cpid" "$t" "$P" "$n"); rc+=("$a"); cc+=("$b")
+# start NAME BIN -> sets START_PID and START_PORT; the server runs in its own temp dir.
+start() {
+  local name=$1 bin=$2 dir port pid
+  dir=$(mktemp -d "$work/$name.XXXXXX")
+  for _attempt in 1 2 3; do
+    port=$(free_port)
+    (cd "$dir" && exec "$bin" --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" \
+      --appendonly no --daemonize no --enable-debug-command yes --logfile "$dir/server.log") \
+      >"$dir/stdout.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 200); do
+      if ! kill -0 "$pid" 2>/dev/null; then break; fi
+      if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
+        pids+=("$pid"); START_PID=$pid; START_PORT=$port
+        return 0
+      fi
+      sleep 0.05
     done
-    R=$(printf '%s\n' "${rr[@]}" | median); C=$(printf '%s\n' "${rc[@]}" | median)
-    RU=$(printf '%s\n' "${cr[@]}" | median); CU=$(printf '%s\n' "${cc[@]}" | median)
-    awk -v t="$t" -v p="$P" -v R="$R" -v C="$C" -v RU="$RU" -v CU="$CU" 'BEGIN {
-      printf "%-6s %3s %12d %12d %7.2f %11.3f %11.3f %7.2f\n", t, p, R, C, (R>0?C/R:0), RU, CU, (RU>0?CU/RU:0) }' | tee -a "$out"
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    if ! grep -qi "address already in use" "$dir/server.log" "$dir/stdout.log" 2>/dev/null; then
+      break
+    fi
+  done
+  cat "$dir/server.log" "$dir/stdout.log" >&2 2>/dev/null || true
+  die "$name ($bin) did not start"
+}
+
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# CPU ticks (utime+stime, all threads) of a process; fields counted after the ")" of comm.
+ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
+used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}'; }
+
+# bench PORT PID TEST P N -> prints "rps us_per_request"
+bench() {
+  local port=$1 pid=$2 test=$3 p=$4 n=$5 t0 t1 out rps
+  redis-cli -p "$port" flushall >/dev/null || die "FLUSHALL failed on port $port"
+  t0=$(ticks "$pid")
+  out=$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$p" -t "$test" -q --csv 2>&1) ||
+    die "redis-benchmark failed on port $port: $out"
+  t1=$(ticks "$pid")
+  rps=$(printf '%s\n' "$out" | tr -d '\r' | awk -F'","' 'NF > 1 && $1 != "\"test" {print $2}' | tail -1)
+  [[ $rps =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "cannot read requests/s from redis-benchmark output: $out"
+  kill -0 "$pid" 2>/dev/null || die "server (pid $pid) died during $test -P $p"
+  awk -v r="$rps" -v d=$((t1 - t0)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f %.3f\n", r, d * 1e6 / hz / n}'
+}
+
+median() { sort -g | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : 0)}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+
+say "# cinnabar vs redis-server, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores"
+say "# redis:    $red ($("$red" --version | head -1))"
+say "# cinnabar: $cin"
+say "# redis-benchmark -c $CLIENTS -n {P=1: $N1, P>1: $NP}, median of $TRIALS; ratio = cinnabar / redis"
+say ""
+
+start redis "$red"; rpid=$START_PID; rport=$START_PORT
+start cinnabar "$cin"; cpid=$START_PID; cport=$START_PORT
+
+say "$(printf '%-5s %3s %12s %12s %6s | %10s %10s %6s' test P redis_rps cinn_rps ratio redis_us/r cinn_us/r ratio)"
+for t in $TESTS; do
+  for p in $PIPELINES; do
+    n=$([ "$p" -le 1 ] && echo "$N1" || echo "$NP")
+    r_rps=(); r_cpu=(); c_rps=(); c_cpu=()
+    for _ in $(seq "$TRIALS"); do
+      read -r a b < <(bench "$rport" "$rpid" "$t" "$p" "$n") || die "benchmark failed"
+      r_rps+=("$a"); r_cpu+=("$b")
+      read -r a b < <(bench "$cport" "$cpid" "$t" "$p" "$n") || die "benchmark failed"
+      c_rps+=("$a"); c_cpu+=("$b")
+    done
+    R=$(printf '%s\n' "${r_rps[@]}" | median); C=$(printf '%s\n' "${c_rps[@]}" | median)
+    RU=$(printf '%s\n' "${r_cpu[@]}" | median); CU=$(printf '%s\n' "${c_cpu[@]}" | median)
+    say "$(printf '%-5s %3s %12.0f %12.0f %6s | %10.3f %10.3f %6s' "$t" "$p" "$R" "$C" \
+      "$(ratio "$C" "$R")" "$RU" "$CU" "$(ratio "$CU" "$RU")")"
   done
 done
+stop "$rpid"; stop "$cpid"
 
-mem() { # port pid -> "used_per_key rss_per_key"
-  redis-cli -p "$1" flushall >/dev/null; sleep 0.2
-  local u0 r0 u1 r1
-  u0=$(used "$1"); r0=$(rss "$2")
-  redis-cli -p "$1" debug populate "$KEYS" >/dev/null
-  sleep 0.2
-  u1=$(used "$1"); r1=$(rss "$2")
-  awk -v a=$((u1-u0)) -v b=$((r1-r0)) -v k="$KEYS" 'BEGIN {printf "%.1f %.1f\n", a/k, b/k}'
-}
-read -r ru rr2 < <(mem "$rp" "$rpid")
-read -r cu cr2 < <(mem "$cp" "$cpid")
-printf '\nmemory per key after DEBUG POPULATE %s: used_memory redis %s B, cinnabar %s B (ratio %s); RSS redis %s B, cinnabar %s B (ratio %s)\n' \
-  "$KEYS" "$ru" "$cu" "$(awk -v a="$cu" -v b="$ru" 'BEGIN{printf "%.2f", a/b}')" \
-  "$rr2" "$cr2" "$(awk -v a="$cr2" -v b="$rr2" 'BEGIN{printf "%.2f", a/b}')" | tee -a "$out"
-[ -n "${BENCH_OUT:-}" ] && cp "$out" "$BENCH_OUT"
-rm -f "$out"
+if [ "$KEYS" -gt 0 ]; then
+  say ""
+  say "# memory after DEBUG POPULATE $KEYS (fresh servers; bytes per key over the empty-server baseline)"
+  mem() { # BIN NAME -> sets MEM_USED and MEM_RSS (bytes per key); runs in this shell
+    start "$2" "$1"
+    local pid=$START_PID port=$START_PORT u0 r0 u1 r1 out
+    redis-cli -p "$port" flushall >/dev/null
+    sleep 0.2
+    u0=$(used_memory "$port"); r0=$(rss "$pid")
+    out=$(redis-cli -p "$port" debug populate "$KEYS" 2>&1)
+    [ "$out" = OK ] || die "DEBUG POPULATE on $2: $out"
+    [ "$(redis-cli -p "$port" dbsize)" = "$KEYS" ] || die "DBSIZE after DEBUG POPULATE on $2 is not $KEYS"
+    sleep 0.5
+    u1=$(used_memory "$port"); r1=$(rss "$pid")
+    if [ -z "$u0" ] || [ -z "$u1" ]; then die "no used_memory in INFO memory from $2"; fi
+    stop "$pid"
+    MEM_USED=$(awk -v d=$((u1 - u0)) -v k="$KEYS" 'BEGIN {printf "%.1f", d / k}')
+    MEM_RSS=$(awk -v d=$((r1 - r0)) -v k="$KEYS" 'BEGIN {printf "%.1f", d / k}')
+  }
+  mem "$red" redis; RUK=$MEM_USED; RRK=$MEM_RSS
+  mem "$cin" cinnabar; CUK=$MEM_USED; CRK=$MEM_RSS
+  say "$(printf '%-16s %10s %10s %6s' metric redis cinnabar ratio)"
+  say "$(printf '%-16s %10s %10s %6s' used_memory/key "$RUK" "$CUK" "$(ratio "$CUK" "$RUK")")"
+  say "$(printf '%-16s %10s %10s %6s' rss/key "$RRK" "$CRK" "$(ratio "$CRK" "$RRK")")"
+fi
+
+if [ -n "${BENCH_OUT:-}" ]; then
+  cp "$report" "$BENCH_OUT"
+  echo "bench: report written to $BENCH_OUT"
+fi

@@ -19,6 +19,8 @@ pub struct Ctx<'a> {
     pub proto_max_bulk_len: i64,
     /// `lazyfree-lazy-user-flush`: FLUSHALL/FLUSHDB without SYNC/ASYNC flushes asynchronously.
     pub lazy_user_flush: bool,
+    /// The collection encodings' conversion thresholds (`hash-max-listpack-entries`, ...).
+    pub limits: cinnabar_keyspace::types::TypeLimits,
 }
 
 impl<'a> Ctx<'a> {

@@ -5,7 +5,7 @@
 //! into bit masks once at startup. The implicit categories Redis derives from flags (`@write`,
 //! `@read`, `@fast`/`@slow`, `@admin @dangerous`, ...) are derived the same way here.
 
-use crate::families::{bitmap, keys, string};
+use crate::families::{bitmap, bitops, hash, hll, keys, list, set, string, zset};
 use crate::Ctx;
 use cinnabar_resp::Args;
 use std::collections::HashMap;
@@ -309,10 +309,16 @@ macro_rules! def {
     };
 }
 
+/// `def!` for the family modules: `use crate::table::def;`.
+#[allow(unused_imports)]
+pub(crate) use def;
+
 use Handler::{Data, Server};
 
-const NOKEY: (i32, i32, i32) = (0, 0, 0);
-const K1: (i32, i32, i32) = (1, 1, 1);
+/// Key positions (first, last, step) of a command without keys.
+pub const NOKEY: (i32, i32, i32) = (0, 0, 0);
+/// Key positions of a command whose only key is argument 1.
+pub const K1: (i32, i32, i32) = (1, 1, 1);
 
 static CONFIG_SUBS: &[Def] = &[
     def!(
@@ -542,6 +548,17 @@ static COMMAND_SUBS: &[Def] = &[
         Server
     ),
     def!(
+        "getkeysandflags",
+        -4,
+        "loading stale",
+        NOKEY,
+        "connection",
+        "server",
+        "7.0.0",
+        "Extract keys and access flags given a full Redis command",
+        Server
+    ),
+    def!(
         "list",
         -2,
         "loading stale",
@@ -710,28 +727,108 @@ pub static COMMANDS: &[Def] = &[
     def!("select", 2, "loading stale fast", NOKEY, "connection", "connection", "1.0.0", "Change the selected database for the current connection", Server),
 ];
 
-/// A key spec as COMMAND INFO shows it: flags, `begin_search` by index, `find_keys` by range.
+/// Where a key spec starts looking for keys (`begin_search`).
 #[derive(Clone, Copy, Debug)]
-pub struct KeySpec {
-    pub flags: &'static str,
-    pub index: i32,
-    pub lastkey: i32,
-    pub keystep: i32,
-    pub limit: i32,
+pub enum Begin {
+    /// At this argument index.
+    Index(i32),
+    /// After the first match of `keyword`, searching from `startfrom` (negative: from the end,
+    /// backwards).
+    Keyword(&'static str, i32),
+    /// Not describable (COMMAND GETKEYS uses the command's own key finder).
+    Unknown,
 }
 
-const fn ks(flags: &'static str, index: i32, lastkey: i32, keystep: i32) -> KeySpec {
-    KeySpec {
-        flags,
-        index,
-        lastkey,
-        keystep,
-        limit: 0,
+/// How a key spec finds the keys from where it begins (`find_keys`).
+#[derive(Clone, Copy, Debug)]
+pub enum Find {
+    /// Keys up to `lastkey` (relative; negative counts from the end), every `keystep`
+    /// arguments; `limit` > 1 stops at a 1/limit share of the remaining arguments.
+    Range {
+        lastkey: i32,
+        keystep: i32,
+        limit: i32,
+    },
+    /// The argument at `keynumidx` (relative) holds the number of keys, which start at
+    /// `firstkey` (relative), every `keystep` arguments.
+    Keynum {
+        keynumidx: i32,
+        firstkey: i32,
+        keystep: i32,
+    },
+    /// Not describable.
+    Unknown,
+}
+
+/// A key spec as COMMAND INFO shows it (Redis 7.0's key-specs).
+#[derive(Clone, Copy, Debug)]
+pub struct KeySpec {
+    /// Free text shown as `notes` (empty: no notes field).
+    pub notes: &'static str,
+    /// Space-separated flag names (RO, RW, OW, RM, access, update, insert, delete, ...).
+    pub flags: &'static str,
+    pub begin: Begin,
+    pub find: Find,
+}
+
+impl KeySpec {
+    /// The same spec with `notes`.
+    pub const fn notes(mut self, notes: &'static str) -> KeySpec {
+        self.notes = notes;
+        self
     }
 }
 
+/// Key spec: keys from argument `index`, a range to `lastkey` every `keystep`.
+pub const fn ks(flags: &'static str, index: i32, lastkey: i32, keystep: i32) -> KeySpec {
+    KeySpec {
+        notes: "",
+        flags,
+        begin: Begin::Index(index),
+        find: Find::Range {
+            lastkey,
+            keystep,
+            limit: 0,
+        },
+    }
+}
+
+/// Key spec: keys from argument `index`, their count at `keynumidx` (relative), the first at
+/// `firstkey` (relative), every `keystep` (ZUNIONSTORE, LMPOP, SINTERCARD, ...).
+pub const fn ks_keynum(
+    flags: &'static str,
+    index: i32,
+    keynumidx: i32,
+    firstkey: i32,
+    keystep: i32,
+) -> KeySpec {
+    KeySpec {
+        notes: "",
+        flags,
+        begin: Begin::Index(index),
+        find: Find::Keynum {
+            keynumidx,
+            firstkey,
+            keystep,
+        },
+    }
+}
+
+/// Key spec with any begin/find (keyword searches, range limits, unknown forms).
+pub const fn ks_with(flags: &'static str, begin: Begin, find: Find) -> KeySpec {
+    KeySpec {
+        notes: "",
+        flags,
+        begin,
+        find,
+    }
+}
+
+/// One family's extra metadata for a command: (full name, tips, key specs).
+pub type Extra = (&'static str, &'static str, &'static [KeySpec]);
+
 /// Key specs and command tips, by full name (what COMMAND INFO reports beside the flags).
-static EXTRAS: &[(&str, &str, &[KeySpec])] = &[
+static EXTRAS: &[Extra] = &[
     ("append", "", &[ks("RW insert", 1, 0, 1)]),
     ("setbit", "", &[ks("RW access update", 1, 0, 1)]),
     ("getbit", "", &[ks("RO access", 1, 0, 1)]),
@@ -763,7 +860,12 @@ static EXTRAS: &[(&str, &str, &[KeySpec])] = &[
         &[ks("OW insert", 1, -1, 2)],
     ),
     ("psetex", "", &[ks("OW update", 1, 0, 1)]),
-    ("set", "", &[ks("RW access update variable_flags", 1, 0, 1)]),
+    (
+        "set",
+        "",
+        &[ks("RW access update variable_flags", 1, 0, 1)
+            .notes("RW and ACCESS due to the optional `GET` argument")],
+    ),
     ("setex", "", &[ks("OW update", 1, 0, 1)]),
     ("setnx", "", &[ks("OW insert", 1, 0, 1)]),
     ("setrange", "", &[ks("RW update", 1, 0, 1)]),
@@ -898,23 +1000,159 @@ static EXTRAS: &[(&str, &str, &[KeySpec])] = &[
     ("command", "nondeterministic_output_order", &[]),
 ];
 
+/// Every family's commands and extras. A family module exports `DEFS` and `EXTRAS` and is
+/// listed here once.
+static FAMILIES: &[(&[Def], &[Extra])] = &[
+    (COMMANDS, EXTRAS),
+    (hash::DEFS, hash::EXTRAS),
+    (list::DEFS, list::EXTRAS),
+    (set::DEFS, set::EXTRAS),
+    (zset::DEFS, zset::EXTRAS),
+    (bitops::DEFS, bitops::EXTRAS),
+    (hll::DEFS, hll::EXTRAS),
+];
+
+/// The key flags of a call whose spec says `variable_flags`: what this very call does to its
+/// key (SET without GET only overwrites; BITFIELD with only GET only reads).
+fn variable_flags(fullname: &str, args: &[&[u8]], flags: &'static str) -> &'static str {
+    if !flags.contains("variable_flags") {
+        return flags;
+    }
+    let has = |w: &[u8]| args.iter().skip(2).any(|a| a.eq_ignore_ascii_case(w));
+    match fullname {
+        "set" if !has(b"get") => "OW update",
+        "set" => "RW access update",
+        "bitfield" if !has(b"set") && !has(b"incrby") => "RO access",
+        "bitfield" => "RW access update",
+        _ => flags,
+    }
+}
+
+/// Every command definition, all families.
+pub fn all_defs() -> impl Iterator<Item = &'static Def> {
+    FAMILIES.iter().flat_map(|(d, _)| d.iter())
+}
+
+fn extra(fullname: &str) -> Option<&'static Extra> {
+    FAMILIES
+        .iter()
+        .flat_map(|(_, e)| e.iter())
+        .find(|(n, _, _)| *n == fullname)
+}
+
 impl CommandSpec {
     /// Command tips (COMMAND INFO element 8).
     pub fn tips(&self) -> Vec<&'static str> {
-        EXTRAS
-            .iter()
-            .find(|(n, _, _)| *n == self.fullname)
+        extra(&self.fullname)
             .map(|(_, t, _)| t.split_whitespace().collect())
             .unwrap_or_default()
     }
 
     /// Key specs (COMMAND INFO element 9).
     pub fn key_specs(&self) -> &'static [KeySpec] {
-        EXTRAS
-            .iter()
-            .find(|(n, _, _)| *n == self.fullname)
-            .map(|(_, _, k)| *k)
-            .unwrap_or(&[])
+        extra(&self.fullname).map(|(_, _, k)| *k).unwrap_or(&[])
+    }
+
+    /// The keys of a call (`args[0]` is the command name; for a subcommand `args[1]` is its
+    /// name), found through the key specs as COMMAND GETKEYS does, each with its spec's flags.
+    /// `Err(())` when the arguments contradict a spec (a bad key count): Redis's
+    /// "Invalid arguments specified for command".
+    pub fn keys_with_flags(&self, args: &[&[u8]]) -> Result<Vec<(usize, &'static str)>, ()> {
+        let specs = self.key_specs();
+        if specs.is_empty() {
+            return Ok(self
+                .key_positions(args.len())
+                .into_iter()
+                .map(|p| (p, ""))
+                .collect());
+        }
+        let argc = args.len() as i64;
+        let mut out = Vec::new();
+        for spec in specs {
+            let first = match spec.begin {
+                Begin::Index(i) => i as i64,
+                Begin::Keyword(kw, from) => {
+                    let (start, end, step): (i64, i64, i64) = if from >= 0 {
+                        (from as i64, argc - 1, 1)
+                    } else {
+                        (argc + from as i64, 0, -1)
+                    };
+                    let mut found = None;
+                    let mut i = start;
+                    while (step > 0 && i <= end) || (step < 0 && i >= end) {
+                        if i >= 0
+                            && i < argc
+                            && args[i as usize].eq_ignore_ascii_case(kw.as_bytes())
+                        {
+                            found = Some(i + 1);
+                            break;
+                        }
+                        i += step;
+                    }
+                    match found {
+                        Some(f) => f,
+                        None => continue,
+                    }
+                }
+                Begin::Unknown => continue,
+            };
+            if first >= argc {
+                continue;
+            }
+            let (last, step) = match spec.find {
+                Find::Range {
+                    lastkey,
+                    keystep,
+                    limit,
+                } => {
+                    let last = if lastkey >= 0 {
+                        first + lastkey as i64
+                    } else if limit <= 1 {
+                        argc + lastkey as i64
+                    } else {
+                        first + (argc - first) / limit as i64 + lastkey as i64
+                    };
+                    (last, keystep.max(1) as i64)
+                }
+                Find::Keynum {
+                    keynumidx,
+                    firstkey,
+                    keystep,
+                } => {
+                    let idx = first + keynumidx as i64;
+                    if idx >= argc {
+                        return Err(());
+                    }
+                    let Some(n) = cinnabar_util::num::string2ll(args[idx as usize]) else {
+                        return Err(());
+                    };
+                    let start = first + firstkey as i64;
+                    let step = keystep.max(1) as i64;
+                    if n < 0 {
+                        return Err(());
+                    }
+                    if n == 0 {
+                        continue;
+                    }
+                    let l = start.saturating_add((n - 1).saturating_mul(step));
+                    if l >= argc {
+                        return Err(());
+                    }
+                    for k in (start..=l).step_by(step as usize) {
+                        out.push((k as usize, spec.flags));
+                    }
+                    continue;
+                }
+                Find::Unknown => continue,
+            };
+            let flags = variable_flags(&self.fullname, args, spec.flags);
+            let mut i = first;
+            while i <= last && i < argc {
+                out.push((i as usize, flags));
+                i += step;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -923,8 +1161,7 @@ pub fn table() -> &'static Map<CommandSpec> {
     static T: OnceLock<Map<CommandSpec>> = OnceLock::new();
     T.get_or_init(|| {
         let mut next = 0;
-        COMMANDS
-            .iter()
+        all_defs()
             .map(|d| (d.name.to_string(), CommandSpec::build(d, None, &mut next)))
             .collect()
     })
@@ -982,10 +1219,10 @@ mod tests {
             Some(vec![1, 3])
         );
         assert!(lookup(b"nosuchcommand").is_none());
-        let names: std::collections::HashSet<_> = COMMANDS.iter().map(|d| d.name).collect();
+        let names: std::collections::HashSet<_> = all_defs().map(|d| d.name).collect();
         assert_eq!(
             names.len(),
-            COMMANDS.len(),
+            all_defs().count(),
             "duplicate command in the table"
         );
     }

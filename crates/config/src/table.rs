@@ -1,662 +1,577 @@
-//! The directive table: every directive Redis 7.0 accepts, with its alias, type (and range or
-//! choices), default value as CONFIG GET renders it, and flags. Whether Cinnabar implements a
-//! directive is recorded separately (`IMPLEMENTED` in lib.rs).
+//! The directive table: every directive redis-server 7.0.15 (built with TLS, as Debian ships
+//! it) accepts through its config table, with alias, value type (bounds, units, enum names),
+//! the default CONFIG GET shows, and flags (immutable, protected, debug, hidden, ...). The
+//! directives handled outside the table (`include`, `rename-command`, `user`, `loadmodule`,
+//! `sentinel`, module `name.option` lines and the deprecated ones Redis ignores) are listed in
+//! [`FILE_ONLY`] and [`DEPRECATED`].
 
-/// A directive's value type.
-#[derive(Clone, Copy, Debug)]
-pub enum K {
-    Bool,
-    Str,
-    /// Integer within [min, max].
-    Int(i128, i128),
-    /// Memory size with units (1k = 1000, 1kb = 1024 ...) within [min, max].
-    Mem(i128, i128),
-    /// Memory size or percentage (`10%`).
-    Percent(i128, i128),
-    /// Octal integer within [min, max].
-    Octal(i128, i128),
-    /// One of the names (several, for multi-arg flag enums).
-    Enum(&'static [&'static str]),
-    /// Parsed by its own rules (save, bind, dir, client-output-buffer-limit, ...).
-    Special,
+/// Not settable with CONFIG SET.
+pub const IMM: u32 = 1 << 0;
+/// Holds a secret (CONFIG SET redacts its value in logs / MONITOR).
+pub const SENS: u32 = 1 << 1;
+/// Shown by Redis's `DEBUG CONFIG`-style dumps (useful for debugging).
+pub const DBG: u32 = 1 << 2;
+/// Takes several arguments (a single argument is split on blanks).
+pub const MULTI: u32 = 1 << 3;
+/// Left out of CONFIG GET glob matches (an exact name still works).
+pub const HID: u32 = 1 << 4;
+/// CONFIG SET needs `enable-protected-configs yes` (or `local` from a local client).
+pub const PROT: u32 = 1 << 5;
+/// CONFIG SET refused with -LOADING while a dataset is loading.
+pub const DLOAD: u32 = 1 << 6;
+/// CONFIG SET always counts as a change (TLS files are re-read even when the name is the same).
+pub const VOL: u32 = 1 << 9;
+
+/// Whether a numeric directive is stored unsigned (bounds compared as unsigned).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sign {
+    /// Signed (`int`, `long long`, `ssize_t`, `time_t`, `off_t`).
+    S,
+    /// Unsigned (`unsigned int`, `unsigned long long`, `size_t`).
+    U,
+}
+pub use Sign::{S, U};
+
+/// How a numeric directive is written and read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumFmt {
+    /// A plain integer.
+    INT,
+    /// A memory size with optional unit; CONFIG GET shows bytes.
+    MEM,
+    /// A memory size or a percentage `N%` (stored negative, as Redis does).
+    MEMPCT,
+    /// An octal number (unixsocketperm).
+    OCT,
+}
+pub use NumFmt::{INT, MEM, MEMPCT, OCT};
+
+/// Extra validation some directives apply on top of their type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// activedefrag: cannot be enabled (Debian's build has no defrag-capable jemalloc).
+    ActiveDefrag,
+    /// dbfilename: a base name, no path.
+    DbFilename,
+    /// appendfilename: a non-empty base name.
+    AofFilename,
+    /// appenddirname: a non-empty base name.
+    AofDirname,
+    /// cluster-announce-hostname: letters, digits, `-`, `.`, under 256 bytes.
+    Hostname,
+    /// proc-title-template: known `{variables}` and a non-empty expansion.
+    ProcTitle,
+    /// shutdown-on-sig*: not both `save` and `nosave`.
+    ShutdownFlags,
 }
 
-pub const IMM: u32 = 1;
-pub const PROT: u32 = 2;
-pub const HID: u32 = 4;
-pub const SENS: u32 = 8;
-pub const MULTI: u32 = 16;
-pub const DBG: u32 = 32;
+/// The directives with their own parsing and rendering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sp {
+    Dir,
+    Save,
+    ClientOutputBufferLimit,
+    OomScoreAdjValues,
+    NotifyKeyspaceEvents,
+    Bind,
+    ReplicaOf,
+    LatencyPercentiles,
+}
 
-/// One directive.
+/// A directive's value type, bounds and default.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// `yes` / `no`.
+    Bool { default: bool, check: Option<Check> },
+    /// A string; `empty_is_null` ones have no value when empty (and are left out of CONFIG
+    /// REWRITE); `sds` ones are binary-safe (passwords).
+    Str {
+        default: Option<&'static str>,
+        empty_is_null: bool,
+        sds: bool,
+        check: Option<Check>,
+    },
+    /// One of `names` (several, OR-ed, for MULTI ones).
+    Enum {
+        names: &'static [(&'static str, i32)],
+        default: i32,
+        check: Option<Check>,
+    },
+    /// An integer within `[min, max]` (compared unsigned for `U`).
+    Num {
+        sign: Sign,
+        min: i64,
+        max: i64,
+        default: i64,
+        fmt: NumFmt,
+    },
+    /// Parsed and rendered by its own rules.
+    Special(Sp),
+}
+
+/// One directive of the table.
 #[derive(Clone, Copy, Debug)]
 pub struct Directive {
+    /// The canonical name.
     pub name: &'static str,
+    /// The other accepted name (old `slave-*`, `*-ziplist-*`, ...).
     pub alias: Option<&'static str>,
-    pub kind: K,
-    pub default: &'static str,
+    /// `IMM`, `PROT`, `DBG`, `HID`, `SENS`, `MULTI`, `DLOAD`, `VOL`.
     pub flags: u32,
+    /// Type, bounds, default.
+    pub kind: Kind,
 }
 
-const fn dir(
+impl Directive {
+    /// Whether CONFIG SET refuses it outright.
+    pub fn immutable(&self) -> bool {
+        self.flags & IMM != 0
+    }
+    /// Whether CONFIG SET needs `enable-protected-configs`.
+    pub fn protected(&self) -> bool {
+        self.flags & PROT != 0
+    }
+    /// Whether CONFIG GET globs skip it.
+    pub fn hidden(&self) -> bool {
+        self.flags & HID != 0
+    }
+    /// Whether it is a debugging-relevant directive.
+    pub fn debug(&self) -> bool {
+        self.flags & DBG != 0
+    }
+    /// Whether its value is a secret (to redact from logs, MONITOR, SLOWLOG).
+    pub fn sensitive(&self) -> bool {
+        self.flags & SENS != 0
+    }
+    /// Whether it takes several arguments.
+    pub fn multi_arg(&self) -> bool {
+        self.flags & MULTI != 0
+    }
+}
+
+/// Directives only meaningful in a file (or on the command line), not in the table.
+pub const FILE_ONLY: &[&str] = &[
+    "include",
+    "rename-command",
+    "user",
+    "loadmodule",
+    "sentinel",
+];
+
+/// Directives Redis 7.0 still accepts and ignores, with the argument counts (including the
+/// name) it accepts them with.
+pub const DEPRECATED: &[(&str, usize, usize)] = &[
+    ("list-max-ziplist-entries", 2, 2),
+    ("list-max-ziplist-value", 2, 2),
+    ("lua-replicate-commands", 2, 2),
+];
+
+const I32MAX: i64 = i32::MAX as i64;
+const I32MIN: i64 = i32::MIN as i64;
+const U32MAX: i64 = u32::MAX as i64;
+const I64MAX: i64 = i64::MAX;
+/// `ULLONG_MAX` stored in a signed slot (compared unsigned).
+const U64MAX: i64 = -1;
+
+const SUPERVISED: &[(&str, i32)] = &[("upstart", 0), ("systemd", 1), ("auto", 2), ("no", 3)];
+const SYSLOG_FACILITY: &[(&str, i32)] = &[
+    ("user", 0),
+    ("local0", 1),
+    ("local1", 2),
+    ("local2", 3),
+    ("local3", 4),
+    ("local4", 5),
+    ("local5", 6),
+    ("local6", 7),
+    ("local7", 8),
+];
+const REPL_DISKLESS_LOAD: &[(&str, i32)] = &[("disabled", 0), ("on-empty-db", 1), ("swapdb", 2)];
+/// loglevel: debug = 0, verbose = 1, notice = 2, warning = 3.
+pub const LOGLEVEL: &[(&str, i32)] = &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
+/// maxmemory-policy names in Redis's order (values are the positions).
+pub const MAXMEMORY_POLICY: &[(&str, i32)] = &[
+    ("volatile-lru", 0),
+    ("volatile-lfu", 1),
+    ("volatile-random", 2),
+    ("volatile-ttl", 3),
+    ("allkeys-lru", 4),
+    ("allkeys-lfu", 5),
+    ("allkeys-random", 6),
+    ("noeviction", 7),
+];
+const APPENDFSYNC: &[(&str, i32)] = &[("everysec", 0), ("always", 1), ("no", 2)];
+/// `yes` and `relative` are the same value (CONFIG GET shows `yes`).
+const OOM_SCORE_ADJ: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)];
+const ACL_PUBSUB_DEFAULT: &[(&str, i32)] = &[("allchannels", 1), ("resetchannels", 0)];
+const SANITIZE_DUMP_PAYLOAD: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("clients", 2)];
+/// enable-*-command / enable-protected-configs: no = 0, yes = 1, local = 2.
+pub const PROTECTED_ACTION: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("local", 2)];
+const ENDPOINT_TYPE: &[(&str, i32)] = &[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)];
+const PROPAGATION_ERROR: &[(&str, i32)] = &[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)];
+/// shutdown-on-sig* flags: save = 1, nosave = 2, now = 4, force = 8 (`default` = 0).
+pub const SHUTDOWN_ON_SIG: &[(&str, i32)] = &[
+    ("default", 0),
+    ("save", 1),
+    ("nosave", 2),
+    ("now", 4),
+    ("force", 8),
+];
+const TLS_AUTH_CLIENTS: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("optional", 2)];
+
+const fn b(
     name: &'static str,
     alias: Option<&'static str>,
-    kind: K,
-    default: &'static str,
     flags: u32,
+    default: bool,
 ) -> Directive {
     Directive {
         name,
         alias,
-        kind,
-        default,
         flags,
+        kind: Kind::Bool {
+            default,
+            check: None,
+        },
+    }
+}
+
+const fn bc(
+    name: &'static str,
+    alias: Option<&'static str>,
+    flags: u32,
+    default: bool,
+    check: Check,
+) -> Directive {
+    Directive {
+        name,
+        alias,
+        flags,
+        kind: Kind::Bool {
+            default,
+            check: Some(check),
+        },
+    }
+}
+
+const fn st(
+    name: &'static str,
+    alias: Option<&'static str>,
+    flags: u32,
+    empty_is_null: bool,
+    default: Option<&'static str>,
+    check: Option<Check>,
+) -> Directive {
+    Directive {
+        name,
+        alias,
+        flags,
+        kind: Kind::Str {
+            default,
+            empty_is_null,
+            sds: false,
+            check,
+        },
+    }
+}
+
+const fn sds(
+    name: &'static str,
+    alias: Option<&'static str>,
+    flags: u32,
+    empty_is_null: bool,
+    default: Option<&'static str>,
+    check: Option<Check>,
+) -> Directive {
+    Directive {
+        name,
+        alias,
+        flags,
+        kind: Kind::Str {
+            default,
+            empty_is_null,
+            sds: true,
+            check,
+        },
+    }
+}
+
+const fn e(
+    name: &'static str,
+    alias: Option<&'static str>,
+    flags: u32,
+    names: &'static [(&'static str, i32)],
+    default: i32,
+    check: Option<Check>,
+) -> Directive {
+    Directive {
+        name,
+        alias,
+        flags,
+        kind: Kind::Enum {
+            names,
+            default,
+            check,
+        },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+const fn n(
+    name: &'static str,
+    alias: Option<&'static str>,
+    flags: u32,
+    sign: Sign,
+    min: i64,
+    max: i64,
+    default: i64,
+    fmt: NumFmt,
+) -> Directive {
+    Directive {
+        name,
+        alias,
+        flags,
+        kind: Kind::Num {
+            sign,
+            min,
+            max,
+            default,
+            fmt,
+        },
+    }
+}
+
+const fn sp(name: &'static str, alias: Option<&'static str>, flags: u32, s: Sp) -> Directive {
+    Directive {
+        name,
+        alias,
+        flags,
+        kind: Kind::Special(s),
     }
 }
 
 /// Every directive, in Redis's table order.
+#[rustfmt::skip]
 pub static DIRECTIVES: &[Directive] = &[
-    dir("rdbchecksum", None, K::Bool, "yes", IMM),
-    dir("daemonize", None, K::Bool, "no", IMM),
-    dir("io-threads-do-reads", None, K::Bool, "no", IMM | DBG),
-    dir("always-show-logo", None, K::Bool, "no", IMM),
-    dir("protected-mode", None, K::Bool, "yes", 0),
-    dir("rdbcompression", None, K::Bool, "yes", 0),
-    dir("rdb-del-sync-files", None, K::Bool, "no", 0),
-    dir("activerehashing", None, K::Bool, "yes", 0),
-    dir("stop-writes-on-bgsave-error", None, K::Bool, "yes", 0),
-    dir("set-proc-title", None, K::Bool, "yes", IMM),
-    dir("dynamic-hz", None, K::Bool, "yes", 0),
-    dir("lazyfree-lazy-eviction", None, K::Bool, "no", DBG),
-    dir("lazyfree-lazy-expire", None, K::Bool, "no", DBG),
-    dir("lazyfree-lazy-server-del", None, K::Bool, "no", DBG),
-    dir("lazyfree-lazy-user-del", None, K::Bool, "no", DBG),
-    dir("lazyfree-lazy-user-flush", None, K::Bool, "no", DBG),
-    dir("repl-disable-tcp-nodelay", None, K::Bool, "no", 0),
-    dir("repl-diskless-sync", None, K::Bool, "yes", DBG),
-    dir("aof-rewrite-incremental-fsync", None, K::Bool, "yes", 0),
-    dir("no-appendfsync-on-rewrite", None, K::Bool, "no", 0),
-    dir("cluster-require-full-coverage", None, K::Bool, "yes", 0),
-    dir("rdb-save-incremental-fsync", None, K::Bool, "yes", 0),
-    dir("aof-load-truncated", None, K::Bool, "yes", 0),
-    dir("aof-use-rdb-preamble", None, K::Bool, "yes", 0),
-    dir("aof-timestamp-enabled", None, K::Bool, "no", 0),
-    dir(
-        "cluster-replica-no-failover",
-        Some("cluster-slave-no-failover"),
-        K::Bool,
-        "no",
-        0,
-    ),
-    dir(
-        "replica-lazy-flush",
-        Some("slave-lazy-flush"),
-        K::Bool,
-        "no",
-        0,
-    ),
-    dir(
-        "replica-serve-stale-data",
-        Some("slave-serve-stale-data"),
-        K::Bool,
-        "yes",
-        0,
-    ),
-    dir(
-        "replica-read-only",
-        Some("slave-read-only"),
-        K::Bool,
-        "yes",
-        DBG,
-    ),
-    dir(
-        "replica-ignore-maxmemory",
-        Some("slave-ignore-maxmemory"),
-        K::Bool,
-        "yes",
-        0,
-    ),
-    dir("jemalloc-bg-thread", None, K::Bool, "yes", 0),
-    dir("activedefrag", None, K::Bool, "no", DBG),
-    dir("syslog-enabled", None, K::Bool, "no", IMM),
-    dir("cluster-enabled", None, K::Bool, "no", IMM),
-    dir("appendonly", None, K::Bool, "no", 0),
-    dir("cluster-allow-reads-when-down", None, K::Bool, "no", 0),
-    dir(
-        "cluster-allow-pubsubshard-when-down",
-        None,
-        K::Bool,
-        "yes",
-        0,
-    ),
-    dir("crash-log-enabled", None, K::Bool, "yes", 0),
-    dir("crash-memcheck-enabled", None, K::Bool, "yes", 0),
-    dir("use-exit-on-panic", None, K::Bool, "no", HID),
-    dir("disable-thp", None, K::Bool, "yes", IMM),
-    dir("cluster-allow-replica-migration", None, K::Bool, "yes", 0),
-    dir("replica-announced", None, K::Bool, "yes", 0),
-    dir("latency-tracking", None, K::Bool, "yes", 0),
-    dir("aof-disable-auto-gc", None, K::Bool, "no", 0),
-    dir("replica-ignore-disk-write-errors", None, K::Bool, "no", 0),
-    dir("aclfile", None, K::Str, "", IMM),
-    dir("unixsocket", None, K::Str, "", IMM),
-    dir("pidfile", None, K::Str, "", IMM),
-    dir(
-        "replica-announce-ip",
-        Some("slave-announce-ip"),
-        K::Str,
-        "",
-        0,
-    ),
-    dir("masteruser", None, K::Str, "", SENS),
-    dir("cluster-announce-ip", None, K::Str, "", 0),
-    dir("cluster-config-file", None, K::Str, "nodes.conf", IMM),
-    dir("cluster-announce-hostname", None, K::Str, "", 0),
-    dir("syslog-ident", None, K::Str, "redis", IMM),
-    dir("dbfilename", None, K::Str, "dump.rdb", PROT),
-    dir("appendfilename", None, K::Str, "appendonly.aof", IMM),
-    dir("appenddirname", None, K::Str, "appendonlydir", IMM),
-    dir("server_cpulist", None, K::Str, "", IMM),
-    dir("bio_cpulist", None, K::Str, "", IMM),
-    dir("aof_rewrite_cpulist", None, K::Str, "", IMM),
-    dir("bgsave_cpulist", None, K::Str, "", IMM),
-    dir("ignore-warnings", None, K::Str, "", 0),
-    dir(
-        "proc-title-template",
-        None,
-        K::Str,
-        "{title} {listen-addr} {server-mode}",
-        0,
-    ),
-    dir("bind-source-addr", None, K::Str, "", 0),
-    dir("logfile", None, K::Str, "", IMM),
-    dir("masterauth", None, K::Str, "", SENS),
-    dir("requirepass", None, K::Str, "", SENS),
-    dir(
-        "supervised",
-        None,
-        K::Enum(&["upstart", "systemd", "auto", "no"]),
-        "no",
-        IMM,
-    ),
-    dir(
-        "syslog-facility",
-        None,
-        K::Enum(&[
-            "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
-        ]),
-        "local0",
-        IMM,
-    ),
-    dir(
-        "repl-diskless-load",
-        None,
-        K::Enum(&["disabled", "on-empty-db", "swapdb"]),
-        "disabled",
-        DBG,
-    ),
-    dir(
-        "loglevel",
-        None,
-        K::Enum(&["debug", "verbose", "notice", "warning"]),
-        "notice",
-        0,
-    ),
-    dir(
-        "maxmemory-policy",
-        None,
-        K::Enum(&[
-            "volatile-lru",
-            "volatile-lfu",
-            "volatile-random",
-            "volatile-ttl",
-            "allkeys-lru",
-            "allkeys-lfu",
-            "allkeys-random",
-            "noeviction",
-        ]),
-        "noeviction",
-        0,
-    ),
-    dir(
-        "appendfsync",
-        None,
-        K::Enum(&["everysec", "always", "no"]),
-        "everysec",
-        0,
-    ),
-    dir(
-        "oom-score-adj",
-        None,
-        K::Enum(&["no", "yes", "relative", "absolute"]),
-        "no",
-        0,
-    ),
-    dir(
-        "acl-pubsub-default",
-        None,
-        K::Enum(&["allchannels", "resetchannels"]),
-        "resetchannels",
-        0,
-    ),
-    dir(
-        "sanitize-dump-payload",
-        None,
-        K::Enum(&["no", "yes", "clients"]),
-        "no",
-        DBG,
-    ),
-    dir(
-        "enable-protected-configs",
-        None,
-        K::Enum(&["no", "yes", "local"]),
-        "no",
-        IMM,
-    ),
-    dir(
-        "enable-debug-command",
-        None,
-        K::Enum(&["no", "yes", "local"]),
-        "no",
-        IMM,
-    ),
-    dir(
-        "enable-module-command",
-        None,
-        K::Enum(&["no", "yes", "local"]),
-        "no",
-        IMM,
-    ),
-    dir(
-        "cluster-preferred-endpoint-type",
-        None,
-        K::Enum(&["ip", "hostname", "unknown-endpoint"]),
-        "ip",
-        0,
-    ),
-    dir(
-        "propagation-error-behavior",
-        None,
-        K::Enum(&["ignore", "panic", "panic-on-replicas"]),
-        "ignore",
-        0,
-    ),
-    dir(
-        "shutdown-on-sigint",
-        None,
-        K::Enum(&["default", "save", "nosave", "now", "force"]),
-        "default",
-        MULTI,
-    ),
-    dir(
-        "shutdown-on-sigterm",
-        None,
-        K::Enum(&["default", "save", "nosave", "now", "force"]),
-        "default",
-        MULTI,
-    ),
-    dir("databases", None, K::Int(1, 2147483647), "16", IMM),
-    dir("port", None, K::Int(0, 65535), "6379", 0),
-    dir("io-threads", None, K::Int(1, 128), "1", IMM | DBG),
-    dir(
-        "auto-aof-rewrite-percentage",
-        None,
-        K::Int(0, 2147483647),
-        "100",
-        0,
-    ),
-    dir(
-        "cluster-replica-validity-factor",
-        Some("cluster-slave-validity-factor"),
-        K::Int(0, 2147483647),
-        "10",
-        0,
-    ),
-    dir(
-        "list-max-listpack-size",
-        Some("list-max-ziplist-size"),
-        K::Int(-2147483648, 2147483647),
-        "-2",
-        0,
-    ),
-    dir("tcp-keepalive", None, K::Int(0, 2147483647), "300", 0),
-    dir(
-        "cluster-migration-barrier",
-        None,
-        K::Int(0, 2147483647),
-        "1",
-        0,
-    ),
-    dir("active-defrag-cycle-min", None, K::Int(1, 99), "1", 0),
-    dir("active-defrag-cycle-max", None, K::Int(1, 99), "25", 0),
-    dir(
-        "active-defrag-threshold-lower",
-        None,
-        K::Int(0, 1000),
-        "10",
-        0,
-    ),
-    dir(
-        "active-defrag-threshold-upper",
-        None,
-        K::Int(0, 1000),
-        "100",
-        0,
-    ),
-    dir("lfu-log-factor", None, K::Int(0, 2147483647), "10", 0),
-    dir("lfu-decay-time", None, K::Int(0, 2147483647), "1", 0),
-    dir(
-        "replica-priority",
-        Some("slave-priority"),
-        K::Int(0, 2147483647),
-        "100",
-        0,
-    ),
-    dir(
-        "repl-diskless-sync-delay",
-        None,
-        K::Int(0, 2147483647),
-        "5",
-        0,
-    ),
-    dir("maxmemory-samples", None, K::Int(1, 2147483647), "5", 0),
-    dir("maxmemory-eviction-tenacity", None, K::Int(0, 100), "10", 0),
-    dir("timeout", None, K::Int(0, 2147483647), "0", 0),
-    dir(
-        "replica-announce-port",
-        Some("slave-announce-port"),
-        K::Int(0, 65535),
-        "0",
-        0,
-    ),
-    dir("tcp-backlog", None, K::Int(0, 2147483647), "511", IMM),
-    dir("cluster-port", None, K::Int(0, 65535), "0", IMM),
-    dir("cluster-announce-bus-port", None, K::Int(0, 65535), "0", 0),
-    dir("cluster-announce-port", None, K::Int(0, 65535), "0", 0),
-    dir("cluster-announce-tls-port", None, K::Int(0, 65535), "0", 0),
-    dir("repl-timeout", None, K::Int(1, 2147483647), "60", 0),
-    dir(
-        "repl-ping-replica-period",
-        Some("repl-ping-slave-period"),
-        K::Int(1, 2147483647),
-        "10",
-        0,
-    ),
-    dir("list-compress-depth", None, K::Int(0, 2147483647), "0", DBG),
-    dir(
-        "rdb-key-save-delay",
-        None,
-        K::Int(-2147483648, 2147483647),
-        "0",
-        HID,
-    ),
-    dir(
-        "key-load-delay",
-        None,
-        K::Int(-2147483648, 2147483647),
-        "0",
-        HID,
-    ),
-    dir("active-expire-effort", None, K::Int(1, 10), "1", 0),
-    dir("hz", None, K::Int(0, 2147483647), "10", 0),
-    dir(
-        "min-replicas-to-write",
-        Some("min-slaves-to-write"),
-        K::Int(0, 2147483647),
-        "0",
-        0,
-    ),
-    dir(
-        "min-replicas-max-lag",
-        Some("min-slaves-max-lag"),
-        K::Int(0, 2147483647),
-        "10",
-        0,
-    ),
-    dir("watchdog-period", None, K::Int(0, 2147483647), "0", HID),
-    dir("shutdown-timeout", None, K::Int(0, 2147483647), "10", 0),
-    dir(
-        "repl-diskless-sync-max-replicas",
-        None,
-        K::Int(0, 2147483647),
-        "0",
-        0,
-    ),
-    dir("maxclients", None, K::Int(1, 4294967295), "10000", 0),
-    dir("unixsocketperm", None, K::Octal(0, 511), "0", IMM),
-    dir("socket-mark-id", None, K::Int(0, 4294967295), "0", IMM),
-    dir(
-        "active-defrag-max-scan-fields",
-        None,
-        K::Int(1, 9223372036854775807),
-        "1000",
-        0,
-    ),
-    dir(
-        "slowlog-max-len",
-        None,
-        K::Int(0, 9223372036854775807),
-        "128",
-        0,
-    ),
-    dir(
-        "acllog-max-len",
-        None,
-        K::Int(0, 9223372036854775807),
-        "128",
-        0,
-    ),
-    dir(
-        "busy-reply-threshold",
-        Some("lua-time-limit"),
-        K::Int(0, 9223372036854775807),
-        "5000",
-        0,
-    ),
-    dir(
-        "cluster-node-timeout",
-        None,
-        K::Int(0, 9223372036854775807),
-        "15000",
-        0,
-    ),
-    dir(
-        "slowlog-log-slower-than",
-        None,
-        K::Int(-1, 9223372036854775807),
-        "10000",
-        0,
-    ),
-    dir(
-        "latency-monitor-threshold",
-        None,
-        K::Int(0, 9223372036854775807),
-        "0",
-        0,
-    ),
-    dir(
-        "proto-max-bulk-len",
-        None,
-        K::Mem(1048576, 9223372036854775807),
-        "536870912",
-        DBG,
-    ),
-    dir(
-        "stream-node-max-entries",
-        None,
-        K::Int(0, 9223372036854775807),
-        "100",
-        0,
-    ),
-    dir(
-        "repl-backlog-size",
-        None,
-        K::Mem(1, 9223372036854775807),
-        "1048576",
-        0,
-    ),
-    dir("maxmemory", None, K::Mem(0, 18446744073709551615), "0", 0),
-    dir(
-        "cluster-link-sendbuf-limit",
-        None,
-        K::Mem(0, 18446744073709551615),
-        "0",
-        0,
-    ),
-    dir(
-        "hash-max-listpack-entries",
-        Some("hash-max-ziplist-entries"),
-        K::Int(0, 9223372036854775807),
-        "512",
-        0,
-    ),
-    dir(
-        "set-max-intset-entries",
-        None,
-        K::Int(0, 9223372036854775807),
-        "512",
-        0,
-    ),
-    dir(
-        "zset-max-listpack-entries",
-        Some("zset-max-ziplist-entries"),
-        K::Int(0, 9223372036854775807),
-        "128",
-        0,
-    ),
-    dir(
-        "active-defrag-ignore-bytes",
-        None,
-        K::Mem(1, 9223372036854775807),
-        "104857600",
-        0,
-    ),
-    dir(
-        "hash-max-listpack-value",
-        Some("hash-max-ziplist-value"),
-        K::Mem(0, 9223372036854775807),
-        "64",
-        0,
-    ),
-    dir(
-        "stream-node-max-bytes",
-        None,
-        K::Mem(0, 9223372036854775807),
-        "4096",
-        0,
-    ),
-    dir(
-        "zset-max-listpack-value",
-        Some("zset-max-ziplist-value"),
-        K::Mem(0, 9223372036854775807),
-        "64",
-        0,
-    ),
-    dir(
-        "hll-sparse-max-bytes",
-        None,
-        K::Mem(0, 9223372036854775807),
-        "3000",
-        0,
-    ),
-    dir(
-        "tracking-table-max-keys",
-        None,
-        K::Int(0, 9223372036854775807),
-        "1000000",
-        0,
-    ),
-    dir(
-        "client-query-buffer-limit",
-        None,
-        K::Mem(1048576, 9223372036854775807),
-        "1073741824",
-        DBG,
-    ),
-    dir(
-        "maxmemory-clients",
-        None,
-        K::Percent(-100, 9223372036854775807),
-        "0",
-        0,
-    ),
-    dir(
-        "repl-backlog-ttl",
-        None,
-        K::Int(0, 9223372036854775807),
-        "3600",
-        0,
-    ),
-    dir(
-        "auto-aof-rewrite-min-size",
-        None,
-        K::Mem(0, 9223372036854775807),
-        "67108864",
-        0,
-    ),
-    dir(
-        "loading-process-events-interval-bytes",
-        None,
-        K::Int(1024, 2147483647),
-        "2097152",
-        HID,
-    ),
-    dir("tls-port", None, K::Int(0, 65535), "0", 0),
-    dir(
-        "tls-session-cache-size",
-        None,
-        K::Int(0, 2147483647),
-        "20480",
-        0,
-    ),
-    dir(
-        "tls-session-cache-timeout",
-        None,
-        K::Int(0, 2147483647),
-        "300",
-        0,
-    ),
-    dir("tls-cluster", None, K::Bool, "no", 0),
-    dir("tls-replication", None, K::Bool, "no", 0),
-    dir(
-        "tls-auth-clients",
-        None,
-        K::Enum(&["no", "yes", "optional"]),
-        "yes",
-        0,
-    ),
-    dir("tls-prefer-server-ciphers", None, K::Bool, "no", 0),
-    dir("tls-session-caching", None, K::Bool, "yes", 0),
-    dir("tls-cert-file", None, K::Str, "", 0),
-    dir("tls-key-file", None, K::Str, "", 0),
-    dir("tls-key-file-pass", None, K::Str, "", 0),
-    dir("tls-client-cert-file", None, K::Str, "", 0),
-    dir("tls-client-key-file", None, K::Str, "", 0),
-    dir("tls-client-key-file-pass", None, K::Str, "", 0),
-    dir("tls-dh-params-file", None, K::Str, "", 0),
-    dir("tls-ca-cert-file", None, K::Str, "", 0),
-    dir("tls-ca-cert-dir", None, K::Str, "", 0),
-    dir("tls-protocols", None, K::Str, "", 0),
-    dir("tls-ciphers", None, K::Str, "", 0),
-    dir("tls-ciphersuites", None, K::Str, "", 0),
-    dir("dir", None, K::Special, "", PROT),
-    dir("save", None, K::Special, "3600 1 300 100 60 10000", MULTI),
-    dir(
-        "client-output-buffer-limit",
-        None,
-        K::Special,
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-        MULTI,
-    ),
-    dir("oom-score-adj-values", None, K::Special, "0 200 800", MULTI),
-    dir("notify-keyspace-events", None, K::Special, "", 0),
-    dir("bind", None, K::Special, "* -::*", MULTI),
-    dir("replicaof", Some("slaveof"), K::Special, "", IMM | MULTI),
-    dir(
-        "latency-tracking-info-percentiles",
-        None,
-        K::Special,
-        "50 99 99.9",
-        MULTI,
-    ),
+    b("rdbchecksum", None, IMM, true),
+    b("daemonize", None, IMM, false),
+    b("io-threads-do-reads", None, IMM | DBG, false),
+    b("always-show-logo", None, IMM, false),
+    b("protected-mode", None, 0, true),
+    b("rdbcompression", None, 0, true),
+    b("rdb-del-sync-files", None, 0, false),
+    b("activerehashing", None, 0, true),
+    b("stop-writes-on-bgsave-error", None, 0, true),
+    b("set-proc-title", None, IMM, true),
+    b("dynamic-hz", None, 0, true),
+    b("lazyfree-lazy-eviction", None, DBG, false),
+    b("lazyfree-lazy-expire", None, DBG, false),
+    b("lazyfree-lazy-server-del", None, DBG, false),
+    b("lazyfree-lazy-user-del", None, DBG, false),
+    b("lazyfree-lazy-user-flush", None, DBG, false),
+    b("repl-disable-tcp-nodelay", None, 0, false),
+    b("repl-diskless-sync", None, DBG, true),
+    b("aof-rewrite-incremental-fsync", None, 0, true),
+    b("no-appendfsync-on-rewrite", None, 0, false),
+    b("cluster-require-full-coverage", None, 0, true),
+    b("rdb-save-incremental-fsync", None, 0, true),
+    b("aof-load-truncated", None, 0, true),
+    b("aof-use-rdb-preamble", None, 0, true),
+    b("aof-timestamp-enabled", None, 0, false),
+    b("cluster-replica-no-failover", Some("cluster-slave-no-failover"), 0, false),
+    b("replica-lazy-flush", Some("slave-lazy-flush"), 0, false),
+    b("replica-serve-stale-data", Some("slave-serve-stale-data"), 0, true),
+    b("replica-read-only", Some("slave-read-only"), DBG, true),
+    b("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), 0, true),
+    b("jemalloc-bg-thread", None, 0, true),
+    bc("activedefrag", None, DBG, false, Check::ActiveDefrag),
+    b("syslog-enabled", None, IMM, false),
+    b("cluster-enabled", None, IMM, false),
+    b("appendonly", None, DLOAD, false),
+    b("cluster-allow-reads-when-down", None, 0, false),
+    b("cluster-allow-pubsubshard-when-down", None, 0, true),
+    b("crash-log-enabled", None, 0, true),
+    b("crash-memcheck-enabled", None, 0, true),
+    b("use-exit-on-panic", None, HID, false),
+    b("disable-thp", None, IMM, true),
+    b("cluster-allow-replica-migration", None, 0, true),
+    b("replica-announced", None, 0, true),
+    b("latency-tracking", None, 0, true),
+    b("aof-disable-auto-gc", None, 0, false),
+    b("replica-ignore-disk-write-errors", None, 0, false),
+    st("aclfile", None, IMM, false, Some(""), None),
+    st("unixsocket", None, IMM, true, None, None),
+    st("pidfile", None, IMM, true, None, None),
+    st("replica-announce-ip", Some("slave-announce-ip"), 0, true, None, None),
+    st("masteruser", None, SENS, true, None, None),
+    st("cluster-announce-ip", None, 0, true, None, None),
+    st("cluster-config-file", None, IMM, false, Some("nodes.conf"), None),
+    st("cluster-announce-hostname", None, 0, true, None, Some(Check::Hostname)),
+    st("syslog-ident", None, IMM, false, Some("redis"), None),
+    st("dbfilename", None, PROT, false, Some("dump.rdb"), Some(Check::DbFilename)),
+    st("appendfilename", None, IMM, false, Some("appendonly.aof"), Some(Check::AofFilename)),
+    st("appenddirname", None, IMM, false, Some("appendonlydir"), Some(Check::AofDirname)),
+    st("server_cpulist", None, IMM, true, None, None),
+    st("bio_cpulist", None, IMM, true, None, None),
+    st("aof_rewrite_cpulist", None, IMM, true, None, None),
+    st("bgsave_cpulist", None, IMM, true, None, None),
+    st("ignore-warnings", None, 0, false, Some(""), None),
+    st("proc-title-template", None, 0, false, Some("{title} {listen-addr} {server-mode}"), Some(Check::ProcTitle)),
+    st("bind-source-addr", None, 0, true, None, None),
+    st("logfile", None, IMM, false, Some(""), None),
+    sds("masterauth", None, SENS, true, None, None),
+    sds("requirepass", None, SENS, true, None, None),
+    e("supervised", None, IMM, SUPERVISED, 3, None),
+    e("syslog-facility", None, IMM, SYSLOG_FACILITY, 1, None),
+    e("repl-diskless-load", None, DBG | DLOAD, REPL_DISKLESS_LOAD, 0, None),
+    e("loglevel", None, 0, LOGLEVEL, 2, None),
+    e("maxmemory-policy", None, 0, MAXMEMORY_POLICY, 7, None),
+    e("appendfsync", None, 0, APPENDFSYNC, 0, None),
+    e("oom-score-adj", None, 0, OOM_SCORE_ADJ, 0, None),
+    e("acl-pubsub-default", None, 0, ACL_PUBSUB_DEFAULT, 0, None),
+    e("sanitize-dump-payload", None, DBG, SANITIZE_DUMP_PAYLOAD, 0, None),
+    e("enable-protected-configs", None, IMM, PROTECTED_ACTION, 0, None),
+    e("enable-debug-command", None, IMM, PROTECTED_ACTION, 0, None),
+    e("enable-module-command", None, IMM, PROTECTED_ACTION, 0, None),
+    e("cluster-preferred-endpoint-type", None, 0, ENDPOINT_TYPE, 0, None),
+    e("propagation-error-behavior", None, 0, PROPAGATION_ERROR, 0, None),
+    e("shutdown-on-sigint", None, MULTI, SHUTDOWN_ON_SIG, 0, Some(Check::ShutdownFlags)),
+    e("shutdown-on-sigterm", None, MULTI, SHUTDOWN_ON_SIG, 0, Some(Check::ShutdownFlags)),
+    n("databases", None, IMM, S, 1, I32MAX, 16, INT),
+    n("port", None, 0, S, 0, 65535, 6379, INT),
+    n("io-threads", None, IMM | DBG, S, 1, 128, 1, INT),
+    n("auto-aof-rewrite-percentage", None, 0, S, 0, I32MAX, 100, INT),
+    n("cluster-replica-validity-factor", Some("cluster-slave-validity-factor"), 0, S, 0, I32MAX, 10, INT),
+    n("list-max-listpack-size", Some("list-max-ziplist-size"), 0, S, I32MIN, I32MAX, -2, INT),
+    n("tcp-keepalive", None, 0, S, 0, I32MAX, 300, INT),
+    n("cluster-migration-barrier", None, 0, S, 0, I32MAX, 1, INT),
+    n("active-defrag-cycle-min", None, 0, S, 1, 99, 1, INT),
+    n("active-defrag-cycle-max", None, 0, S, 1, 99, 25, INT),
+    n("active-defrag-threshold-lower", None, 0, S, 0, 1000, 10, INT),
+    n("active-defrag-threshold-upper", None, 0, S, 0, 1000, 100, INT),
+    n("lfu-log-factor", None, 0, S, 0, I32MAX, 10, INT),
+    n("lfu-decay-time", None, 0, S, 0, I32MAX, 1, INT),
+    n("replica-priority", Some("slave-priority"), 0, S, 0, I32MAX, 100, INT),
+    n("repl-diskless-sync-delay", None, 0, S, 0, I32MAX, 5, INT),
+    n("maxmemory-samples", None, 0, S, 1, I32MAX, 5, INT),
+    n("maxmemory-eviction-tenacity", None, 0, S, 0, 100, 10, INT),
+    n("timeout", None, 0, S, 0, I32MAX, 0, INT),
+    n("replica-announce-port", Some("slave-announce-port"), 0, S, 0, 65535, 0, INT),
+    n("tcp-backlog", None, IMM, S, 0, I32MAX, 511, INT),
+    n("cluster-port", None, IMM, S, 0, 65535, 0, INT),
+    n("cluster-announce-bus-port", None, 0, S, 0, 65535, 0, INT),
+    n("cluster-announce-port", None, 0, S, 0, 65535, 0, INT),
+    n("cluster-announce-tls-port", None, 0, S, 0, 65535, 0, INT),
+    n("repl-timeout", None, 0, S, 1, I32MAX, 60, INT),
+    n("repl-ping-replica-period", Some("repl-ping-slave-period"), 0, S, 1, I32MAX, 10, INT),
+    n("list-compress-depth", None, DBG, S, 0, I32MAX, 0, INT),
+    n("rdb-key-save-delay", None, HID, S, I32MIN, I32MAX, 0, INT),
+    n("key-load-delay", None, HID, S, I32MIN, I32MAX, 0, INT),
+    n("active-expire-effort", None, 0, S, 1, 10, 1, INT),
+    n("hz", None, 0, S, 0, I32MAX, 10, INT),
+    n("min-replicas-to-write", Some("min-slaves-to-write"), 0, S, 0, I32MAX, 0, INT),
+    n("min-replicas-max-lag", Some("min-slaves-max-lag"), 0, S, 0, I32MAX, 10, INT),
+    n("watchdog-period", None, HID, S, 0, I32MAX, 0, INT),
+    n("shutdown-timeout", None, 0, S, 0, I32MAX, 10, INT),
+    n("repl-diskless-sync-max-replicas", None, 0, S, 0, I32MAX, 0, INT),
+    n("maxclients", None, 0, U, 1, U32MAX, 10000, INT),
+    n("unixsocketperm", None, IMM, U, 0, 0o777, 0, OCT),
+    n("socket-mark-id", None, IMM, U, 0, U32MAX, 0, INT),
+    n("active-defrag-max-scan-fields", None, 0, U, 1, I64MAX, 1000, INT),
+    n("slowlog-max-len", None, 0, U, 0, I64MAX, 128, INT),
+    n("acllog-max-len", None, 0, U, 0, I64MAX, 128, INT),
+    n("busy-reply-threshold", Some("lua-time-limit"), 0, S, 0, I64MAX, 5000, INT),
+    n("cluster-node-timeout", None, 0, S, 0, I64MAX, 15000, INT),
+    n("slowlog-log-slower-than", None, 0, S, -1, I64MAX, 10000, INT),
+    n("latency-monitor-threshold", None, 0, S, 0, I64MAX, 0, INT),
+    n("proto-max-bulk-len", None, DBG, S, 1048576, I64MAX, 536870912, MEM),
+    n("stream-node-max-entries", None, 0, S, 0, I64MAX, 100, INT),
+    n("repl-backlog-size", None, 0, S, 1, I64MAX, 1048576, MEM),
+    n("maxmemory", None, 0, U, 0, U64MAX, 0, MEM),
+    n("cluster-link-sendbuf-limit", None, 0, U, 0, U64MAX, 0, MEM),
+    n("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), 0, U, 0, I64MAX, 512, INT),
+    n("set-max-intset-entries", None, 0, U, 0, I64MAX, 512, INT),
+    n("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), 0, U, 0, I64MAX, 128, INT),
+    n("active-defrag-ignore-bytes", None, 0, U, 1, I64MAX, 104857600, MEM),
+    n("hash-max-listpack-value", Some("hash-max-ziplist-value"), 0, U, 0, I64MAX, 64, MEM),
+    n("stream-node-max-bytes", None, 0, U, 0, I64MAX, 4096, MEM),
+    n("zset-max-listpack-value", Some("zset-max-ziplist-value"), 0, U, 0, I64MAX, 64, MEM),
+    n("hll-sparse-max-bytes", None, 0, U, 0, I64MAX, 3000, MEM),
+    n("tracking-table-max-keys", None, 0, U, 0, I64MAX, 1000000, INT),
+    n("client-query-buffer-limit", None, DBG, U, 1048576, I64MAX, 1073741824, MEM),
+    n("maxmemory-clients", None, 0, S, -100, I64MAX, 0, MEMPCT),
+    n("repl-backlog-ttl", None, 0, S, 0, I64MAX, 3600, INT),
+    n("auto-aof-rewrite-min-size", None, 0, S, 0, I64MAX, 67108864, MEM),
+    n("loading-process-events-interval-bytes", None, HID, S, 1024, I32MAX, 2097152, INT),
+    n("tls-port", None, 0, S, 0, 65535, 0, INT),
+    n("tls-session-cache-size", None, 0, S, 0, I32MAX, 20480, INT),
+    n("tls-session-cache-timeout", None, 0, S, 0, I32MAX, 300, INT),
+    b("tls-cluster", None, 0, false),
+    b("tls-replication", None, 0, false),
+    e("tls-auth-clients", None, 0, TLS_AUTH_CLIENTS, 1, None),
+    b("tls-prefer-server-ciphers", None, 0, false),
+    b("tls-session-caching", None, 0, true),
+    st("tls-cert-file", None, VOL, true, None, None),
+    st("tls-key-file", None, VOL, true, None, None),
+    st("tls-key-file-pass", None, 0, true, None, None),
+    st("tls-client-cert-file", None, VOL, true, None, None),
+    st("tls-client-key-file", None, VOL, true, None, None),
+    st("tls-client-key-file-pass", None, 0, true, None, None),
+    st("tls-dh-params-file", None, VOL, true, None, None),
+    st("tls-ca-cert-file", None, VOL, true, None, None),
+    st("tls-ca-cert-dir", None, VOL, true, None, None),
+    st("tls-protocols", None, 0, true, None, None),
+    st("tls-ciphers", None, 0, true, None, None),
+    st("tls-ciphersuites", None, 0, true, None, None),
+    sp("dir", None, PROT | DLOAD, Sp::Dir),
+    sp("save", None, MULTI, Sp::Save),
+    sp("client-output-buffer-limit", None, MULTI, Sp::ClientOutputBufferLimit),
+    sp("oom-score-adj-values", None, MULTI, Sp::OomScoreAdjValues),
+    sp("notify-keyspace-events", None, 0, Sp::NotifyKeyspaceEvents),
+    sp("bind", None, MULTI, Sp::Bind),
+    sp("replicaof", Some("slaveof"), IMM | MULTI, Sp::ReplicaOf),
+    sp("latency-tracking-info-percentiles", None, MULTI, Sp::LatencyPercentiles),
 ];
+
+/// The position in [`DIRECTIVES`] of a directive by name or alias, any case, with a flag
+/// telling whether `name` was the alias.
+pub fn lookup(name: &[u8]) -> Option<(usize, bool)> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static INDEX: OnceLock<HashMap<&'static str, (usize, bool)>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut m = HashMap::new();
+        for (i, d) in DIRECTIVES.iter().enumerate() {
+            m.insert(d.name, (i, false));
+            if let Some(a) = d.alias {
+                m.insert(a, (i, true));
+            }
+        }
+        m
+    });
+    if name.len() > 64 {
+        return None;
+    }
+    let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+    index.get(lower.as_str()).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        let mut seen = std::collections::HashSet::new();
+        for d in DIRECTIVES {
+            for n in std::iter::once(d.name).chain(d.alias) {
+                assert!(seen.insert(n), "duplicate {n}");
+                assert_eq!(n, n.to_ascii_lowercase());
+            }
+        }
+        assert_eq!(DIRECTIVES.len(), 178);
+        let (i, alias) = lookup(b"SLAVEOF").expect("slaveof");
+        assert!(alias);
+        assert_eq!(DIRECTIVES[i].name, "replicaof");
+        assert_eq!(lookup(b"nope"), None);
+    }
+}

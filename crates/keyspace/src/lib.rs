@@ -3,4 +3,5 @@
 pub mod compact;
 pub mod db;
 pub mod dict;
+pub mod types;
 pub mod value;

@@ -1,13 +1,18 @@
-//! `Value`: what a key holds. Only strings exist so far; every other type arrives as a variant
-//! with its own module under `types/`.
+//! `Value`: what a key holds. Strings live inline (24 bytes); every collection type is boxed,
+//! with its own module under `types/`, so a `Value` stays 24 bytes.
 
 use crate::compact::CompactBytes;
+use crate::types::{hash::HashValue, list::ListValue, set::SetValue, zset::ZSetValue};
 
 /// A key's value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Value {
     /// A string (also integers, bitmaps and HyperLogLogs, which Redis stores as strings).
     Str(CompactBytes),
+    Hash(Box<HashValue>),
+    List(Box<ListValue>),
+    Set(Box<SetValue>),
+    ZSet(Box<ZSetValue>),
 }
 
 /// Redis's `WRONGTYPE` error text.
@@ -18,6 +23,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -34,6 +43,10 @@ impl Value {
                     "raw"
                 }
             }
+            Value::Hash(h) => h.encoding_name(),
+            Value::List(l) => l.encoding_name(),
+            Value::Set(x) => x.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -41,11 +54,22 @@ impl Value {
     pub fn as_str(&self) -> Option<&CompactBytes> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
     /// Builds a string value.
     pub fn from_bytes(b: &[u8]) -> Value {
         Value::Str(CompactBytes::from(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_stays_24_bytes() {
+        assert_eq!(std::mem::size_of::<Value>(), 24);
     }
 }

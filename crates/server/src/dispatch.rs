@@ -102,6 +102,7 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
                         dirty: 0,
                         proto_max_bulk_len: s.settings.proto_max_bulk_len,
                         lazy_user_flush: s.settings.lazyfree_lazy_user_flush,
+                        limits: s.settings.limits,
                     };
                     f(&mut ctx, args);
                     s.dirty += ctx.dirty;

@@ -206,7 +206,7 @@ pub fn main_entry(argv: Vec<String>) -> i32 {
         }
     }
     let (file, rest): (Option<PathBuf>, &[String]) = match args.first() {
-        Some(f) if !f.starts_with("--") && f != "-" => (Some(PathBuf::from(f)), &args[1..]),
+        Some(f) if !f.starts_with('-') => (Some(PathBuf::from(f)), &args[1..]),
         _ => (None, &args[..]),
     };
     let cfg = match cinnabar_config::Config::load(file.as_deref(), rest) {
@@ -217,6 +217,10 @@ pub fn main_entry(argv: Vec<String>) -> i32 {
         }
     };
     let config_file = file.map(|f| std::fs::canonicalize(&f).unwrap_or(f));
+    if let Err(e) = cfg.apply_dir() {
+        eprintln!("Can't chdir to '{}': {e}", cfg.dir().display());
+        return 1;
+    }
     let settings = Settings::from_config(&cfg);
     if settings.daemonize {
         daemonize();

@@ -3,6 +3,7 @@
 
 use crate::log::Level;
 use cinnabar_config::Config;
+use cinnabar_keyspace::types::TypeLimits;
 
 /// `enable-debug-command` and friends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,7 @@ pub struct Settings {
     pub always_show_logo: bool,
     pub latency_tracking: bool,
     pub latency_percentiles: Vec<f64>,
+    pub limits: TypeLimits,
 }
 
 fn val(cfg: &Config, name: &str) -> String {
@@ -102,6 +104,16 @@ impl Settings {
                 .split_whitespace()
                 .filter_map(|x| x.parse().ok())
                 .collect(),
+            limits: TypeLimits {
+                hash_max_listpack_entries: num(cfg, "hash-max-listpack-entries", 128).max(0)
+                    as usize,
+                hash_max_listpack_value: num(cfg, "hash-max-listpack-value", 64).max(0) as usize,
+                list_max_listpack_size: num(cfg, "list-max-listpack-size", -2),
+                set_max_intset_entries: num(cfg, "set-max-intset-entries", 512).max(0) as usize,
+                zset_max_listpack_entries: num(cfg, "zset-max-listpack-entries", 128).max(0)
+                    as usize,
+                zset_max_listpack_value: num(cfg, "zset-max-listpack-value", 64).max(0) as usize,
+            },
         }
     }
 }

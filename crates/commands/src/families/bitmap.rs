@@ -103,6 +103,8 @@ pub fn memory_usage(ctx: &mut Ctx, a: Args) {
     let key_heap = cinnabar_keyspace::compact::CompactBytes::from(key).heap_size();
     let val_heap = match v {
         Value::Str(s) => s.heap_size(),
+        // Collections report their own sizes once the types exist.
+        _ => 0,
     };
     let expire = if db.expire_of(key).is_some() {
         node + key_heap

@@ -4,6 +4,7 @@
 
 use crate::util::{eq_ic, int_arg, NOT_INT, SYNTAX};
 use crate::Ctx;
+use cinnabar_keyspace::compact::CompactBytes;
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::Args;
 use cinnabar_util::num;
@@ -341,12 +342,11 @@ pub fn msetnx(ctx: &mut Ctx, a: Args) {
 }
 
 /// Looks a key up for a write: Ok(None) = missing; Err = replied WRONGTYPE.
-fn write_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Value>, ()> {
+fn write_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut CompactBytes>, ()> {
     let now = ctx.now;
     let i = ctx.db;
     match ctx.ks.dbs[i].get_mut(key, now) {
-        Some(v @ Value::Str(_)) => Ok(Some(v)),
-        #[allow(unreachable_patterns)]
+        Some(Value::Str(s)) => Ok(Some(s)),
         Some(_) => {
             ctx.reply.error(WRONGTYPE);
             Err(())
@@ -371,7 +371,7 @@ pub fn append(ctx: &mut Ctx, a: Args) {
     let cur_len = match write_str(ctx, key) {
         Err(()) => return,
         Ok(None) => None,
-        Ok(Some(Value::Str(s))) => Some(s.len()),
+        Ok(Some(s)) => Some(s.len()),
     };
     match cur_len {
         None => {
@@ -384,7 +384,7 @@ pub fn append(ctx: &mut Ctx, a: Args) {
                 return ctx.reply.error(TOO_BIG);
             }
             let mut newlen = 0;
-            if let Ok(Some(Value::Str(s))) = write_str(ctx, key) {
+            if let Ok(Some(s)) = write_str(ctx, key) {
                 s.extend_from_slice(add);
                 newlen = s.len();
             }
@@ -453,7 +453,7 @@ pub fn setrange(ctx: &mut Ctx, a: Args) {
     let cur = match write_str(ctx, key) {
         Err(()) => return,
         Ok(None) => None,
-        Ok(Some(Value::Str(s))) => Some(s.len()),
+        Ok(Some(s)) => Some(s.len()),
     };
     match cur {
         None => {
@@ -478,7 +478,7 @@ pub fn setrange(ctx: &mut Ctx, a: Args) {
                 return;
             }
             let mut n = 0;
-            if let Ok(Some(Value::Str(s))) = write_str(ctx, key) {
+            if let Ok(Some(s)) = write_str(ctx, key) {
                 s.write_at(offset as usize, val);
                 n = s.len();
             }
@@ -492,7 +492,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) {
     let cur = match write_str(ctx, key) {
         Err(()) => return,
         Ok(None) => 0,
-        Ok(Some(Value::Str(s))) => match num::string2ll(s) {
+        Ok(Some(s)) => match num::string2ll(s) {
             Some(v) => v,
             None => return ctx.reply.error(NOT_INT),
         },
@@ -540,7 +540,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, a: Args) {
     let cur: Vec<u8> = match write_str(ctx, key) {
         Err(()) => return,
         Ok(None) => b"0".to_vec(),
-        Ok(Some(Value::Str(s))) => s.to_vec(),
+        Ok(Some(s)) => s.to_vec(),
     };
     match num::incr_by_float(&cur, a.get(2)) {
         Ok(new) => {

@@ -151,13 +151,16 @@ pub fn debug(s: &mut Server, c: &mut Client, a: Args) {
                 Some(o) => {
                     let v = &o.value;
                     let idle = cinnabar_keyspace::db::idle_seconds(o.lru, now);
+                    // The RDB encoder (persistence issue) gives the true serialized length;
+                    // until then strings report their raw length and collections 0.
                     let len = match v {
-                        Value::Str(x) => x.len(),
+                        Value::Str(x) => x.len() + 1,
+                        _ => 0,
                     };
                     let line = format!(
                         "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
                         v.encoding_name(),
-                        len + 1,
+                        len,
                         o.lru,
                         idle
                     );

@@ -3,7 +3,7 @@
 
 use crate::client::Client;
 use crate::server::{now_ms, now_us, Server};
-use cinnabar_commands::table::{self, CommandSpec};
+use cinnabar_commands::table::{self, Begin, CommandSpec, Find};
 use cinnabar_resp::{Args, ReplyBuf};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -375,12 +375,16 @@ fn command_entry(r: &mut ReplyBuf, c: &CommandSpec) {
     let tips = c.tips();
     r.set(tips.len());
     for t in tips {
-        r.simple(t);
+        r.bulk(t.as_bytes());
     }
     let specs = c.key_specs();
-    r.array(specs.len());
+    r.set(specs.len());
     for k in specs {
-        r.map(3);
+        r.map(3 + usize::from(!k.notes.is_empty()));
+        if !k.notes.is_empty() {
+            r.bulk(b"notes");
+            r.bulk(k.notes.as_bytes());
+        }
         r.bulk(b"flags");
         let flags: Vec<&str> = k.flags.split_whitespace().collect();
         r.set(flags.len());
@@ -390,27 +394,78 @@ fn command_entry(r: &mut ReplyBuf, c: &CommandSpec) {
         r.bulk(b"begin_search");
         r.map(2);
         r.bulk(b"type");
-        r.bulk(b"index");
-        r.bulk(b"spec");
-        r.map(1);
-        r.bulk(b"index");
-        r.int(k.index as i64);
+        match k.begin {
+            Begin::Index(i) => {
+                r.bulk(b"index");
+                r.bulk(b"spec");
+                r.map(1);
+                r.bulk(b"index");
+                r.int(i as i64);
+            }
+            Begin::Keyword(kw, from) => {
+                r.bulk(b"keyword");
+                r.bulk(b"spec");
+                r.map(2);
+                r.bulk(b"keyword");
+                r.bulk(kw.as_bytes());
+                r.bulk(b"startfrom");
+                r.int(from as i64);
+            }
+            Begin::Unknown => {
+                r.bulk(b"unknown");
+                r.bulk(b"spec");
+                r.map(0);
+            }
+        }
         r.bulk(b"find_keys");
         r.map(2);
         r.bulk(b"type");
-        r.bulk(b"range");
-        r.bulk(b"spec");
-        r.map(3);
-        r.bulk(b"lastkey");
-        r.int(k.lastkey as i64);
-        r.bulk(b"keystep");
-        r.int(k.keystep as i64);
-        r.bulk(b"limit");
-        r.int(k.limit as i64);
+        match k.find {
+            Find::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => {
+                r.bulk(b"range");
+                r.bulk(b"spec");
+                r.map(3);
+                r.bulk(b"lastkey");
+                r.int(lastkey as i64);
+                r.bulk(b"keystep");
+                r.int(keystep as i64);
+                r.bulk(b"limit");
+                r.int(limit as i64);
+            }
+            Find::Keynum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                r.bulk(b"keynum");
+                r.bulk(b"spec");
+                r.map(3);
+                r.bulk(b"keynumidx");
+                r.int(keynumidx as i64);
+                r.bulk(b"firstkey");
+                r.int(firstkey as i64);
+                r.bulk(b"keystep");
+                r.int(keystep as i64);
+            }
+            Find::Unknown => {
+                r.bulk(b"unknown");
+                r.bulk(b"spec");
+                r.map(0);
+            }
+        }
     }
     let mut subs: Vec<&CommandSpec> = c.subcommands.values().collect();
     subs.sort_by(|a, b| a.fullname.cmp(&b.fullname));
-    r.array(subs.len());
+    // Redis answers an empty set when there are no subcommands, else an array.
+    if subs.is_empty() {
+        r.set(0);
+    } else {
+        r.array(subs.len());
+    }
     for s in subs {
         command_entry(r, s);
     }
@@ -485,8 +540,8 @@ pub fn command_docs(c: &mut Client, a: Args) {
     }
 }
 
-/// COMMAND GETKEYS command arg ...
-pub fn command_getkeys(c: &mut Client, a: Args) {
+/// COMMAND GETKEYS command arg ... and COMMAND GETKEYSANDFLAGS command arg ...
+pub fn command_getkeys(c: &mut Client, a: Args, with_flags: bool) {
     let inner = a.tail(2);
     let Some(mut spec) = table::lookup(inner.get(0)) else {
         return c.reply.error("ERR Invalid command specified");
@@ -496,18 +551,36 @@ pub fn command_getkeys(c: &mut Client, a: Args) {
             spec = sub;
         }
     }
+    if spec.key_specs().is_empty() && spec.def.first_key <= 0 {
+        return c.reply.error("ERR The command has no key arguments");
+    }
     if !spec.arity_ok(inner.len()) {
         return c
             .reply
             .error("ERR Invalid number of arguments specified for command");
     }
-    let pos = spec.key_positions(inner.len());
-    if pos.is_empty() {
-        return c.reply.error("ERR The command has no key arguments");
-    }
-    c.reply.array(pos.len());
-    for p in pos {
-        c.reply.bulk(inner.get(p));
+    let args: Vec<&[u8]> = inner.iter().collect();
+    let keys = match spec.keys_with_flags(&args) {
+        Ok(k) if !k.is_empty() => k,
+        _ if spec.has(table::flag::NO_MANDATORY_KEYS) => Vec::new(),
+        _ => return c.reply.error("ERR Invalid arguments specified for command"),
+    };
+    c.reply.array(keys.len());
+    for (p, flags) in keys {
+        if with_flags {
+            c.reply.array(2);
+            c.reply.bulk(args[p]);
+            let f: Vec<&str> = flags
+                .split_whitespace()
+                .filter(|f| *f != "variable_flags")
+                .collect();
+            c.reply.set(f.len());
+            for x in f {
+                c.reply.simple(x);
+            }
+        } else {
+            c.reply.bulk(args[p]);
+        }
     }
 }
 

@@ -1,0 +1,39 @@
+//! The collection types (hash, list, set, sorted set) as plain Rust APIs, each with a compact
+//! small form and a large form, converting at the thresholds Redis uses (`TypeLimits`). Command
+//! families reach the encodings only through these APIs.
+
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod zset;
+
+/// The conversion thresholds of the collection encodings (Redis's `*-max-*` directives).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TypeLimits {
+    /// `hash-max-listpack-entries`
+    pub hash_max_listpack_entries: usize,
+    /// `hash-max-listpack-value`
+    pub hash_max_listpack_value: usize,
+    /// `list-max-listpack-size`: positive = entries per node, -1..-5 = 4/8/16/32/64 KiB per node.
+    pub list_max_listpack_size: i64,
+    /// `set-max-intset-entries`
+    pub set_max_intset_entries: usize,
+    /// `zset-max-listpack-entries`
+    pub zset_max_listpack_entries: usize,
+    /// `zset-max-listpack-value`
+    pub zset_max_listpack_value: usize,
+}
+
+impl Default for TypeLimits {
+    /// Redis 7.0's defaults.
+    fn default() -> Self {
+        TypeLimits {
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+        }
+    }
+}
