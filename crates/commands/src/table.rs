@@ -1028,6 +1028,10 @@ fn variable_flags(fullname: &str, args: &[&[u8]], flags: &'static str) -> &'stat
     }
 }
 
+/// A call whose arguments contradict its key specs (a bad key count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadKeyArgs;
+
 /// Every command definition, all families.
 pub fn all_defs() -> impl Iterator<Item = &'static Def> {
     FAMILIES.iter().flat_map(|(d, _)| d.iter())
@@ -1057,7 +1061,10 @@ impl CommandSpec {
     /// name), found through the key specs as COMMAND GETKEYS does, each with its spec's flags.
     /// `Err(())` when the arguments contradict a spec (a bad key count): Redis's
     /// "Invalid arguments specified for command".
-    pub fn keys_with_flags(&self, args: &[&[u8]]) -> Result<Vec<(usize, &'static str)>, ()> {
+    pub fn keys_with_flags(
+        &self,
+        args: &[&[u8]],
+    ) -> Result<Vec<(usize, &'static str)>, BadKeyArgs> {
         let specs = self.key_specs();
         if specs.is_empty() {
             return Ok(self
@@ -1121,22 +1128,22 @@ impl CommandSpec {
                 } => {
                     let idx = first + keynumidx as i64;
                     if idx >= argc {
-                        return Err(());
+                        return Err(BadKeyArgs);
                     }
                     let Some(n) = cinnabar_util::num::string2ll(args[idx as usize]) else {
-                        return Err(());
+                        return Err(BadKeyArgs);
                     };
                     let start = first + firstkey as i64;
                     let step = keystep.max(1) as i64;
                     if n < 0 {
-                        return Err(());
+                        return Err(BadKeyArgs);
                     }
                     if n == 0 {
                         continue;
                     }
                     let l = start.saturating_add((n - 1).saturating_mul(step));
                     if l >= argc {
-                        return Err(());
+                        return Err(BadKeyArgs);
                     }
                     for k in (start..=l).step_by(step as usize) {
                         out.push((k as usize, spec.flags));

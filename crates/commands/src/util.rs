@@ -23,3 +23,16 @@ pub fn int_arg(r: &mut ReplyBuf, a: &[u8]) -> Option<i64> {
 pub fn eq_ic(a: &[u8], opt: &str) -> bool {
     a.eq_ignore_ascii_case(opt.as_bytes())
 }
+
+/// Parses a C `int` argument as Redis's `getIntFromObjectOrReply` with no custom message: a
+/// non-integer gets `NOT_INT`, an integer outside the `int` range gets Redis's range error.
+pub fn int32_arg(r: &mut ReplyBuf, a: &[u8]) -> Option<i32> {
+    let v = int_arg(r, a)?;
+    match i32::try_from(v) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            r.error("ERR value is out of range, value must between -2147483648 and 2147483647");
+            None
+        }
+    }
+}

@@ -27,6 +27,36 @@ pub struct DbStats {
 pub struct Obj {
     pub value: Value,
     pub lru: u32,
+    /// The string was edited in place (APPEND, SETRANGE, SETBIT), which makes Redis keep it
+    /// in the `raw` encoding until it is replaced. Lives in the node's padding.
+    pub raw: bool,
+}
+
+impl Obj {
+    /// The name OBJECT ENCODING answers for this slot.
+    pub fn encoding_name(&self) -> &'static str {
+        match &self.value {
+            Value::Str(_) if self.raw => "raw",
+            v => v.encoding_name(),
+        }
+    }
+
+    /// OBJECT REFCOUNT: Redis shares the integers 0..=9999 (refcount INT_MAX); every other
+    /// value has one reference.
+    pub fn refcount(&self) -> i64 {
+        match &self.value {
+            Value::Str(s)
+                if !self.raw
+                    && s.len() <= 4
+                    && self.value.encoding_name() == "int"
+                    && cinnabar_util::num::string2ll(s)
+                        .is_some_and(|v| (0..10000).contains(&v)) =>
+            {
+                i32::MAX as i64
+            }
+            _ => 1,
+        }
+    }
 }
 
 /// The LRU clock for a unix time in ms (seconds, wrapping at 2^24 like Redis's).
@@ -155,6 +185,13 @@ impl Db {
         })
     }
 
+    /// Marks the string at `key` as edited in place (OBJECT ENCODING then says `raw`).
+    pub fn mark_raw(&mut self, key: &[u8]) {
+        if let Some(o) = self.main.get_mut(key) {
+            o.raw = true;
+        }
+    }
+
     /// Updates the access clock of `key` (TOUCH); true if the key exists.
     pub fn touch(&mut self, key: &[u8], now: i64) -> bool {
         self.expire_if_needed(key, now);
@@ -183,9 +220,16 @@ impl Db {
         if let Some(slot) = self.main.get_mut(key) {
             slot.value = value;
             slot.lru = lru;
+            slot.raw = false;
         } else {
-            self.main
-                .insert(CompactBytes::from(key), Obj { value, lru });
+            self.main.insert(
+                CompactBytes::from(key),
+                Obj {
+                    value,
+                    lru,
+                    raw: false,
+                },
+            );
         }
     }
 
@@ -195,8 +239,14 @@ impl Db {
             return false;
         }
         let lru = lru_clock(now);
-        self.main
-            .insert(CompactBytes::from(key), Obj { value, lru });
+        self.main.insert(
+            CompactBytes::from(key),
+            Obj {
+                value,
+                lru,
+                raw: false,
+            },
+        );
         true
     }
 
@@ -248,7 +298,7 @@ impl Db {
         let mut tries = 0;
         loop {
             let key = {
-                let (k, _) = self.main.random_entry(rng)?;
+                let (k, _) = self.main.fair_random_entry(rng)?;
                 k.clone()
             };
             tries += 1;

@@ -73,11 +73,17 @@ impl ReplyBuf {
     /// An error: `msg` is the whole text including its code, e.g. `ERR syntax error` or
     /// `WRONGTYPE Operation against ...`. Newlines are replaced by spaces as Redis does.
     pub fn error(&mut self, msg: &str) {
-        let msg = msg.strip_prefix('-').unwrap_or(msg);
-        let code = msg.split(' ').next().unwrap_or("ERR");
-        self.errors.push(code.to_string());
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// An error from raw bytes (a client's bytes quoted in the message go out unchanged,
+    /// except CR/LF which become spaces).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
+        let msg = msg.strip_prefix(b"-").unwrap_or(msg);
+        let code = msg.split(|&b| b == b' ').next().unwrap_or(b"ERR");
+        self.errors.push(String::from_utf8_lossy(code).into_owned());
         self.out.push(b'-');
-        for &b in msg.as_bytes() {
+        for &b in msg {
             self.out
                 .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }

@@ -44,6 +44,25 @@ pub fn active_expire(s: &mut Server, budget_us: u64) {
 }
 
 /// Runs forever on the engine thread.
+/// Shrinks sparse tables, then gives 1 ms of incremental rehashing to the first database that
+/// is rehashing (Redis's `databasesCron` with `activerehashing yes`).
+fn databases_cron(s: &mut Server) {
+    for db in s.ks.dbs.iter_mut() {
+        db.main.shrink_if_needed();
+        db.expires.shrink_if_needed();
+    }
+    for db in s.ks.dbs.iter_mut() {
+        if db.main.is_rehashing() {
+            db.main.rehash_step_ms(1000);
+            break;
+        }
+        if db.expires.is_rehashing() {
+            db.expires.rehash_step_ms(1000);
+            break;
+        }
+    }
+}
+
 pub async fn run(srv: Rc<RefCell<Server>>) {
     loop {
         let hz = srv.borrow().hz.max(1);
@@ -54,6 +73,7 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
         if s.active_expire_enabled {
             active_expire(&mut s, period_us / 4);
         }
+        databases_cron(&mut s);
         let now = now_ms();
         let (ops, nin, nout) = (
             s.stats.total_commands_processed,

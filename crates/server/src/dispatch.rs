@@ -19,26 +19,28 @@ pub enum Exec {
     Paused,
 }
 
+/// A client's argument as C's `%.Ns` prints it: up to the first NUL, at most `max` bytes.
+fn c_str(a: &[u8], max: usize) -> &[u8] {
+    let end = a.iter().position(|&b| b == 0).unwrap_or(a.len());
+    &a[..end.min(max)]
+}
+
 fn unknown_command(c: &mut Client, args: Args) {
-    let mut list = String::new();
+    let mut list: Vec<u8> = Vec::new();
     for a in args.tail(1).iter() {
         if list.len() >= 128 {
             break;
         }
         let room = 128 - list.len();
-        let s = String::from_utf8_lossy(a);
-        let cut: String = s.chars().take(room).collect();
-        list.push('\'');
-        list.push_str(&cut);
-        list.push_str("' ");
+        list.push(b'\'');
+        list.extend_from_slice(c_str(a, room));
+        list.extend_from_slice(b"' ");
     }
-    let name: String = String::from_utf8_lossy(args.get(0))
-        .chars()
-        .take(128)
-        .collect();
-    c.reply.error(&format!(
-        "ERR unknown command '{name}', with args beginning with: {list}"
-    ));
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(c_str(args.get(0), 128));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&list);
+    c.reply.error_bytes(&msg);
 }
 
 /// Looks up a command and its subcommand. Replies the error and returns None if unknown.
@@ -51,14 +53,12 @@ pub fn resolve(c: &mut Client, args: Args) -> Option<&'static CommandSpec> {
         match table::lookup_sub(cmd, args.get(1)) {
             Some(sub) => return Some(sub),
             None => {
-                let sub: String = String::from_utf8_lossy(args.get(1))
-                    .chars()
-                    .take(128)
-                    .collect();
-                c.reply.error(&format!(
-                    "ERR unknown subcommand '{sub}'. Try {} HELP.",
-                    cmd.def.name.to_ascii_uppercase()
-                ));
+                let mut msg = b"ERR unknown subcommand '".to_vec();
+                msg.extend_from_slice(c_str(args.get(1), 128));
+                msg.extend_from_slice(
+                    format!("'. Try {} HELP.", cmd.def.name.to_ascii_uppercase()).as_bytes(),
+                );
+                c.reply.error_bytes(&msg);
                 return None;
             }
         }

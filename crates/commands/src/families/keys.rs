@@ -1,10 +1,9 @@
 //! The generic key commands: DEL/UNLINK, EXISTS, TYPE, RENAME(NX), COPY, MOVE, KEYS, SCAN,
 //! RANDOMKEY, DBSIZE, FLUSHDB/FLUSHALL, SWAPDB, TOUCH, OBJECT, and the expire family.
 
-use crate::util::{eq_ic, int_arg, NOT_INT, SYNTAX};
+use crate::util::{eq_ic, int_arg, SYNTAX};
 use crate::Ctx;
 use cinnabar_keyspace::db::idle_seconds;
-use cinnabar_keyspace::value::Value;
 use cinnabar_resp::Args;
 use cinnabar_util::{glob::glob_match, num};
 
@@ -92,11 +91,8 @@ pub fn renamenx(ctx: &mut Ctx, a: Args) {
 }
 
 fn db_index(ctx: &mut Ctx, arg: &[u8]) -> Option<usize> {
-    let Some(i) = num::string2ll(arg) else {
-        ctx.reply.error(NOT_INT);
-        return None;
-    };
-    if i < 0 || i as usize >= ctx.ks.dbs.len() || i > i32::MAX as i64 {
+    let i = crate::util::int32_arg(ctx.reply, arg)?;
+    if i < 0 || i as usize >= ctx.ks.dbs.len() {
         ctx.reply.error("ERR DB index is out of range");
         return None;
     }
@@ -153,10 +149,10 @@ pub fn copy(ctx: &mut Ctx, a: Args) {
 /// MOVE key db
 pub fn move_(ctx: &mut Ctx, a: Args) {
     let key = a.get(1);
-    let Some(to) = num::string2ll(a.get(2)) else {
-        return ctx.reply.error(NOT_INT);
+    let Some(to) = crate::util::int32_arg(ctx.reply, a.get(2)) else {
+        return;
     };
-    if to < 0 || to as usize >= ctx.ks.dbs.len() || to > i32::MAX as i64 {
+    if to < 0 || to as usize >= ctx.ks.dbs.len() {
         return ctx.reply.error("ERR DB index is out of range");
     }
     let to = to as usize;
@@ -188,8 +184,12 @@ pub fn move_(ctx: &mut Ctx, a: Args) {
 
 /// SWAPDB index1 index2
 pub fn swapdb(ctx: &mut Ctx, a: Args) {
-    let (Some(x), Some(y)) = (num::string2ll(a.get(1)), num::string2ll(a.get(2))) else {
+    let as_int = |v: &[u8]| num::string2ll(v).filter(|x| i32::try_from(*x).is_ok());
+    let Some(x) = as_int(a.get(1)) else {
         return ctx.reply.error("ERR invalid first DB index");
+    };
+    let Some(y) = as_int(a.get(2)) else {
+        return ctx.reply.error("ERR invalid second DB index");
     };
     let n = ctx.ks.dbs.len() as i64;
     if x < 0 || x >= n || y < 0 || y >= n {
@@ -226,7 +226,7 @@ pub fn keys(ctx: &mut Ctx, a: Args) {
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 pub fn scan(ctx: &mut Ctx, a: Args) {
-    let Some(cursor) = num::string2ull(a.get(1)) else {
+    let Some(cursor) = num::parse_scan_cursor(a.get(1)) else {
         return ctx.reply.error("ERR invalid cursor");
     };
     let mut count: i64 = 10;
@@ -512,7 +512,7 @@ pub fn persist(ctx: &mut Ctx, a: Args) {
 /// OBJECT ENCODING key
 pub fn object_encoding(ctx: &mut Ctx, a: Args) {
     let now = ctx.now;
-    match ctx.db().peek(a.get(2), now).map(Value::encoding_name) {
+    match ctx.db().peek_obj(a.get(2), now).map(|o| o.encoding_name()) {
         Some(e) => ctx.reply.bulk(e.as_bytes()),
         None => ctx.reply.null(),
     }
@@ -536,13 +536,12 @@ pub fn object_freq(ctx: &mut Ctx, a: Args) {
     ctx.reply.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
 }
 
-/// OBJECT REFCOUNT key (values are never shared here: always 1)
+/// OBJECT REFCOUNT key
 pub fn object_refcount(ctx: &mut Ctx, a: Args) {
     let now = ctx.now;
-    if ctx.db().peek(a.get(2), now).is_some() {
-        ctx.reply.int(1);
-    } else {
-        ctx.reply.null();
+    match ctx.db().peek_obj(a.get(2), now).map(|o| o.refcount()) {
+        Some(n) => ctx.reply.int(n),
+        None => ctx.reply.null(),
     }
 }
 

@@ -114,6 +114,14 @@ enum Reply {
     Int,
 }
 
+/// Which expiry option `opt` is (EX=1, PX=2, EXAT=3, PXAT=4), if any.
+fn expire_opt(opt: &[u8]) -> Option<u8> {
+    ["ex", "px", "exat", "pxat"]
+        .iter()
+        .position(|o| eq_ic(opt, o))
+        .map(|i| i as u8 + 1)
+}
+
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms|KEEPTTL]
 pub fn set(ctx: &mut Ctx, a: Args) {
     let mut flags = 0u32;
@@ -134,10 +142,10 @@ pub fn set(ctx: &mut Ctx, a: Args) {
             flags |= SET_GET;
         } else if eq_ic(opt, "keepttl") && flags & SET_EXPIRE == 0 {
             flags |= SET_KEEPTTL;
-        } else if flags & (SET_KEEPTTL | SET_EXPIRE) == 0 && next.is_some() && {
-            let is_ex = ["ex", "px", "exat", "pxat"].iter().any(|o| eq_ic(opt, o));
-            is_ex
-        } {
+        } else if flags & SET_KEEPTTL == 0
+            && next.is_some()
+            && expire_opt(opt).is_some_and(|k| expire.is_none_or(|(_, _, _, e)| e == k))
+        {
             flags |= SET_EXPIRE;
             j += 1;
             let unit = if eq_ic(opt, "ex") || eq_ic(opt, "exat") {
@@ -146,8 +154,9 @@ pub fn set(ctx: &mut Ctx, a: Args) {
                 Unit::Millis
             };
             let absolute = eq_ic(opt, "exat") || eq_ic(opt, "pxat");
-            // Options are validated before the expiry value, as Redis parses them in one pass.
-            expire = Some((a.get(j), unit, absolute));
+            // Options are validated before the expiry value, as Redis parses them in one pass;
+            // a repeated option (EX 1 EX 2) is allowed and the last one counts.
+            expire = Some((a.get(j), unit, absolute, expire_opt(opt).unwrap_or(0)));
         } else {
             ctx.reply.error(SYNTAX);
             return;
@@ -155,7 +164,7 @@ pub fn set(ctx: &mut Ctx, a: Args) {
         j += 1;
     }
     let when = match expire {
-        Some((arg, unit, absolute)) => match expire_time(ctx, arg, unit, absolute, "set") {
+        Some((arg, unit, absolute, _)) => match expire_time(ctx, arg, unit, absolute, "set") {
             Some(w) => Some(w),
             None => return,
         },
@@ -234,18 +243,19 @@ pub fn getdel(ctx: &mut Ctx, a: Args) {
 /// GETEX key [EX s|PX ms|EXAT ts|PXAT ms|PERSIST]
 pub fn getex(ctx: &mut Ctx, a: Args) {
     let mut expire: Option<(&[u8], Unit, bool)> = None;
+    let mut kind = None;
     let mut persist = false;
     let mut j = 2;
     while j < a.len() {
         let opt = a.get(j);
         let has_next = j + 1 < a.len();
-        if eq_ic(opt, "persist") && expire.is_none() && !persist {
+        if eq_ic(opt, "persist") && expire.is_none() {
             persist = true;
-        } else if expire.is_none()
-            && !persist
+        } else if !persist
             && has_next
-            && ["ex", "px", "exat", "pxat"].iter().any(|o| eq_ic(opt, o))
+            && expire_opt(opt).is_some_and(|k| kind.is_none_or(|e| e == k))
         {
+            kind = expire_opt(opt);
             let unit = if eq_ic(opt, "ex") || eq_ic(opt, "exat") {
                 Unit::Seconds
             } else {
@@ -388,6 +398,7 @@ pub fn append(ctx: &mut Ctx, a: Args) {
                 s.extend_from_slice(add);
                 newlen = s.len();
             }
+            ctx.db().mark_raw(key);
             ctx.dirty += 1;
             ctx.reply.int(newlen as i64);
         }
@@ -467,6 +478,7 @@ pub fn setrange(ctx: &mut Ctx, a: Args) {
             v.extend_from_slice(val);
             let n = v.len();
             ctx.set_key(key, Value::Str(v.into()), true);
+            ctx.db().mark_raw(key);
             ctx.dirty += 1;
             ctx.reply.int(n as i64);
         }
@@ -482,6 +494,7 @@ pub fn setrange(ctx: &mut Ctx, a: Args) {
                 s.write_at(offset as usize, val);
                 n = s.len();
             }
+            ctx.db().mark_raw(key);
             ctx.dirty += 1;
             ctx.reply.int(n as i64);
         }

@@ -159,7 +159,7 @@ pub fn debug(s: &mut Server, c: &mut Client, a: Args) {
                     };
                     let line = format!(
                         "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-                        v.encoding_name(),
+                        o.encoding_name(),
                         len,
                         o.lru,
                         idle

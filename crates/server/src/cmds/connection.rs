@@ -131,8 +131,8 @@ pub fn hello(s: &mut Server, c: &mut Client, a: Args) {
 
 /// SELECT index
 pub fn select(s: &mut Server, c: &mut Client, a: Args) {
-    let Some(i) = num::string2ll(a.get(1)) else {
-        return c.reply.error("ERR value is not an integer or out of range");
+    let Some(i) = cinnabar_commands::util::int32_arg(&mut c.reply, a.get(1)) else {
+        return;
     };
     if i < 0 || i as usize >= s.ks.dbs.len() {
         return c.reply.error("ERR DB index is out of range");
@@ -447,10 +447,6 @@ pub fn client_help(c: &mut Client) {
             "      Kill connections authenticated by <username>.",
             "    * SKIPME (YES|NO)",
             "      Skip killing current connection (default: yes).",
-            "    * ID <client-id>",
-            "      Kill connections by client id.",
-            "    * MAXAGE <maxage>",
-            "      Kill connections older than the specified age.",
             "LIST [options ...]",
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",

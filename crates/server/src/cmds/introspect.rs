@@ -499,7 +499,7 @@ pub fn command_info(c: &mut Client, a: Args) {
     for n in a.tail(2).iter() {
         match find_by_fullname(n) {
             Some(spec) => command_entry(&mut c.reply, spec),
-            None => c.reply.null_array(),
+            None => c.reply.null(),
         }
     }
 }
@@ -584,33 +584,30 @@ pub fn command_getkeys(c: &mut Client, a: Args, with_flags: bool) {
     }
 }
 
-/// COMMAND LIST [FILTERBY MODULE name | ACLCAT cat | PATTERN pat]
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT cat | PATTERN pat]: every command and
+/// subcommand by full name, as Redis lists them.
 pub fn command_list(c: &mut Client, a: Args) {
-    let mut names: Vec<&str> = table::table().keys().map(|s| s.as_str()).collect();
+    let mut specs = table::all_specs();
     if a.len() == 5 && a.get(2).eq_ignore_ascii_case(b"filterby") {
         let kind = a.get(3).to_ascii_lowercase();
         let v = a.get(4);
         match kind.as_slice() {
             b"pattern" => {
-                names.retain(|n| cinnabar_util::glob::glob_match(v, n.as_bytes(), true));
+                specs.retain(|s| cinnabar_util::glob::glob_match(v, s.fullname.as_bytes(), true));
             }
             b"aclcat" => {
                 let cat = String::from_utf8_lossy(v).to_ascii_lowercase();
-                let t = table::table();
-                names.retain(|n| {
-                    t.get(*n)
-                        .is_some_and(|s| s.acl_names().iter().any(|x| x[1..] == cat))
-                });
+                specs.retain(|s| s.acl_names().iter().any(|x| x[1..] == cat));
             }
-            b"module" => names.clear(),
+            b"module" => specs.clear(),
             _ => return c.reply.error("ERR syntax error"),
         }
     } else if a.len() != 2 {
         return c.reply.error("ERR syntax error");
     }
-    c.reply.array(names.len());
-    for n in names {
-        c.reply.bulk(n.as_bytes());
+    c.reply.array(specs.len());
+    for s in specs {
+        c.reply.bulk(s.fullname.as_bytes());
     }
 }
 

@@ -85,5 +85,5 @@ pub fn help_reply(c: &mut Client, cmd: &str, lines: &[&str]) {
         c.reply.simple(l);
     }
     c.reply.simple("HELP");
-    c.reply.simple("    Print this help.");
+    c.reply.simple("    Prints this help.");
 }
