@@ -21,6 +21,10 @@ pub struct Ctx<'a> {
     pub lazy_user_flush: bool,
     /// The collection encodings' conversion thresholds (`hash-max-listpack-entries`, ...).
     pub limits: cinnabar_keyspace::types::TypeLimits,
+    /// False inside MULTI and scripts: blocking commands then answer at once.
+    pub may_block: bool,
+    /// Set by a blocking command that found nothing to serve (see `Ctx::block_on`).
+    pub block: Option<crate::blocking::Block>,
 }
 
 impl<'a> Ctx<'a> {

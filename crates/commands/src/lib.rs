@@ -5,6 +5,7 @@
 //! that need the server's state (CLIENT, CONFIG, INFO, ...) are `Handler::Server` entries: the
 //! table still describes them, the server runs them.
 
+pub mod blocking;
 pub mod ctx;
 pub mod families;
 pub mod table;

@@ -457,6 +457,17 @@ static CLIENT_SUBS: &[Def] = &[
         Server
     ),
     def!(
+        "unblock",
+        -3,
+        "admin noscript loading stale",
+        NOKEY,
+        "connection",
+        "connection",
+        "5.0.0",
+        "Unblock a client blocked in a blocking command from a different connection",
+        Server
+    ),
+    def!(
         "unpause",
         2,
         "admin noscript loading stale",

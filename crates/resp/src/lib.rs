@@ -6,6 +6,6 @@ pub mod args;
 pub mod parse;
 pub mod reply;
 
-pub use args::Args;
+pub use args::{Args, OwnedArgs};
 pub use parse::{CommandParser, Limits, ProtoError};
 pub use reply::ReplyBuf;

@@ -47,6 +47,8 @@ pub struct ClientHandle {
     pub info: RefCell<ClientInfo>,
     /// Set when the client must be closed (CLIENT KILL, timeout, QUIT).
     pub killed: Cell<bool>,
+    /// Blocked in BLPOP and friends (CLIENT LIST flag `b`).
+    pub blocked: Cell<bool>,
 }
 
 impl ClientHandle {
@@ -66,6 +68,9 @@ impl ClientHandle {
         let age = now.duration_since(self.created).as_secs();
         let idle = now.duration_since(self.last_interaction.get()).as_secs();
         let mut flags = String::new();
+        if self.blocked.get() {
+            flags.push('b');
+        }
         if i.no_evict {
             flags.push('e');
         }

@@ -78,6 +78,8 @@ enum Step {
     NeedInput,
     /// A command is waiting for CLIENT PAUSE to end.
     Paused,
+    /// A blocking command is waiting for data (slot, deadline in unix ms or 0).
+    Blocked(Rc<crate::blocking::Slot>, i64),
 }
 
 fn process(
@@ -100,10 +102,15 @@ fn process(
                     Source::Buffer => Args::new(&buf[*rpos..], &p.spans),
                     Source::Inline => Args::new(&p.inline_buf, &p.spans),
                 };
-                if !args.is_empty()
-                    && dispatch::execute(s, c, args, now, &mut clock) == Exec::Paused
-                {
-                    return Step::Paused;
+                if !args.is_empty() {
+                    match dispatch::execute(s, c, args, now, &mut clock) {
+                        Exec::Paused => return Step::Paused,
+                        Exec::Blocked(slot, deadline) => {
+                            *rpos += n;
+                            return Step::Blocked(slot, deadline);
+                        }
+                        Exec::Done => {}
+                    }
                 }
                 *rpos += n;
             }
@@ -122,6 +129,58 @@ fn process(
         }
     }
     Step::NeedInput
+}
+
+/// Waits while the client is blocked: until its slot is filled (served, CLIENT UNBLOCK) or its
+/// deadline passes (then the timeout reply is put in the slot). Input that arrives meanwhile
+/// is kept for later, as Redis does. False if the connection closed or broke its limits.
+async fn wait_blocked<S: ClientStream>(
+    srv: &Rc<RefCell<Server>>,
+    stream: &mut S,
+    qbuf: &mut Vec<u8>,
+    handle: &Rc<ClientHandle>,
+    slot: &Rc<crate::blocking::Slot>,
+    deadline: i64,
+) -> bool {
+    loop {
+        if slot.reply.borrow().is_some() {
+            return true;
+        }
+        if deadline > 0 && now_ms() >= deadline {
+            if !crate::blocking::unblock(&mut srv.borrow_mut(), handle.id, None) {
+                return true;
+            }
+            continue;
+        }
+        let wait = if deadline > 0 {
+            Duration::from_millis((deadline - now_ms()).max(0) as u64)
+        } else {
+            Duration::from_secs(3600)
+        };
+        if qbuf.capacity() - qbuf.len() < READ_CHUNK / 4 {
+            qbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            _ = slot.notify.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            r = stream.read_some(qbuf) => {
+                match r {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => {
+                        let mut s = srv.borrow_mut();
+                        s.stats.net_input_bytes += n as u64;
+                        if qbuf.len() > s.settings.client_query_buffer_limit {
+                            s.stats.client_qbuf_limit_disconnections += 1;
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        if handle.killed.get() {
+            return false;
+        }
+    }
 }
 
 /// Serves one accepted connection until it closes.
@@ -203,8 +262,24 @@ where
                 }
                 need_read = false;
             }
+            Step::Blocked(slot, deadline) => {
+                handle.blocked.set(true);
+                let alive =
+                    wait_blocked(&srv, &mut stream, &mut qbuf, &handle, &slot, deadline).await;
+                handle.blocked.set(false);
+                if !alive {
+                    srv.borrow_mut().blocked.remove(handle.id);
+                    break;
+                }
+                if let Some(out) = slot.reply.borrow_mut().take() {
+                    c.reply.out.extend_from_slice(&out);
+                }
+                need_read = false;
+            }
         }
     }
     let _ = stream.shutdown().await;
-    srv.borrow_mut().clients.remove(&handle.id);
+    let mut s = srv.borrow_mut();
+    s.blocked.remove(handle.id);
+    s.clients.remove(&handle.id);
 }

@@ -94,7 +94,10 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
             let idle: Vec<_> = s
                 .clients
                 .values()
-                .filter(|h| t.duration_since(h.last_interaction.get()) > limit)
+                .filter(|h| {
+                    t.duration_since(h.last_interaction.get()) > limit
+                        && !s.blocked.waiters.contains_key(&h.id)
+                })
                 .cloned()
                 .collect();
             for h in idle {

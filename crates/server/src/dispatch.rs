@@ -11,12 +11,14 @@ use cinnabar_resp::Args;
 use std::time::Instant;
 
 /// What happened to a command.
-#[derive(Debug, PartialEq, Eq)]
 pub enum Exec {
     /// Ran (or was rejected with an error reply).
     Done,
     /// Not run: the server is paused for this command; run it again later.
     Paused,
+    /// Ran and blocked (BLPOP on empty keys): wait on the slot until served or the deadline
+    /// (unix ms, 0 = never).
+    Blocked(std::rc::Rc<crate::blocking::Slot>, i64),
 }
 
 /// A client's argument as C's `%.Ns` prints it: up to the first NUL, at most `max` bytes.
@@ -74,6 +76,7 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
     let out_before = c.reply.out.len();
     let mut ran: Option<&'static CommandSpec> = None;
     let mut rejected: Option<&'static CommandSpec> = None;
+    let mut blocked: Option<Exec> = None;
     if let Some(cmd) = resolve(c, args) {
         if !cmd.arity_ok(args.len()) {
             c.reply.error(&format!(
@@ -103,9 +106,33 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
                         proto_max_bulk_len: s.settings.proto_max_bulk_len,
                         lazy_user_flush: s.settings.lazyfree_lazy_user_flush,
                         limits: s.settings.limits,
+                        may_block: true,
+                        block: None,
                     };
                     f(&mut ctx, args);
                     s.dirty += ctx.dirty;
+                    if let Some(b) = ctx.block.take() {
+                        let slot = std::rc::Rc::new(crate::blocking::Slot::default());
+                        let deadline = b.deadline_ms;
+                        s.blocked.add(
+                            c.handle.id,
+                            crate::blocking::Waiter {
+                                spec: cmd,
+                                args: cinnabar_resp::OwnedArgs::from_slices(args.iter()),
+                                db: c.db,
+                                resp3: c.reply.resp3,
+                                keys: b.keys,
+                                deadline_ms: deadline,
+                                on_timeout: b.on_timeout,
+                                kind: b.kind,
+                                slot: slot.clone(),
+                            },
+                        );
+                        blocked = Some(Exec::Blocked(slot, deadline));
+                    } else if cmd.has(flag::WRITE) && !s.blocked.is_empty() {
+                        let all: Vec<&[u8]> = args.iter().collect();
+                        crate::blocking::signal_written_keys(s, cmd, c.db, &all);
+                    }
                 }
                 Handler::Server => cmds::run(s, c, cmd, args),
             }
@@ -150,6 +177,12 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
             info.last_cmd.push_str(&cmd.fullname);
         }
         info.db = c.db;
+    }
+    if let Some(b) = blocked {
+        return b;
+    }
+    if !s.blocked.ready.is_empty() {
+        crate::blocking::serve_ready(s, now);
     }
     Exec::Done
 }

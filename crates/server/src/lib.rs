@@ -3,6 +3,7 @@
 //! on one engine thread (a tokio current-thread runtime with a `LocalSet`); see
 //! ARCHITECTURE.md.
 
+pub mod blocking;
 pub mod client;
 pub mod cmds;
 pub mod conn;

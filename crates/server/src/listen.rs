@@ -249,6 +249,7 @@ fn admit(
             lib_ver: String::new(),
         }),
         killed: Cell::new(false),
+        blocked: Cell::new(false),
     });
     s.clients.insert(id, h.clone());
     Some(h)

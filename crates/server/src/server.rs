@@ -76,6 +76,8 @@ pub struct Server {
     pub cron_loops: u64,
     /// Latency histograms indexed by `CommandSpec::index`.
     pub latency: Vec<Option<Box<crate::latency::Histogram>>>,
+    /// Clients blocked in BLPOP and friends.
+    pub blocked: crate::blocking::Blocked,
 }
 
 /// Unix time in milliseconds.
@@ -144,6 +146,7 @@ impl Server {
             active_expire_enabled: true,
             cron_loops: 0,
             latency: Vec::new(),
+            blocked: Default::default(),
         }
     }
 

@@ -471,3 +471,32 @@ pub fn client_help(c: &mut Client) {
         ],
     );
 }
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]
+pub fn client_unblock(s: &mut Server, c: &mut Client, a: Args) {
+    if a.len() > 4 {
+        return c
+            .reply
+            .error("ERR unknown subcommand 'unblock'. Try CLIENT HELP.");
+    }
+    let Some(id) = num::string2ll(a.get(2)) else {
+        return c.reply.error("ERR value is not an integer or out of range");
+    };
+    let as_error = if a.len() == 4 {
+        let r = a.get(3);
+        if r.eq_ignore_ascii_case(b"timeout") {
+            false
+        } else if r.eq_ignore_ascii_case(b"error") {
+            true
+        } else {
+            return c
+                .reply
+                .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        }
+    } else {
+        false
+    };
+    let err = as_error.then_some("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    let done = id >= 0 && crate::blocking::unblock(s, id as u64, err);
+    c.reply.int(i64::from(done));
+}

@@ -147,11 +147,17 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
         }
         let _ = write!(
             out,
-            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
             s.clients.len(),
             s.settings.maxclients,
             max_in,
-            max_out
+            max_out,
+            s.blocked.len(),
+            s.blocked
+                .waiters
+                .values()
+                .filter(|w| w.deadline_ms > 0)
+                .count()
         );
     }
     if has("memory") {

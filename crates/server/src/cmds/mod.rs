@@ -37,6 +37,7 @@ pub fn run(s: &mut Server, c: &mut Client, cmd: &'static CommandSpec, a: Args) {
         "client|list" => connection::client_list(s, c, a),
         "client|info" => connection::client_info(c),
         "client|kill" => connection::client_kill(s, c, a),
+        "client|unblock" => connection::client_unblock(s, c, a),
         "client|pause" => connection::client_pause(s, c, a),
         "client|unpause" => {
             s.pause = None;
