@@ -16,7 +16,9 @@
 //! the corpus itself), `REDIS_SERVER_BIN`, `CORPUS=name[,name]` to run only some files,
 //! `DIFF_TRACE=1` to print every command and redis-server's reply (with `--nocapture`).
 
-use cinnabar_testkit::{cinnabar_bin, escape, frame_len, redis_bin, require_redis, split_args};
+use cinnabar_testkit::{
+    cinnabar_bin, escape, normalized_reply, redis_bin, require_redis, split_args,
+};
 use cinnabar_testkit::{Conn, Server};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -153,43 +155,12 @@ impl Side {
     }
 }
 
-/// A canonical form for replies whose element order is unspecified: every aggregate's elements
-/// (map entries as key+value pairs) are sorted, recursively. Non-aggregates are unchanged.
-fn normalized(raw: &[u8]) -> Vec<u8> {
-    if !matches!(raw.first(), Some(b'*' | b'~' | b'%' | b'>')) {
-        return raw.to_vec();
-    }
-    let Some(header_end) = raw.windows(2).position(|w| w == b"\r\n").map(|p| p + 2) else {
-        return raw.to_vec();
-    };
-    let mut items = Vec::new();
-    let mut pos = header_end;
-    while pos < raw.len() {
-        match frame_len(&raw[pos..]) {
-            Ok(Some(n)) => {
-                items.push(normalized(&raw[pos..pos + n]));
-                pos += n;
-            }
-            _ => return raw.to_vec(),
-        }
-    }
-    if raw[0] == b'%' {
-        items = items.chunks(2).map(|c| c.concat()).collect();
-    }
-    items.sort();
-    let mut out = raw[..header_end].to_vec();
-    for i in items {
-        out.extend_from_slice(&i);
-    }
-    out
-}
-
 fn same(mode: Mode, a: &[u8], b: &[u8]) -> bool {
     match mode {
         Mode::Exact => a == b,
         Mode::Ignore => true,
         Mode::Type => a.first() == b.first() && !a.starts_with(b"<") && !b.starts_with(b"<"),
-        Mode::Sorted => normalized(a) == normalized(b),
+        Mode::Sorted => normalized_reply(a) == normalized_reply(b),
     }
 }
 

@@ -210,3 +210,90 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+#[test]
+fn unixsocket_serves_alongside_tcp_and_survives_a_port_rebind() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let sock = std::env::temp_dir().join(format!("cinnabar-unix-{}.sock", std::process::id()));
+    let path = sock.display().to_string();
+    let s = Srv::start(&["--unixsocket", &path, "--unixsocketperm", "700"]);
+    let ping = |p: &std::path::Path| -> String {
+        let mut u = UnixStream::connect(p).expect("connect unix socket");
+        u.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        u.write_all(b"PING\r\n").unwrap();
+        let mut buf = [0u8; 16];
+        let n = u.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(ping(&sock), "+PONG\r\n");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+    let mut c = s.conn();
+    // Redis 7.0 treats unixsocket as immutable at runtime.
+    assert!(c
+        .cmd(&["CONFIG", "SET", "unixsocket", "/tmp/x.sock"])
+        .contains("can't set immutable config"));
+    let port = free_port().to_string();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "port", &port]), "+OK");
+    assert_eq!(ping(&sock), "+PONG\r\n");
+    drop(s);
+    let _ = std::fs::remove_file(&sock);
+}
+
+#[test]
+fn config_rewrite_keeps_comments_and_survives_restart() {
+    let dir = std::env::temp_dir().join(format!("cinnabar-rewrite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("redis.conf");
+    let port = free_port();
+    std::fs::write(
+        &conf,
+        format!(
+            "# my settings\nport {port}\nbind 127.0.0.1\n\n# clients\nmaxclients 100\nsave \"\"\ndir {}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let start = || {
+        let child = Command::new(env!("CARGO_BIN_EXE_cinnabar-server"))
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    };
+    let mut child = start();
+    let mut c = Conn::new(port);
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "maxclients", "50", "hz", "20"]),
+        "+OK"
+    );
+    assert_eq!(c.cmd(&["CONFIG", "REWRITE"]), "+OK");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.starts_with("# my settings\n"), "{text}");
+    assert!(text.contains("# clients\nmaxclients 50\n"), "{text}");
+    assert!(text.contains("\nhz 20\n"), "{text}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut child = start();
+    let mut c = Conn::new(port);
+    assert_eq!(c.cmd(&["CONFIG", "GET", "maxclients"]), "[$maxclients,$50]");
+    assert_eq!(c.cmd(&["CONFIG", "GET", "hz"]), "[$hz,$20]");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -14,7 +14,9 @@ pub mod resp;
 pub mod server;
 
 pub use conn::Conn;
-pub use resp::{encode_command, escape, frame_len, parse_reply, split_args, FrameError, Reply};
+pub use resp::{
+    encode_command, escape, frame_len, normalized_reply, parse_reply, split_args, FrameError, Reply,
+};
 pub use server::{
     cinnabar_bin, free_port, have_redis, loud_note, redis_bin, workspace_root, Server, TempDir,
 };

@@ -491,6 +491,37 @@ fn hex_pair(s: &[u8], at: usize) -> Option<u8> {
     u8::try_from(hi * 16 + lo).ok()
 }
 
+/// A canonical form for replies whose element order is unspecified: every aggregate's elements
+/// (map entries as key+value pairs) are sorted, recursively. Non-aggregates are unchanged.
+pub fn normalized_reply(raw: &[u8]) -> Vec<u8> {
+    if !matches!(raw.first(), Some(b'*' | b'~' | b'%' | b'>')) {
+        return raw.to_vec();
+    }
+    let Some(header_end) = raw.windows(2).position(|w| w == b"\r\n").map(|p| p + 2) else {
+        return raw.to_vec();
+    };
+    let mut items = Vec::new();
+    let mut pos = header_end;
+    while pos < raw.len() {
+        match frame_len(&raw[pos..]) {
+            Ok(Some(n)) => {
+                items.push(normalized_reply(&raw[pos..pos + n]));
+                pos += n;
+            }
+            _ => return raw.to_vec(),
+        }
+    }
+    if raw[0] == b'%' {
+        items = items.chunks(2).map(|c| c.concat()).collect();
+    }
+    items.sort();
+    let mut out = raw[..header_end].to_vec();
+    for i in items {
+        out.extend_from_slice(&i);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
