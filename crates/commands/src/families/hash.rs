@@ -17,22 +17,182 @@ const K1: (i32, i32, i32) = (1, 1, 1);
 
 /// This family's command definitions (listed in `table::FAMILIES`).
 pub static DEFS: &[Def] = &[
-    def!("hdel", -3, "write fast", K1, "hash", "hash", "2.0.0", "Remove one or more fields from a hash", Data(hdel)),
-    def!("hexists", 3, "readonly fast", K1, "hash", "hash", "2.0.0", "Tell whether a field exists in a hash", Data(hexists)),
-    def!("hget", 3, "readonly fast", K1, "hash", "hash", "2.0.0", "Read the value of one hash field", Data(hget)),
-    def!("hgetall", 2, "readonly", K1, "hash", "hash", "2.0.0", "Read every field and value of a hash", Data(hgetall)),
-    def!("hincrby", 4, "write denyoom fast", K1, "hash", "hash", "2.0.0", "Add an integer to the number held in a hash field", Data(hincrby)),
-    def!("hincrbyfloat", 4, "write denyoom fast", K1, "hash", "hash", "2.6.0", "Add a floating point number to the number held in a hash field", Data(hincrbyfloat)),
-    def!("hkeys", 2, "readonly", K1, "hash", "hash", "2.0.0", "List the fields of a hash", Data(hkeys)),
-    def!("hlen", 2, "readonly fast", K1, "hash", "hash", "2.0.0", "Count the fields of a hash", Data(hlen)),
-    def!("hmget", -3, "readonly fast", K1, "hash", "hash", "2.0.0", "Read the values of several hash fields", Data(hmget)),
-    def!("hmset", -4, "write denyoom fast", K1, "hash", "hash", "2.0.0", "Write several hash fields (replies OK)", Data(hset)),
-    def!("hrandfield", -2, "readonly", K1, "hash", "hash", "6.2.0", "Pick one or more random fields of a hash", Data(hrandfield)),
-    def!("hscan", -3, "readonly", K1, "hash", "hash", "2.8.0", "Walk the fields and values of a hash a slice at a time", Data(hscan)),
-    def!("hset", -4, "write denyoom fast", K1, "hash", "hash", "2.0.0", "Write one or more hash fields", Data(hset)),
-    def!("hsetnx", 4, "write denyoom fast", K1, "hash", "hash", "2.0.0", "Write a hash field only if it is absent", Data(hsetnx)),
-    def!("hstrlen", 3, "readonly fast", K1, "hash", "hash", "3.2.0", "Length of the value held in a hash field", Data(hstrlen)),
-    def!("hvals", 2, "readonly", K1, "hash", "hash", "2.0.0", "List the values of a hash", Data(hvals)),
+    def!(
+        "hdel",
+        -3,
+        "write fast",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "Remove one or more fields from a hash",
+        Data(hdel)
+    ),
+    def!(
+        "hexists",
+        3,
+        "readonly fast",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "Tell whether a field exists in a hash",
+        Data(hexists)
+    ),
+    def!(
+        "hget",
+        3,
+        "readonly fast",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "Read the value of one hash field",
+        Data(hget)
+    ),
+    def!(
+        "hgetall",
+        2,
+        "readonly",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "Read every field and value of a hash",
+        Data(hgetall)
+    ),
+    def!(
+        "hincrby",
+        4,
+        "write denyoom fast",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "Add an integer to the number held in a hash field",
+        Data(hincrby)
+    ),
+    def!(
+        "hincrbyfloat",
+        4,
+        "write denyoom fast",
+        K1,
+        "hash",
+        "hash",
+        "2.6.0",
+        "Add a floating point number to the number held in a hash field",
+        Data(hincrbyfloat)
+    ),
+    def!(
+        "hkeys",
+        2,
+        "readonly",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "List the fields of a hash",
+        Data(hkeys)
+    ),
+    def!(
+        "hlen",
+        2,
+        "readonly fast",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "Count the fields of a hash",
+        Data(hlen)
+    ),
+    def!(
+        "hmget",
+        -3,
+        "readonly fast",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "Read the values of several hash fields",
+        Data(hmget)
+    ),
+    def!(
+        "hmset",
+        -4,
+        "write denyoom fast",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "Write several hash fields (replies OK)",
+        Data(hset)
+    ),
+    def!(
+        "hrandfield",
+        -2,
+        "readonly",
+        K1,
+        "hash",
+        "hash",
+        "6.2.0",
+        "Pick one or more random fields of a hash",
+        Data(hrandfield)
+    ),
+    def!(
+        "hscan",
+        -3,
+        "readonly",
+        K1,
+        "hash",
+        "hash",
+        "2.8.0",
+        "Walk the fields and values of a hash a slice at a time",
+        Data(hscan)
+    ),
+    def!(
+        "hset",
+        -4,
+        "write denyoom fast",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "Write one or more hash fields",
+        Data(hset)
+    ),
+    def!(
+        "hsetnx",
+        4,
+        "write denyoom fast",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "Write a hash field only if it is absent",
+        Data(hsetnx)
+    ),
+    def!(
+        "hstrlen",
+        3,
+        "readonly fast",
+        K1,
+        "hash",
+        "hash",
+        "3.2.0",
+        "Length of the value held in a hash field",
+        Data(hstrlen)
+    ),
+    def!(
+        "hvals",
+        2,
+        "readonly",
+        K1,
+        "hash",
+        "hash",
+        "2.0.0",
+        "List the values of a hash",
+        Data(hvals)
+    ),
 ];
 
 /// Tips and key specs of this family's commands.
@@ -40,19 +200,39 @@ pub static EXTRAS: &[Extra] = &[
     ("hdel", "", &[ks("RW delete", 1, 0, 1)]),
     ("hexists", "", &[ks("RO", 1, 0, 1)]),
     ("hget", "", &[ks("RO access", 1, 0, 1)]),
-    ("hgetall", "nondeterministic_output_order", &[ks("RO access", 1, 0, 1)]),
+    (
+        "hgetall",
+        "nondeterministic_output_order",
+        &[ks("RO access", 1, 0, 1)],
+    ),
     ("hincrby", "", &[ks("RW access update", 1, 0, 1)]),
     ("hincrbyfloat", "", &[ks("RW access update", 1, 0, 1)]),
-    ("hkeys", "nondeterministic_output_order", &[ks("RO access", 1, 0, 1)]),
+    (
+        "hkeys",
+        "nondeterministic_output_order",
+        &[ks("RO access", 1, 0, 1)],
+    ),
     ("hlen", "", &[ks("RO", 1, 0, 1)]),
     ("hmget", "", &[ks("RO access", 1, 0, 1)]),
     ("hmset", "", &[ks("RW update", 1, 0, 1)]),
-    ("hrandfield", "nondeterministic_output", &[ks("RO access", 1, 0, 1)]),
-    ("hscan", "nondeterministic_output", &[ks("RO access", 1, 0, 1)]),
+    (
+        "hrandfield",
+        "nondeterministic_output",
+        &[ks("RO access", 1, 0, 1)],
+    ),
+    (
+        "hscan",
+        "nondeterministic_output",
+        &[ks("RO access", 1, 0, 1)],
+    ),
     ("hset", "", &[ks("RW update", 1, 0, 1)]),
     ("hsetnx", "", &[ks("RW insert", 1, 0, 1)]),
     ("hstrlen", "", &[ks("RO", 1, 0, 1)]),
-    ("hvals", "nondeterministic_output_order", &[ks("RO access", 1, 0, 1)]),
+    (
+        "hvals",
+        "nondeterministic_output_order",
+        &[ks("RO access", 1, 0, 1)],
+    ),
 ];
 
 /// A hash for reading (counts keyspace hits/misses): `Err` after replying WRONGTYPE.
@@ -99,12 +279,15 @@ fn write<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut HashValue) -> R) -> O
 
 /// HSET key field value [field value ...] / HMSET (the same, replying OK)
 pub fn hset(ctx: &mut Ctx, a: Args) {
-    let hmset = a.get(0).get(1).is_some_and(|c| c.eq_ignore_ascii_case(&b'm'));
+    let hmset = a
+        .get(0)
+        .get(1)
+        .is_some_and(|c| c.eq_ignore_ascii_case(&b'm'));
     if a.len() % 2 == 1 {
         let name = if hmset { "hmset" } else { "hset" };
-        return ctx
-            .reply
-            .error(&format!("ERR wrong number of arguments for '{name}' command"));
+        return ctx.reply.error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
     }
     let limits = ctx.limits;
     let Some(created) = write(ctx, a.get(1), |h| {
@@ -326,11 +509,15 @@ pub fn hincrbyfloat(ctx: &mut Ctx, a: Args) {
     };
     let limits = ctx.limits;
     let field = a.get(2);
-    let res = write(ctx, a.get(1), |h| -> Result<Vec<u8>, num::HincrFloatError> {
-        let new = num::hincr_apply(h.get(field), incr)?;
-        h.set(field, &new, &limits);
-        Ok(new)
-    });
+    let res = write(
+        ctx,
+        a.get(1),
+        |h| -> Result<Vec<u8>, num::HincrFloatError> {
+            let new = num::hincr_apply(h.get(field), incr)?;
+            h.set(field, &new, &limits);
+            Ok(new)
+        },
+    );
     match res {
         None => {}
         Some(Err(e)) => ctx.reply.error(e.message()),
@@ -477,7 +664,9 @@ fn read_rng<'a>(
     now: i64,
     r: &mut ReplyBuf,
 ) -> Result<Option<(&'a HashValue, &'a mut u64)>, ()> {
-    let Keyspace { dbs, stats, rng, .. } = ks;
+    let Keyspace {
+        dbs, stats, rng, ..
+    } = ks;
     match dbs[db].get(key, now, stats) {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some((h, rng))),
