@@ -308,7 +308,7 @@ pub fn hset(ctx: &mut Ctx, a: Args) {
     }) else {
         return;
     };
-    ctx.dirty += 1;
+    ctx.dirty += (a.len() as u64 - 2) / 2;
     if hmset {
         ctx.reply.ok();
     } else {

@@ -151,7 +151,8 @@ impl Packed {
 #[derive(Debug)]
 enum Repr {
     Packed(Packed),
-    Table(Dict<CompactBytes, CompactBytes>),
+    /// Boxed so that a small hash stays small (the dict's header is several words).
+    Table(Box<Dict<CompactBytes, CompactBytes>>),
 }
 
 /// A hash (field → value).
@@ -178,7 +179,7 @@ impl Clone for HashValue {
                     nd.insert(k.clone(), v.clone());
                 }
                 HashValue {
-                    repr: Repr::Table(nd),
+                    repr: Repr::Table(Box::new(nd)),
                 }
             }
         }
@@ -262,7 +263,7 @@ impl HashValue {
             for (f, v, ..) in p.iter() {
                 d.insert(CompactBytes::from(f), CompactBytes::from(v));
             }
-            self.repr = Repr::Table(d);
+            self.repr = Repr::Table(Box::new(d));
         }
     }
 
@@ -369,7 +370,10 @@ impl HashValue {
                 for (k, v) in d.iter() {
                     strings += k.heap_size() + v.heap_size();
                 }
-                d.buckets() * 8 + d.len() * node + strings
+                std::mem::size_of::<Dict<CompactBytes, CompactBytes>>()
+                    + d.buckets() * 8
+                    + d.len() * node
+                    + strings
             }
         }
     }
@@ -478,8 +482,40 @@ mod tests {
             let (f, v) = h.random_pair(&mut rng).unwrap();
             assert_eq!(h.get(f), Some(v));
         }
+        assert!(std::mem::size_of::<HashValue>() <= 32);
         let c2 = h.clone();
         assert_eq!(c2.len(), 100);
         assert!(h.heap_size() > 0);
+    }
+
+    #[test]
+    fn against_hashmap_model() {
+        let l = lim(16, 10);
+        let mut rng = 7u64;
+        for round in 0..20 {
+            let mut h = HashValue::new();
+            let mut m = std::collections::HashMap::<Vec<u8>, Vec<u8>>::new();
+            for _ in 0..400 {
+                let r = next_rand(&mut rng);
+                let f = format!("f{}", r % (8 + round * 3)).into_bytes();
+                let vlen = (r >> 20) as usize % 12;
+                let v = vec![b'a' + (r >> 8) as u8 % 26; vlen];
+                if r % 3 == 0 {
+                    assert_eq!(h.remove(&f), m.remove(&f).is_some());
+                } else {
+                    assert_eq!(h.set(&f, &v, &l), m.insert(f.clone(), v).is_none());
+                }
+                assert_eq!(h.len(), m.len());
+                if h.is_packed() {
+                    assert!(h.len() <= 16);
+                }
+            }
+            for (f, v) in &m {
+                assert_eq!(h.get(f), Some(v.as_slice()));
+            }
+            let got: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+                h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+            assert_eq!(got, m);
+        }
     }
 }
