@@ -595,6 +595,9 @@ pub fn hrandfield(ctx: &mut Ctx, a: Args) {
         }
     };
     let size = h.len() as u64;
+    if size == 0 {
+        return r.array(0);
+    }
     if l < 0 || count == 1 {
         // Repeats allowed: independent picks.
         if count > HRANDFIELD_MAX_REPLY {
@@ -604,6 +607,9 @@ pub fn hrandfield(ctx: &mut Ctx, a: Args) {
         if h.is_packed() {
             // Index the pairs once instead of walking the buffer per pick.
             let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
+            if pairs.is_empty() {
+                return;
+            }
             for _ in 0..count {
                 let (f, v) = pairs[(next_rand(rng) % pairs.len() as u64) as usize];
                 pair_reply(r, f, v);

@@ -122,6 +122,12 @@ impl Packed {
                 if old == value {
                     return false;
                 }
+                if old.len() == value.len() {
+                    // Same length: overwrite the value's bytes where they are.
+                    let at = e - value.len();
+                    self.buf[at..e].copy_from_slice(value);
+                    return false;
+                }
                 let mut pair = Vec::with_capacity(Self::pair_size(field, value));
                 Self::encode_pair(&mut pair, field, value);
                 self.buf.splice(s..e, pair);
