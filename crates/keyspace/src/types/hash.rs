@@ -44,25 +44,36 @@ fn varint_len(mut v: usize) -> usize {
     n
 }
 
-/// Reads one length-prefixed string at `pos`, returning it and the position after it. The
-/// buffer is only ever written by this module, so it is well formed; a short buffer ends the
-/// walk instead of panicking.
-fn read_str(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
-    let mut len = 0usize;
-    let mut shift = 0u32;
-    let mut p = pos;
+/// Reads a varint length at `pos`, returning it and the position after it.
+#[inline]
+fn read_len(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let b = *buf.get(pos)?;
+    if b < 0x80 {
+        return Some((b as usize, pos + 1));
+    }
+    let mut len = (b & 0x7f) as usize;
+    let mut shift = 7u32;
+    let mut p = pos + 1;
     loop {
         let b = *buf.get(p)?;
         p += 1;
-        len |= ((b & 0x7f) as usize) << shift;
+        len |= ((b & 0x7f) as usize).checked_shl(shift)?;
         if b & 0x80 == 0 {
-            break;
+            return Some((len, p));
         }
         shift += 7;
         if shift >= usize::BITS {
             return None;
         }
     }
+}
+
+/// Reads one length-prefixed string at `pos`, returning it and the position after it. The
+/// buffer is only ever written by this module, so it is well formed; a short buffer ends the
+/// walk instead of panicking.
+#[inline]
+fn read_str(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let (len, p) = read_len(buf, pos)?;
     let end = p.checked_add(len)?;
     let s = buf.get(p..end)?;
     Some((s, end))
@@ -98,10 +109,27 @@ impl Packed {
         }
     }
 
+    /// The value of `field` with the start and end offsets of its pair. A tight walk: only
+    /// fields of the right length (and first byte) are compared.
     fn find(&self, field: &[u8]) -> Option<(&[u8], usize, usize)> {
-        self.iter()
-            .find(|(f, ..)| *f == field)
-            .map(|(_, v, s, e)| (v, s, e))
+        let buf = &self.buf[..];
+        let first = field.first().copied();
+        let mut pos = 0;
+        while pos < buf.len() {
+            let start = pos;
+            let (flen, p) = read_len(buf, pos)?;
+            let fend = p.checked_add(flen)?;
+            let (vlen, vp) = read_len(buf, fend)?;
+            let vend = vp.checked_add(vlen)?;
+            if flen == field.len()
+                && (flen == 0 || buf.get(p).copied() == first)
+                && buf.get(p..fend)? == field
+            {
+                return Some((buf.get(vp..vend)?, start, vend));
+            }
+            pos = vend;
+        }
+        None
     }
 
     fn encode_pair(out: &mut Vec<u8>, field: &[u8], value: &[u8]) {
