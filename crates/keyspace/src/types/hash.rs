@@ -221,24 +221,20 @@ impl Clone for HashValue {
 }
 
 /// Iterator over a hash's (field, value) pairs (insertion order when packed).
-pub enum Iter<'a> {
-    #[doc(hidden)]
-    Packed(PackedPairs<'a>),
-    #[doc(hidden)]
+pub struct Iter<'a>(IterRepr<'a>);
+
+enum IterRepr<'a> {
+    Packed(PackedIter<'a>),
     Table(crate::dict::Iter<'a, CompactBytes, CompactBytes>),
 }
-
-/// Pairs of the packed form (internal).
-#[doc(hidden)]
-pub struct PackedPairs<'a>(PackedIter<'a>);
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a [u8], &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            Iter::Packed(p) => p.0.next().map(|(f, v, ..)| (f, v)),
-            Iter::Table(t) => t.next().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        match &mut self.0 {
+            IterRepr::Packed(p) => p.next().map(|(f, v, ..)| (f, v)),
+            IterRepr::Table(t) => t.next().map(|(k, v)| (k.as_slice(), v.as_slice())),
         }
     }
 }
@@ -358,8 +354,8 @@ impl HashValue {
     /// Every (field, value) pair; insertion order when packed.
     pub fn iter(&self) -> Iter<'_> {
         match &self.repr {
-            Repr::Packed(p) => Iter::Packed(PackedPairs(p.iter())),
-            Repr::Table(d) => Iter::Table(d.iter()),
+            Repr::Packed(p) => Iter(IterRepr::Packed(p.iter())),
+            Repr::Table(d) => Iter(IterRepr::Table(d.iter())),
         }
     }
 
