@@ -530,7 +530,7 @@ mod tests {
                 let f = format!("f{}", r % (8 + round * 3)).into_bytes();
                 let vlen = (r >> 20) as usize % 12;
                 let v = vec![b'a' + (r >> 8) as u8 % 26; vlen];
-                if r % 3 == 0 {
+                if r.is_multiple_of(3) {
                     assert_eq!(h.remove(&f), m.remove(&f).is_some());
                 } else {
                     assert_eq!(h.set(&f, &v, &l), m.insert(f.clone(), v).is_none());
