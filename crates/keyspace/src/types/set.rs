@@ -78,132 +78,211 @@ impl Member<'_> {
     }
 }
 
-/// The sorted integer array of the intset encoding, at the narrowest width that holds every
-/// member (each vector kept at its exact length).
+/// Bytes of intset data kept inside the value itself (no allocation): 14 16-bit, 7 32-bit or
+/// 3 64-bit members. Chosen so that the whole `IntSet` (and so `SetValue`) is 32 bytes.
+const INLINE_BYTES: usize = 29;
+
+/// The sorted integer array of the intset encoding: little-endian integers of `width` bytes
+/// (2, 4 or 8, the narrowest that holds every member), inline while they fit in
+/// [`INLINE_BYTES`], else in an exact-size heap buffer.
 #[derive(Clone)]
 enum IntSet {
-    W16(Vec<i16>),
-    W32(Vec<i32>),
-    W64(Vec<i64>),
+    Inline {
+        width: u8,
+        used: u8,
+        data: [u8; INLINE_BYTES],
+    },
+    Heap {
+        width: u8,
+        data: Vec<u8>,
+    },
 }
 
-/// Inserts `v` at `at` keeping the vector at its exact size.
-fn insert_exact<T>(vec: &mut Vec<T>, at: usize, v: T) {
-    vec.reserve_exact(1);
-    vec.insert(at, v);
+/// The `i`-th integer of width `w` in `b`.
+fn read_at(b: &[u8], w: usize, i: usize) -> Option<i64> {
+    let s = b.get(i * w..i * w + w)?;
+    Some(match w {
+        2 => i64::from(i16::from_le_bytes(s.try_into().ok()?)),
+        4 => i64::from(i32::from_le_bytes(s.try_into().ok()?)),
+        _ => i64::from_le_bytes(s.try_into().ok()?),
+    })
 }
 
-/// Removes the element at `at`, giving memory back once the vector is well under capacity.
-fn remove_exact<T>(vec: &mut Vec<T>, at: usize) {
-    vec.remove(at);
-    if vec.capacity() - vec.len() >= 8 && vec.capacity() >= 2 * vec.len() {
-        vec.shrink_to_fit();
+/// The narrowest width holding `x`.
+fn width_for(x: i64) -> usize {
+    if i16::try_from(x).is_ok() {
+        2
+    } else if i32::try_from(x).is_ok() {
+        4
+    } else {
+        8
     }
 }
 
 impl IntSet {
     fn new() -> Self {
-        IntSet::W16(Vec::new())
+        IntSet::Inline {
+            width: 2,
+            used: 0,
+            data: [0; INLINE_BYTES],
+        }
+    }
+
+    /// The width and the used bytes.
+    fn bytes(&self) -> (usize, &[u8]) {
+        match self {
+            IntSet::Inline { width, used, data } => {
+                (*width as usize, data.get(..*used as usize).unwrap_or(&[]))
+            }
+            IntSet::Heap { width, data } => (*width as usize, data),
+        }
+    }
+
+    /// Stores `data` (integers of `width` bytes), inline when it fits.
+    fn from_bytes(width: usize, mut data: Vec<u8>) -> Self {
+        if data.len() <= INLINE_BYTES {
+            let mut d = [0; INLINE_BYTES];
+            d[..data.len()].copy_from_slice(&data);
+            IntSet::Inline {
+                width: width as u8,
+                used: data.len() as u8,
+                data: d,
+            }
+        } else {
+            data.shrink_to_fit();
+            IntSet::Heap {
+                width: width as u8,
+                data,
+            }
+        }
     }
 
     fn len(&self) -> usize {
-        match self {
-            IntSet::W16(v) => v.len(),
-            IntSet::W32(v) => v.len(),
-            IntSet::W64(v) => v.len(),
-        }
+        let (w, b) = self.bytes();
+        b.len() / w
     }
 
     fn width(&self) -> usize {
-        match self {
-            IntSet::W16(_) => 2,
-            IntSet::W32(_) => 4,
-            IntSet::W64(_) => 8,
-        }
+        self.bytes().0
     }
 
-    fn capacity(&self) -> usize {
+    /// Heap bytes owned (0 while inline).
+    fn heap_bytes(&self) -> usize {
         match self {
-            IntSet::W16(v) => v.capacity(),
-            IntSet::W32(v) => v.capacity(),
-            IntSet::W64(v) => v.capacity(),
+            IntSet::Inline { .. } => 0,
+            IntSet::Heap { data, .. } => data.capacity(),
         }
     }
 
     fn get(&self, i: usize) -> Option<i64> {
-        match self {
-            IntSet::W16(v) => v.get(i).map(|&x| i64::from(x)),
-            IntSet::W32(v) => v.get(i).map(|&x| i64::from(x)),
-            IntSet::W64(v) => v.get(i).copied(),
-        }
+        let (w, b) = self.bytes();
+        read_at(b, w, i)
     }
 
     /// `Ok(index)` when present, else `Err(insertion point)`; a value wider than the array
     /// sorts before or after every member.
     fn search(&self, x: i64) -> Result<usize, usize> {
-        match self {
-            IntSet::W16(v) => match i16::try_from(x) {
-                Ok(y) => v.binary_search(&y),
-                Err(_) => Err(if x < 0 { 0 } else { v.len() }),
-            },
-            IntSet::W32(v) => match i32::try_from(x) {
-                Ok(y) => v.binary_search(&y),
-                Err(_) => Err(if x < 0 { 0 } else { v.len() }),
-            },
-            IntSet::W64(v) => v.binary_search(&x),
+        let (w, b) = self.bytes();
+        let n = b.len() / w;
+        if width_for(x) > w {
+            return Err(if x < 0 { 0 } else { n });
         }
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match read_at(b, w, mid) {
+                Some(v) if v < x => lo = mid + 1,
+                Some(v) if v > x => hi = mid,
+                Some(_) => return Ok(mid),
+                None => break,
+            }
+        }
+        Err(lo)
     }
 
     fn contains(&self, x: i64) -> bool {
         self.search(x).is_ok()
     }
 
-    /// Widens the array so that it can hold `x`.
-    fn upgrade_for(&mut self, x: i64) {
-        let need = if i16::try_from(x).is_ok() {
-            2
-        } else if i32::try_from(x).is_ok() {
-            4
-        } else {
-            8
-        };
-        if need <= self.width() {
-            return;
-        }
-        let n = self.len();
-        let vals = (0..n).filter_map(|i| self.get(i));
-        *self = if need == 4 {
-            let mut w = Vec::with_capacity(n + 1);
-            w.extend(vals.map(|v| v as i32));
-            IntSet::W32(w)
-        } else {
-            let mut w = Vec::with_capacity(n + 1);
-            w.extend(vals);
-            IntSet::W64(w)
-        };
-    }
-
     /// Adds `x`; false if already present.
     fn insert(&mut self, x: i64) -> bool {
-        self.upgrade_for(x);
+        let need = width_for(x);
+        let (w, b) = self.bytes();
+        if need > w {
+            // Widen every member; `x` is beyond all of them, so it goes at one end.
+            let n = b.len() / w;
+            let mut v = Vec::with_capacity((n + 1) * need);
+            if x < 0 {
+                v.extend_from_slice(&x.to_le_bytes()[..need]);
+            }
+            for i in 0..n {
+                if let Some(y) = read_at(b, w, i) {
+                    v.extend_from_slice(&y.to_le_bytes()[..need]);
+                }
+            }
+            if x >= 0 {
+                v.extend_from_slice(&x.to_le_bytes()[..need]);
+            }
+            *self = IntSet::from_bytes(need, v);
+            return true;
+        }
         let at = match self.search(x) {
             Ok(_) => return false,
             Err(at) => at,
         };
-        // The width now holds `x`, so the narrowing casts below are exact.
+        // Two's complement little-endian: the low `w` bytes are `x` at width `w`.
+        let le = x.to_le_bytes();
+        let enc = &le[..w];
+        let p = at * w;
         match self {
-            IntSet::W16(v) => insert_exact(v, at, x as i16),
-            IntSet::W32(v) => insert_exact(v, at, x as i32),
-            IntSet::W64(v) => insert_exact(v, at, x),
+            IntSet::Inline { used, data, .. } if *used as usize + w <= INLINE_BYTES => {
+                let u = *used as usize;
+                data.copy_within(p..u, p + w);
+                data[p..p + w].copy_from_slice(enc);
+                *used += w as u8;
+            }
+            IntSet::Inline { used, data, .. } => {
+                let u = *used as usize;
+                let mut v = Vec::with_capacity(u + w);
+                v.extend_from_slice(&data[..p]);
+                v.extend_from_slice(enc);
+                v.extend_from_slice(&data[p..u]);
+                *self = IntSet::Heap {
+                    width: w as u8,
+                    data: v,
+                };
+            }
+            IntSet::Heap { data, .. } => {
+                // Exact size, as Redis's intset (the allocator mostly grows it in place).
+                data.reserve_exact(w);
+                data.splice(p..p, enc.iter().copied());
+            }
         }
         true
     }
 
     fn remove_at(&mut self, at: usize) {
+        let w = self.width();
+        let p = at * w;
         match self {
-            IntSet::W16(v) => remove_exact(v, at),
-            IntSet::W32(v) => remove_exact(v, at),
-            IntSet::W64(v) => remove_exact(v, at),
+            IntSet::Inline { used, data, .. } => {
+                let u = *used as usize;
+                if p + w <= u {
+                    data.copy_within(p + w..u, p);
+                    *used -= w as u8;
+                }
+            }
+            IntSet::Heap { data, .. } => {
+                if p + w > data.len() {
+                    return;
+                }
+                data.drain(p..p + w);
+                if data.len() <= INLINE_BYTES {
+                    *self = IntSet::from_bytes(w, std::mem::take(data));
+                } else if data.capacity() - data.len() >= 64 && data.capacity() >= 2 * data.len() {
+                    data.shrink_to_fit();
+                }
+            }
         }
     }
 
@@ -552,7 +631,7 @@ impl SetValue {
     pub fn heap_size(&self) -> usize {
         let me = std::mem::size_of::<SetValue>();
         match &self.repr {
-            Repr::Ints(is) => me + is.capacity() * is.width(),
+            Repr::Ints(is) => me + is.heap_bytes(),
             Repr::Table(d) => {
                 // A node: the key plus the chain link (the unit value takes no room).
                 let node = std::mem::size_of::<CompactBytes>() + std::mem::size_of::<usize>();
@@ -563,11 +642,7 @@ impl SetValue {
                     sampled += 1;
                     bytes += k.heap_size();
                 }
-                let members = if sampled == 0 {
-                    0
-                } else {
-                    bytes.saturating_mul(n) / sampled
-                };
+                let members = bytes.saturating_mul(n).checked_div(sampled).unwrap_or(0);
                 me + std::mem::size_of::<Table>()
                     + d.buckets() * std::mem::size_of::<usize>()
                     + n * node
@@ -642,6 +717,41 @@ mod tests {
         assert_eq!(is.width(), 8);
         assert_eq!(is.get(0), Some(-5_000_000_000));
         assert_eq!(is.get(2), Some(40000));
+    }
+
+    #[test]
+    fn intset_matches_a_model() {
+        // Random inserts/removes across widths and the inline/heap boundary.
+        let mut rng = 99u64;
+        for round in 0..200 {
+            let mut is = IntSet::new();
+            let mut model = std::collections::BTreeSet::new();
+            let span = [10i64, 40_000, 5_000_000_000, i64::MAX][round % 4];
+            for _ in 0..(round % 60 + 5) {
+                let r = next_rand(&mut rng);
+                let x = (r % (2 * (span as u64 % (1 << 62)) + 1)) as i64 - span % (1 << 62);
+                if r.is_multiple_of(3) {
+                    assert_eq!(is.remove(x), model.remove(&x));
+                } else {
+                    assert_eq!(is.insert(x), model.insert(x));
+                }
+                let got: Vec<i64> = (0..is.len()).filter_map(|i| is.get(i)).collect();
+                let want: Vec<i64> = model.iter().copied().collect();
+                assert_eq!(got, want);
+                for &m in &want {
+                    assert!(is.contains(m));
+                }
+            }
+        }
+        let mut is = IntSet::new();
+        for i in 0..14 {
+            is.insert(i);
+        }
+        assert_eq!(is.heap_bytes(), 0, "14 16-bit members stay inline");
+        is.insert(14);
+        assert!(is.heap_bytes() >= 30);
+        is.remove(0);
+        assert_eq!(is.heap_bytes(), 0, "back inline");
     }
 
     #[test]
