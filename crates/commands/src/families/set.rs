@@ -374,6 +374,14 @@ fn sinter_generic(
         .copied()
         .filter(|s| !std::ptr::eq(*s, first))
         .collect();
+    if others.is_empty() && dst.is_none() && !card_only {
+        // SMEMBERS, or SINTER of one set (possibly named several times): stream it.
+        ctx.reply.set(first.len());
+        for m in first.iter() {
+            reply_member(ctx.reply, m);
+        }
+        return;
+    }
     let common = first
         .iter()
         .filter(|m| others.iter().all(|s| s.contains_member(*m)));
