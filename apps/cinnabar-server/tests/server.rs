@@ -297,3 +297,40 @@ fn config_rewrite_keeps_comments_and_survives_restart() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn watch_fails_exec_when_another_client_writes_or_the_key_expires() {
+    let s = Srv::start(&[]);
+    let mut a = s.conn();
+    let mut b = s.conn();
+    assert_eq!(a.cmd(&["SET", "k", "1"]), "+OK");
+    assert_eq!(a.cmd(&["WATCH", "k"]), "+OK");
+    assert_eq!(b.cmd(&["INCR", "k"]), ":2");
+    assert_eq!(a.cmd(&["MULTI"]), "+OK");
+    assert_eq!(a.cmd(&["SET", "k", "x"]), "+QUEUED");
+    assert!(b.cmd(&["CLIENT", "LIST"]).contains("flags=x"));
+    assert_eq!(a.cmd(&["EXEC"]), "(nil)");
+    assert_eq!(a.cmd(&["GET", "k"]), "$2");
+    // Another client's write to an unwatched key, or a no-op write, does not matter.
+    assert_eq!(a.cmd(&["WATCH", "k"]), "+OK");
+    assert_eq!(b.cmd(&["SET", "other", "1"]), "+OK");
+    assert_eq!(b.cmd(&["SET", "k", "9", "NX"]), "(nil)");
+    assert_eq!(a.cmd(&["MULTI"]), "+OK");
+    assert_eq!(a.cmd(&["GET", "k"]), "+QUEUED");
+    assert_eq!(a.cmd(&["EXEC"]), "[$2]");
+    // A watched key that expires before EXEC fails it.
+    assert_eq!(a.cmd(&["SET", "t", "1", "PX", "50"]), "+OK");
+    assert_eq!(a.cmd(&["WATCH", "t"]), "+OK");
+    std::thread::sleep(Duration::from_millis(120));
+    assert_eq!(a.cmd(&["MULTI"]), "+OK");
+    assert_eq!(a.cmd(&["PING"]), "+QUEUED");
+    assert_eq!(a.cmd(&["EXEC"]), "(nil)");
+    // SWAPDB touches a key that exists in either database.
+    assert_eq!(a.cmd(&["WATCH", "only9"]), "+OK");
+    assert_eq!(b.cmd(&["SELECT", "9"]), "+OK");
+    assert_eq!(b.cmd(&["SET", "only9", "v"]), "+OK");
+    assert_eq!(b.cmd(&["SWAPDB", "0", "9"]), "+OK");
+    assert_eq!(a.cmd(&["MULTI"]), "+OK");
+    assert_eq!(a.cmd(&["PING"]), "+QUEUED");
+    assert_eq!(a.cmd(&["EXEC"]), "(nil)");
+}

@@ -736,6 +736,12 @@ pub static COMMANDS: &[Def] = &[
     def!("quit", -1, "noscript loading stale fast no_auth allow_busy", NOKEY, "connection", "connection", "1.0.0", "Close the connection", Server),
     def!("reset", 1, "noscript loading stale fast no_auth allow_busy", NOKEY, "connection", "connection", "6.2.0", "Reset the connection", Server),
     def!("select", 2, "loading stale fast", NOKEY, "connection", "connection", "1.0.0", "Change the selected database for the current connection", Server),
+    // transactions
+    def!("multi", 1, "noscript loading stale fast allow_busy", NOKEY, "transaction", "transactions", "1.2.0", "Start a transaction block", Server),
+    def!("exec", 1, "noscript loading stale skip_slowlog", NOKEY, "transaction", "transactions", "1.2.0", "Run every command queued since MULTI", Server),
+    def!("discard", 1, "noscript loading stale fast allow_busy", NOKEY, "transaction", "transactions", "2.0.0", "Drop every command queued since MULTI", Server),
+    def!("watch", -2, "noscript loading stale fast allow_busy", (1, -1, 1), "transaction", "transactions", "2.2.0", "Make the next EXEC conditional on keys staying unmodified", Server),
+    def!("unwatch", 1, "noscript loading stale fast allow_busy", NOKEY, "transaction", "transactions", "2.2.0", "Forget every watched key", Server),
 ];
 
 /// Where a key spec starts looking for keys (`begin_search`).
@@ -841,6 +847,7 @@ pub type Extra = (&'static str, &'static str, &'static [KeySpec]);
 /// Key specs and command tips, by full name (what COMMAND INFO reports beside the flags).
 static EXTRAS: &[Extra] = &[
     ("append", "", &[ks("RW insert", 1, 0, 1)]),
+    ("watch", "", &[ks("RO", 1, -1, 1)]),
     ("setbit", "", &[ks("RW access update", 1, 0, 1)]),
     ("getbit", "", &[ks("RO access", 1, 0, 1)]),
     ("memory|usage", "", &[ks("RO", 2, 0, 1)]),

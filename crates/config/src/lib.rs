@@ -42,6 +42,13 @@ pub const REDIS_VERSION: &str = "7.0.15";
 /// [`Config::unimplemented_set`] lists those a user set explicitly). The server can add more
 /// with [`Config::mark_implemented`].
 pub const IMPLEMENTED: &[&str] = &[
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "list-max-listpack-size",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "hll-sparse-max-bytes",
     "port",
     "bind",
     "unixsocket",

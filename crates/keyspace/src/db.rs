@@ -84,6 +84,9 @@ pub struct Db {
     pub avg_ttl: i64,
     /// Keys deleted by expiry so far (INFO stats `expired_keys`).
     pub expired_total: u64,
+    /// Keys deleted by expiry (lazy or active) since the server last drained this list: the
+    /// server touches WATCHed keys with them (and will propagate their deletion).
+    pub expired_keys: Vec<CompactBytes>,
 }
 
 impl Default for Db {
@@ -106,6 +109,7 @@ impl Db {
             expire_cursor: 0,
             avg_ttl: 0,
             expired_total: 0,
+            expired_keys: Vec::new(),
         }
     }
 
@@ -140,8 +144,9 @@ impl Db {
 
     fn delete_expired(&mut self, key: &[u8]) {
         self.expires.remove(key);
-        if self.main.remove(key).is_some() {
+        if let Some((k, _)) = self.main.remove(key) {
             self.expired_total += 1;
+            self.expired_keys.push(k);
         }
     }
 

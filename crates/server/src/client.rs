@@ -49,6 +49,10 @@ pub struct ClientHandle {
     pub killed: Cell<bool>,
     /// Blocked in BLPOP and friends (CLIENT LIST flag `b`).
     pub blocked: Cell<bool>,
+    /// A watched key was modified: the next EXEC fails.
+    pub dirty_cas: Cell<bool>,
+    /// Commands queued in an open MULTI (-1: none), for CLIENT LIST.
+    pub multi_len: Cell<i64>,
 }
 
 impl ClientHandle {
@@ -68,6 +72,9 @@ impl ClientHandle {
         let age = now.duration_since(self.created).as_secs();
         let idle = now.duration_since(self.last_interaction.get()).as_secs();
         let mut flags = String::new();
+        if self.multi_len.get() >= 0 {
+            flags.push('x');
+        }
         if self.blocked.get() {
             flags.push('b');
         }
@@ -79,7 +86,7 @@ impl ClientHandle {
         }
         let cmd = cmd_override.unwrap_or(&i.last_cmd);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -89,6 +96,7 @@ impl ClientHandle {
             idle,
             flags,
             i.db,
+            self.multi_len.get(),
             i.qbuf,
             i.qbuf_free,
             i.argv_mem,
@@ -111,6 +119,10 @@ pub struct Client {
     /// Close the connection once pending replies are written.
     pub close_after_reply: bool,
     pub name: Vec<u8>,
+    /// An open MULTI.
+    pub multi: Option<crate::multi::Multi>,
+    /// Keys this client WATCHes: (db, key).
+    pub watched: Vec<(usize, Vec<u8>)>,
 }
 
 impl Client {
@@ -124,6 +136,8 @@ impl Client {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             name: Vec::new(),
+            multi: None,
+            watched: Vec::new(),
         }
     }
 }

@@ -281,5 +281,6 @@ where
     let _ = stream.shutdown().await;
     let mut s = srv.borrow_mut();
     s.blocked.remove(handle.id);
+    crate::multi::discard(&mut s, &mut c);
     s.clients.remove(&handle.id);
 }

@@ -74,6 +74,9 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
             active_expire(&mut s, period_us / 4);
         }
         databases_cron(&mut s);
+        for db in 0..s.ks.dbs.len() {
+            crate::multi::drain_expired(&mut s, db);
+        }
         let now = now_ms();
         let (ops, nin, nout) = (
             s.stats.total_commands_processed,

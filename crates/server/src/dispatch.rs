@@ -49,6 +49,9 @@ fn unknown_command(c: &mut Client, args: Args) {
 pub fn resolve(c: &mut Client, args: Args) -> Option<&'static CommandSpec> {
     let Some(cmd) = table::lookup(args.get(0)) else {
         unknown_command(c, args);
+        if let Some(m) = c.multi.as_mut() {
+            m.aborted = true;
+        }
         return None;
     };
     if !cmd.subcommands.is_empty() && args.len() >= 2 {
@@ -94,58 +97,30 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
             if c.reply_mode == ReplyMode::SkipNext {
                 c.reply_mode = ReplyMode::Skip;
             }
-            let start = *clock;
-            match cmd.def.handler {
-                Handler::Data(f) => {
-                    let mut ctx = Ctx {
-                        ks: &mut s.ks,
-                        db: c.db,
-                        reply: &mut c.reply,
-                        now,
-                        dirty: 0,
-                        proto_max_bulk_len: s.settings.proto_max_bulk_len,
-                        lazy_user_flush: s.settings.lazyfree_lazy_user_flush,
-                        limits: s.settings.limits,
-                        may_block: true,
-                        block: None,
-                    };
-                    f(&mut ctx, args);
-                    s.dirty += ctx.dirty;
-                    if let Some(b) = ctx.block.take() {
-                        let slot = std::rc::Rc::new(crate::blocking::Slot::default());
-                        let deadline = b.deadline_ms;
-                        s.blocked.add(
-                            c.handle.id,
-                            crate::blocking::Waiter {
-                                spec: cmd,
-                                args: cinnabar_resp::OwnedArgs::from_slices(args.iter()),
-                                db: c.db,
-                                resp3: c.reply.resp3,
-                                keys: b.keys,
-                                deadline_ms: deadline,
-                                on_timeout: b.on_timeout,
-                                kind: b.kind,
-                                slot: slot.clone(),
-                            },
-                        );
-                        blocked = Some(Exec::Blocked(slot, deadline));
-                    } else if cmd.has(flag::WRITE) && !s.blocked.is_empty() {
-                        let all: Vec<&[u8]> = args.iter().collect();
-                        crate::blocking::signal_written_keys(s, cmd, c.db, &all);
-                    }
+            if let Some(m) = c
+                .multi
+                .as_mut()
+                .filter(|_| !crate::multi::runs_in_multi(cmd))
+            {
+                if cmd.has(flag::NO_MULTI) {
+                    m.aborted = true;
+                    c.reply
+                        .error("ERR Command not allowed inside a transaction");
+                    rejected = Some(cmd);
+                } else {
+                    m.queued
+                        .push((cmd, cinnabar_resp::OwnedArgs::from_slices(args.iter())));
+                    c.reply.simple("QUEUED");
                 }
-                Handler::Server => cmds::run(s, c, cmd, args),
+            } else {
+                blocked = call(s, c, cmd, args, now, clock, true);
+                ran = Some(cmd);
             }
-            *clock = Instant::now();
-            let ns = clock.duration_since(start).as_nanos() as u64;
-            let us = ns / 1000;
-            if s.settings.latency_tracking {
-                s.record_latency(cmd.index, ns);
-            }
-            CmdStats::bump(&cmd.stats.calls, 1);
-            CmdStats::bump(&cmd.stats.usec, us);
-            s.stats.total_commands_processed += 1;
-            ran = Some(cmd);
+        }
+    }
+    if ran.is_none() && rejected.is_some_and(|r| !crate::multi::runs_in_multi(r)) {
+        if let Some(m) = c.multi.as_mut() {
+            m.aborted = true;
         }
     }
     let new_errors = c.reply.errors.len() - errors_before;
@@ -178,6 +153,12 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
         }
         info.db = c.db;
     }
+    if !s.ks.dbs[c.db].expired_keys.is_empty() {
+        crate::multi::drain_expired(s, c.db);
+    }
+    c.handle
+        .multi_len
+        .set(c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64));
     if let Some(b) = blocked {
         return b;
     }
@@ -185,4 +166,79 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
         crate::blocking::serve_ready(s, now);
     }
     Exec::Done
+}
+
+/// Runs a resolved, checked command: the handler, then the bookkeeping every call shares
+/// (commandstats, latency, WATCH invalidation, waking blocked clients). Used for top-level
+/// commands and for each command of an EXEC (`may_block` false). Returns `Exec::Blocked` when a
+/// blocking command found nothing to serve.
+pub fn call(
+    s: &mut Server,
+    c: &mut Client,
+    cmd: &'static CommandSpec,
+    args: Args,
+    now: i64,
+    clock: &mut Instant,
+    may_block: bool,
+) -> Option<Exec> {
+    let mut blocked = None;
+    if !s.watched.is_empty() {
+        crate::multi::touch_before_flush(s, cmd, c.db, args);
+    }
+    let start = *clock;
+    match cmd.def.handler {
+        Handler::Data(f) => {
+            let mut ctx = Ctx {
+                ks: &mut s.ks,
+                db: c.db,
+                reply: &mut c.reply,
+                now,
+                dirty: 0,
+                proto_max_bulk_len: s.settings.proto_max_bulk_len,
+                lazy_user_flush: s.settings.lazyfree_lazy_user_flush,
+                limits: s.settings.limits,
+                may_block,
+                block: None,
+            };
+            f(&mut ctx, args);
+            s.dirty += ctx.dirty;
+            if let Some(b) = ctx.block.take() {
+                let slot = std::rc::Rc::new(crate::blocking::Slot::default());
+                let deadline = b.deadline_ms;
+                s.blocked.add(
+                    c.handle.id,
+                    crate::blocking::Waiter {
+                        spec: cmd,
+                        args: cinnabar_resp::OwnedArgs::from_slices(args.iter()),
+                        db: c.db,
+                        resp3: c.reply.resp3,
+                        keys: b.keys,
+                        deadline_ms: deadline,
+                        on_timeout: b.on_timeout,
+                        kind: b.kind,
+                        slot: slot.clone(),
+                    },
+                );
+                blocked = Some(Exec::Blocked(slot, deadline));
+            } else if ctx.dirty > 0 && (!s.blocked.is_empty() || !s.watched.is_empty()) {
+                let all: Vec<&[u8]> = args.iter().collect();
+                crate::blocking::signal_written_keys(s, cmd, c.db, &all);
+                crate::multi::touch_written_keys(s, cmd, c.db, &all);
+            }
+        }
+        Handler::Server if crate::multi::is_transaction_command(cmd) => {
+            crate::multi::run(s, c, cmd, args, now, clock)
+        }
+        Handler::Server => cmds::run(s, c, cmd, args),
+    }
+    *clock = Instant::now();
+    let ns = clock.duration_since(start).as_nanos() as u64;
+    let us = ns / 1000;
+    if s.settings.latency_tracking {
+        s.record_latency(cmd.index, ns);
+    }
+    CmdStats::bump(&cmd.stats.calls, 1);
+    CmdStats::bump(&cmd.stats.usec, us);
+    s.stats.total_commands_processed += 1;
+    blocked
 }

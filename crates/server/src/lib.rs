@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod latency;
 pub mod listen;
 pub mod log;
+pub mod multi;
 pub mod server;
 pub mod settings;
 

@@ -250,6 +250,8 @@ fn admit(
         }),
         killed: Cell::new(false),
         blocked: Cell::new(false),
+        dirty_cas: Cell::new(false),
+        multi_len: Cell::new(-1),
     });
     s.clients.insert(id, h.clone());
     Some(h)

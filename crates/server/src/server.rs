@@ -78,6 +78,8 @@ pub struct Server {
     pub latency: Vec<Option<Box<crate::latency::Histogram>>>,
     /// Clients blocked in BLPOP and friends.
     pub blocked: crate::blocking::Blocked,
+    /// WATCHed keys: (db, key) → the clients watching it.
+    pub watched: std::collections::HashMap<(usize, Vec<u8>), Vec<crate::multi::WatchEntry>>,
 }
 
 /// Unix time in milliseconds.
@@ -147,6 +149,7 @@ impl Server {
             cron_loops: 0,
             latency: Vec::new(),
             blocked: Default::default(),
+            watched: Default::default(),
         }
     }
 

@@ -113,6 +113,7 @@ impl Settings {
                 zset_max_listpack_entries: num(cfg, "zset-max-listpack-entries", 128).max(0)
                     as usize,
                 zset_max_listpack_value: num(cfg, "zset-max-listpack-value", 64).max(0) as usize,
+                hll_sparse_max_bytes: num(cfg, "hll-sparse-max-bytes", 3000).max(0) as usize,
             },
         }
     }

@@ -22,6 +22,8 @@ pub struct TypeLimits {
     pub zset_max_listpack_entries: usize,
     /// `zset-max-listpack-value`
     pub zset_max_listpack_value: usize,
+    /// `hll-sparse-max-bytes`: a sparse HyperLogLog larger than this turns dense.
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl Default for TypeLimits {
@@ -34,6 +36,7 @@ impl Default for TypeLimits {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            hll_sparse_max_bytes: 3000,
         }
     }
 }

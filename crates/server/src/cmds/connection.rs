@@ -143,6 +143,7 @@ pub fn select(s: &mut Server, c: &mut Client, a: Args) {
 
 /// RESET
 pub fn reset(s: &mut Server, c: &mut Client) {
+    crate::multi::discard(s, c);
     c.db = 0;
     c.reply.resp3 = false;
     c.reply_mode = ReplyMode::On;
