@@ -334,3 +334,23 @@ fn watch_fails_exec_when_another_client_writes_or_the_key_expires() {
     assert_eq!(a.cmd(&["PING"]), "+QUEUED");
     assert_eq!(a.cmd(&["EXEC"]), "(nil)");
 }
+
+#[test]
+fn big_reply_to_a_slow_reader_is_delivered_while_others_are_served() {
+    use std::io::Read;
+    let s = Srv::start(&[]);
+    let mut a = s.conn();
+    assert_eq!(a.cmd(&["SETRANGE", "big", "33554431", "x"]), ":33554432");
+    a.send(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n");
+    std::thread::sleep(Duration::from_millis(200));
+    // The server is not stuck on the full socket.
+    let mut b = s.conn();
+    assert_eq!(b.cmd(&["PING"]), "+PONG");
+    let mut header = String::new();
+    std::io::BufRead::read_line(&mut a.r, &mut header).unwrap();
+    assert_eq!(header, "$33554432\r\n");
+    let mut body = vec![0u8; 33554432 + 2];
+    a.r.read_exact(&mut body).unwrap();
+    assert_eq!(body[33554431], b'x');
+    assert_eq!(a.cmd(&["STRLEN", "big"]), ":33554432");
+}

@@ -5,71 +5,13 @@
 use crate::client::{Client, ClientHandle};
 use crate::dispatch::{self, Exec};
 use crate::server::{now_ms, Server};
+use crate::sock::ClientSocket;
 use crate::{notice, verbose};
 use cinnabar_resp::parse::Source;
 use cinnabar_resp::{Args, CommandParser, Limits};
 use std::cell::RefCell;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
-use tokio::net::{TcpStream, UnixStream};
-
-/// Reading from a client socket. A short read means the socket is drained, so readiness is
-/// cleared right away instead of paying a `read()` that fails with EAGAIN on every request.
-pub trait ClientStream: AsyncWrite + Unpin {
-    /// Appends what is available to `buf` (waits for at least one byte); 0 = closed.
-    fn read_some(
-        &mut self,
-        buf: &mut Vec<u8>,
-    ) -> impl std::future::Future<Output = std::io::Result<usize>>;
-}
-
-macro_rules! impl_client_stream {
-    ($t:ty) => {
-        impl ClientStream for $t {
-            async fn read_some(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-                let fd = self.as_raw_fd();
-                loop {
-                    self.readable().await?;
-                    let mut got = 0usize;
-                    let res = self.try_io(Interest::READABLE, || {
-                        let spare = buf.spare_capacity_mut();
-                        let room = spare.len();
-                        // SAFETY: reading into the vector's spare capacity, at most `room` bytes.
-                        let n = unsafe {
-                            libc::read(fd, spare.as_mut_ptr() as *mut libc::c_void, room)
-                        };
-                        if n < 0 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                        got = n as usize;
-                        // SAFETY: read() initialised exactly `got` bytes past the length.
-                        unsafe { buf.set_len(buf.len() + got) };
-                        if got > 0 && got < room {
-                            // Drained: let tokio clear readiness now.
-                            return Err(std::io::ErrorKind::WouldBlock.into());
-                        }
-                        Ok(got)
-                    });
-                    match res {
-                        Ok(n) => return Ok(n),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            if got > 0 {
-                                return Ok(got);
-                            }
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-        }
-    };
-}
-
-impl_client_stream!(TcpStream);
-impl_client_stream!(UnixStream);
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -134,9 +76,9 @@ fn process(
 /// Waits while the client is blocked: until its slot is filled (served, CLIENT UNBLOCK) or its
 /// deadline passes (then the timeout reply is put in the slot). Input that arrives meanwhile
 /// is kept for later, as Redis does. False if the connection closed or broke its limits.
-async fn wait_blocked<S: ClientStream>(
+async fn wait_blocked(
     srv: &Rc<RefCell<Server>>,
-    stream: &mut S,
+    stream: &mut ClientSocket,
     qbuf: &mut Vec<u8>,
     handle: &Rc<ClientHandle>,
     slot: &Rc<crate::blocking::Slot>,
@@ -184,10 +126,7 @@ async fn wait_blocked<S: ClientStream>(
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn serve<S>(srv: Rc<RefCell<Server>>, mut stream: S, handle: Rc<ClientHandle>)
-where
-    S: ClientStream,
-{
+pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: Rc<ClientHandle>) {
     let authenticated = srv.borrow().settings.requirepass.is_none();
     let mut c = Client::new(handle.clone(), authenticated);
     let mut qbuf: Vec<u8> = Vec::new();
@@ -278,7 +217,7 @@ where
             }
         }
     }
-    let _ = stream.shutdown().await;
+    stream.shutdown();
     let mut s = srv.borrow_mut();
     s.blocked.remove(handle.id);
     crate::multi::discard(&mut s, &mut c);

@@ -15,6 +15,7 @@ pub mod log;
 pub mod multi;
 pub mod server;
 pub mod settings;
+pub mod sock;
 
 use server::Server;
 use settings::Settings;
@@ -263,7 +264,13 @@ pub fn main_entry(argv: Vec<String>) -> i32 {
         }
     };
     let local = tokio::task::LocalSet::new();
-    let code = local.block_on(&rt, run(cfg, config_file));
+    // The server's main future runs as a task of its own: the LocalSet polls the future given
+    // to block_on on every wake-up of any task, so that one is just a cheap join handle.
+    let code = local.block_on(&rt, async move {
+        tokio::task::spawn_local(run(cfg, config_file))
+            .await
+            .unwrap_or(1)
+    });
     if !settings.pidfile.is_empty() {
         let _ = std::fs::remove_file(&settings.pidfile);
     }

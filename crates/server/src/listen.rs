@@ -275,6 +275,23 @@ pub fn start(srv: &Rc<RefCell<Server>>, bound: Vec<(Endpoint, Bound)>) -> Vec<Ac
         .collect()
 }
 
+/// Hands an accepted socket (already non-blocking) to its connection task.
+fn spawn_conn(
+    srv: &Rc<RefCell<Server>>,
+    fd: std::io::Result<std::os::fd::OwnedFd>,
+    h: Rc<ClientHandle>,
+) {
+    match fd.and_then(crate::sock::ClientSocket::new) {
+        Ok(sock) => {
+            tokio::task::spawn_local(conn::serve(srv.clone(), sock, h));
+        }
+        Err(e) => {
+            warning!("Registering client connection: {e}");
+            srv.borrow_mut().clients.remove(&h.id);
+        }
+    }
+}
+
 async fn accept_tcp(srv: Rc<RefCell<Server>>, l: TcpListener) {
     loop {
         let (sock, peer) = match l.accept().await {
@@ -295,7 +312,7 @@ async fn accept_tcp(srv: Rc<RefCell<Server>>, l: TcpListener) {
         };
         if let Some(h) = admit(&srv, fd, fmt_addr(&peer), laddr, local, false, &w) {
             verbose!("Accepted {}", h.addr);
-            tokio::task::spawn_local(conn::serve(srv.clone(), sock, h));
+            spawn_conn(&srv, sock.into_std().map(std::os::fd::OwnedFd::from), h);
         }
     }
 }
@@ -317,7 +334,7 @@ async fn accept_unix(srv: Rc<RefCell<Server>>, l: UnixListener, path: String) {
         let addr = format!("{path}:0");
         if let Some(h) = admit(&srv, fd, addr, path.clone(), true, true, &w) {
             verbose!("Accepted connection to {path}");
-            tokio::task::spawn_local(conn::serve(srv.clone(), sock, h));
+            spawn_conn(&srv, sock.into_std().map(std::os::fd::OwnedFd::from), h);
         }
     }
 }

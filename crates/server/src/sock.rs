@@ -1,0 +1,150 @@
+//! `ClientSocket`: a client connection's socket, registered with the event loop for
+//! readability only. Redis does the same: a socket is watched for writability only while a
+//! reply could not be written in full, so the kernel does not wake the loop each time the
+//! peer acknowledges data. When a write would block, the socket is re-registered for both
+//! directions until the pending reply is out, then back to read-only.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+/// A non-blocking client socket (TCP or Unix).
+pub struct ClientSocket {
+    fd: Option<AsyncFd<OwnedFd>>,
+    writable: bool,
+}
+
+fn register(fd: OwnedFd, writable: bool) -> io::Result<AsyncFd<OwnedFd>> {
+    let interest = if writable {
+        Interest::READABLE | Interest::WRITABLE
+    } else {
+        Interest::READABLE
+    };
+    // SAFETY: an OwnedFd is a valid open descriptor that stays open (and the same file) for as
+    // long as the AsyncFd owns it, and its as_raw_fd always returns that descriptor.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(io::Error::from)
+}
+
+impl ClientSocket {
+    /// Takes over a connected socket (it must already be non-blocking).
+    pub fn new(fd: OwnedFd) -> io::Result<ClientSocket> {
+        Ok(ClientSocket {
+            fd: Some(register(fd, false)?),
+            writable: false,
+        })
+    }
+
+    fn afd(&self) -> io::Result<&AsyncFd<OwnedFd>> {
+        self.fd
+            .as_ref()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
+    }
+
+    /// The raw descriptor.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_ref().map_or(-1, |f| f.get_ref().as_raw_fd())
+    }
+
+    fn reregister(&mut self, writable: bool) -> io::Result<()> {
+        if self.writable == writable {
+            return Ok(());
+        }
+        let Some(afd) = self.fd.take() else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        self.fd = Some(register(afd.into_inner(), writable)?);
+        self.writable = writable;
+        Ok(())
+    }
+
+    /// Appends what is available to `buf` (waits for at least one byte); 0 = closed. A short
+    /// read means the socket is drained, so readiness is cleared at once instead of paying a
+    /// `read()` that fails with EAGAIN on every request.
+    pub async fn read_some(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        loop {
+            let afd = self.afd()?;
+            let mut guard = afd.readable().await?;
+            let fd = afd.get_ref().as_raw_fd();
+            let spare = buf.spare_capacity_mut();
+            let room = spare.len();
+            // SAFETY: reading into the vector's spare capacity, at most `room` bytes.
+            let n = unsafe { libc::read(fd, spare.as_mut_ptr() as *mut libc::c_void, room) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => {
+                        guard.clear_ready();
+                        continue;
+                    }
+                    io::ErrorKind::Interrupted => continue,
+                    _ => return Err(e),
+                }
+            }
+            let got = n as usize;
+            // SAFETY: read() initialised exactly `got` bytes past the length.
+            unsafe { buf.set_len(buf.len() + got) };
+            if got > 0 && got < room {
+                guard.clear_ready();
+            }
+            return Ok(got);
+        }
+    }
+
+    /// Writes all of `data`, waiting for writability only when the socket is full.
+    pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let fd = self.raw_fd();
+            // SAFETY: writing from a live slice to our own socket; MSG_NOSIGNAL avoids SIGPIPE.
+            let n = unsafe {
+                libc::send(
+                    fd,
+                    data.as_ptr() as *const libc::c_void,
+                    data.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if n >= 0 {
+                data = &data[n as usize..];
+                continue;
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock => {
+                    self.reregister(true)?;
+                    let afd = self.afd()?;
+                    let mut guard = afd.writable().await?;
+                    guard.clear_ready();
+                }
+                // A Unix socket refuses MSG_NOSIGNAL semantics on some kernels: plain write.
+                _ if e.raw_os_error() == Some(libc::ENOTSOCK) => {
+                    // SAFETY: as above.
+                    let n = unsafe {
+                        libc::write(fd, data.as_ptr() as *const libc::c_void, data.len())
+                    };
+                    if n < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    data = &data[n as usize..];
+                }
+                _ => return Err(e),
+            }
+        }
+        if self.writable {
+            self.reregister(false)?;
+        }
+        Ok(())
+    }
+
+    /// Half-closes the socket for writing (the peer sees EOF after the last reply).
+    pub fn shutdown(&mut self) {
+        let fd = self.raw_fd();
+        if fd >= 0 {
+            // SAFETY: shutdown on our own socket; errors (already closed) are harmless.
+            unsafe {
+                libc::shutdown(fd, libc::SHUT_WR);
+            }
+        }
+    }
+}
