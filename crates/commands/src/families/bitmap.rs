@@ -58,6 +58,8 @@ pub fn setbit(ctx: &mut Ctx, a: Args) {
             0
         }
     };
+    // Redis unshares the string for SETBIT, which leaves it `raw`.
+    ctx.db().mark_raw(key);
     ctx.reply.int(old as i64);
 }
 
@@ -103,7 +105,9 @@ pub fn memory_usage(ctx: &mut Ctx, a: Args) {
     let key_heap = cinnabar_keyspace::compact::CompactBytes::from(key).heap_size();
     let val_heap = match v {
         Value::Str(s) => s.heap_size(),
-        // Collections report their own sizes once the types exist.
+        Value::Hash(h) => h.heap_size(),
+        Value::Set(x) => x.heap_size(),
+        // Lists and sorted sets report their own sizes once those types exist.
         _ => 0,
     };
     let expire = if db.expire_of(key).is_some() {
