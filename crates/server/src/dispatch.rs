@@ -183,7 +183,7 @@ pub fn call(
 ) -> Option<Exec> {
     let mut blocked = None;
     if !s.watched.is_empty() {
-        crate::multi::touch_before_flush(s, cmd, c.db, args);
+        crate::multi::touch_before_flush(s, cmd, c.db, args, now);
     }
     let start = *clock;
     match cmd.def.handler {

@@ -170,37 +170,53 @@ pub fn touch_written_keys(s: &mut Server, cmd: &CommandSpec, db: usize, args: &[
     }
 }
 
-/// Before FLUSHDB, FLUSHALL and SWAPDB: every watched key that exists in an emptied (or
-/// swapped) database is touched, as Redis does.
-pub fn touch_before_flush(s: &mut Server, cmd: &CommandSpec, db: usize, a: Args) {
-    let dbs: Vec<usize> = match cmd.fullname.as_str() {
-        "flushdb" => vec![db],
-        "flushall" => (0..s.ks.dbs.len()).collect(),
+/// Before FLUSHDB, FLUSHALL and SWAPDB: the watched keys of an emptied (or swapped) database
+/// are touched as Redis's `touchAllWatchedKeysInDb` does: a key that exists in it, or in the
+/// database replacing it, is touched, except that keys already expired at WATCH time that stay
+/// gone or expired are no logical change.
+pub fn touch_before_flush(s: &mut Server, cmd: &CommandSpec, db: usize, a: Args, now: i64) {
+    let pairs: Vec<(usize, Option<usize>)> = match cmd.fullname.as_str() {
+        "flushdb" => vec![(db, None)],
+        "flushall" => (0..s.ks.dbs.len()).map(|d| (d, None)).collect(),
         "swapdb" => {
             let p = |x: &[u8]| cinnabar_util::num::string2ll(x).map(|v| v as usize);
             match (p(a.get(1)), p(a.get(2))) {
-                (Some(x), Some(y)) if x < s.ks.dbs.len() && y < s.ks.dbs.len() => vec![x, y],
+                (Some(x), Some(y)) if x < s.ks.dbs.len() && y < s.ks.dbs.len() => {
+                    vec![(x, Some(y)), (y, Some(x))]
+                }
                 _ => return,
             }
         }
         _ => return,
     };
-    let other = |d: usize| -> Option<usize> {
-        if cmd.fullname == "swapdb" {
-            dbs.iter().copied().find(|x| *x != d).or(Some(d))
-        } else {
-            None
-        }
-    };
     let mut dirty = Vec::new();
-    for ((d, key), entries) in s.watched.iter() {
-        if !dbs.contains(d) {
-            continue;
-        }
-        let here = s.ks.dbs[*d].main.contains_key(key.as_slice());
-        let there = other(*d).is_some_and(|o| s.ks.dbs[o].main.contains_key(key.as_slice()));
-        if here || there {
-            dirty.extend(entries.iter().map(|w| w.client));
+    let ks = &s.ks;
+    let expired_in = |d: usize, key: &[u8]| ks.dbs[d].expire_of(key).is_some_and(|w| w <= now);
+    for ((d, key), entries) in s.watched.iter_mut() {
+        for &(emptied, replaced) in &pairs {
+            if *d != emptied {
+                continue;
+            }
+            let here = ks.dbs[emptied].main.contains_key(key.as_slice());
+            let there = replaced.is_some_and(|r| ks.dbs[r].main.contains_key(key.as_slice()));
+            if !here && !there {
+                continue;
+            }
+            for w in entries.iter_mut() {
+                if w.expired {
+                    if !there {
+                        w.expired = false;
+                        continue;
+                    }
+                    if replaced.is_some_and(|r| expired_in(r, key)) {
+                        continue;
+                    }
+                } else if !here && replaced.is_some_and(|r| expired_in(r, key)) {
+                    w.expired = true;
+                    continue;
+                }
+                dirty.push(w.client);
+            }
         }
     }
     for id in dirty {
