@@ -129,9 +129,6 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
             *s.stats.error_codes.entry(code).or_insert(0) += 1;
             s.stats.total_error_replies += 1;
         }
-        if let Some(cmd) = ran {
-            CmdStats::bump(&cmd.stats.failed, 1);
-        }
         if let Some(cmd) = rejected {
             CmdStats::bump(&cmd.stats.rejected, 1);
         }
@@ -182,6 +179,7 @@ pub fn call(
     may_block: bool,
 ) -> Option<Exec> {
     let mut blocked = None;
+    let errors_before = c.reply.errors.len();
     if !s.watched.is_empty() {
         crate::multi::touch_before_flush(s, cmd, c.db, args, now);
     }
@@ -240,5 +238,13 @@ pub fn call(
     CmdStats::bump(&cmd.stats.calls, 1);
     CmdStats::bump(&cmd.stats.usec, us);
     s.stats.total_commands_processed += 1;
+    // Errors this call replied itself (a nested call inside EXEC has already taken its own).
+    if c.reply.errors.len() > errors_before {
+        CmdStats::bump(&cmd.stats.failed, 1);
+        for code in c.reply.errors.drain(errors_before..) {
+            *s.stats.error_codes.entry(code).or_insert(0) += 1;
+            s.stats.total_error_replies += 1;
+        }
+    }
     blocked
 }
