@@ -354,3 +354,38 @@ fn big_reply_to_a_slow_reader_is_delivered_while_others_are_served() {
     assert_eq!(body[33554431], b'x');
     assert_eq!(a.cmd(&["STRLEN", "big"]), ":33554432");
 }
+
+#[test]
+fn pubsub_delivers_across_clients_and_drops_a_subscriber_that_never_reads() {
+    let s = Srv::start(&[]);
+    let mut a = s.conn();
+    let mut b = s.conn();
+    assert_eq!(a.cmd(&["SUBSCRIBE", "news"]), "[$subscribe,$news,:1]");
+    assert_eq!(a.cmd(&["PSUBSCRIBE", "n*"]), "[$psubscribe,$n*,:2]");
+    assert_eq!(b.cmd(&["PUBLISH", "news", "hi"]), ":2");
+    assert_eq!(a.read(), "[$message,$news,$hi]");
+    assert_eq!(a.read(), "[$pmessage,$n*,$news,$hi]");
+    assert!(b.cmd(&["CLIENT", "LIST"]).contains("flags=P"));
+    assert_eq!(b.cmd(&["PUBSUB", "NUMSUB", "news"]), "[$news,:1]");
+    // A subscriber that stops reading is disconnected at the pubsub hard limit.
+    assert_eq!(
+        b.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 256kb 0 0"
+        ]),
+        "+OK"
+    );
+    let big = "x".repeat(100_000);
+    let mut n = 0;
+    for _ in 0..400 {
+        let r = b.cmd(&["PUBLISH", "news", &big]);
+        if r == ":0" {
+            break;
+        }
+        n += 1;
+    }
+    assert!(n < 400, "the stuck subscriber was never disconnected");
+    assert_eq!(b.cmd(&["PUBSUB", "NUMSUB", "news"]), "[$news,:0]");
+}

@@ -651,6 +651,75 @@ static OBJECT_SUBS: &[Def] = &[
     ),
 ];
 
+static PUBSUB_SUBS: &[Def] = &[
+    def!(
+        "channels",
+        -2,
+        "pubsub loading stale",
+        NOKEY,
+        "",
+        "pubsub",
+        "2.8.0",
+        "List the active channels",
+        Server
+    ),
+    def!(
+        "numsub",
+        -2,
+        "pubsub loading stale",
+        NOKEY,
+        "",
+        "pubsub",
+        "2.8.0",
+        "Count the subscribers of channels",
+        Server
+    ),
+    def!(
+        "numpat",
+        2,
+        "pubsub loading stale",
+        NOKEY,
+        "",
+        "pubsub",
+        "2.8.0",
+        "Count the pattern subscriptions",
+        Server
+    ),
+    def!(
+        "shardchannels",
+        -2,
+        "pubsub loading stale",
+        NOKEY,
+        "",
+        "pubsub",
+        "7.0.0",
+        "List the active shard channels",
+        Server
+    ),
+    def!(
+        "shardnumsub",
+        -2,
+        "pubsub loading stale",
+        NOKEY,
+        "",
+        "pubsub",
+        "7.0.0",
+        "Count the subscribers of shard channels",
+        Server
+    ),
+    def!(
+        "help",
+        2,
+        "loading stale",
+        NOKEY,
+        "",
+        "pubsub",
+        "6.2.0",
+        "Show helpful text about the different subcommands",
+        Server
+    ),
+];
+
 static MEMORY_SUBS: &[Def] = &[def!(
     "usage",
     -3,
@@ -736,6 +805,13 @@ pub static COMMANDS: &[Def] = &[
     def!("quit", -1, "noscript loading stale fast no_auth allow_busy", NOKEY, "connection", "connection", "1.0.0", "Close the connection", Server),
     def!("reset", 1, "noscript loading stale fast no_auth allow_busy", NOKEY, "connection", "connection", "6.2.0", "Reset the connection", Server),
     def!("select", 2, "loading stale fast", NOKEY, "connection", "connection", "1.0.0", "Change the selected database for the current connection", Server),
+    // pub/sub
+    def!("subscribe", -2, "pubsub noscript loading stale", NOKEY, "", "pubsub", "2.0.0", "Listen for messages published to channels", Server),
+    def!("unsubscribe", -1, "pubsub noscript loading stale", NOKEY, "", "pubsub", "2.0.0", "Stop listening for messages posted to channels", Server),
+    def!("psubscribe", -2, "pubsub noscript loading stale", NOKEY, "", "pubsub", "2.0.0", "Listen for messages published to channels matching patterns", Server),
+    def!("punsubscribe", -1, "pubsub noscript loading stale", NOKEY, "", "pubsub", "2.0.0", "Stop listening for messages posted to channels matching patterns", Server),
+    def!("publish", 3, "pubsub loading stale fast", NOKEY, "", "pubsub", "2.0.0", "Post a message to a channel", Server),
+    def!("pubsub", -2, "", NOKEY, "", "pubsub", "2.8.0", "A container for Pub/Sub commands", Server, subs PUBSUB_SUBS),
     // transactions
     def!("multi", 1, "noscript loading stale fast allow_busy", NOKEY, "transaction", "transactions", "1.2.0", "Start a transaction block", Server),
     def!("exec", 1, "noscript loading stale skip_slowlog", NOKEY, "transaction", "transactions", "1.2.0", "Run every command queued since MULTI", Server),

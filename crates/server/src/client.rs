@@ -33,6 +33,8 @@ pub struct ClientInfo {
     pub no_evict: bool,
     pub lib_name: String,
     pub lib_ver: String,
+    pub sub: usize,
+    pub psub: usize,
 }
 
 /// The shared, inspectable part of a client.
@@ -53,6 +55,11 @@ pub struct ClientHandle {
     pub dirty_cas: Cell<bool>,
     /// Commands queued in an open MULTI (-1: none), for CLIENT LIST.
     pub multi_len: Cell<i64>,
+    /// Pub/Sub messages for this client from other clients, written out by its task.
+    pub outbox: RefCell<Vec<u8>>,
+    pub outbox_notify: tokio::sync::Notify,
+    /// The client speaks RESP3 (how messages are framed for it).
+    pub resp3: Cell<bool>,
 }
 
 impl ClientHandle {
@@ -72,6 +79,9 @@ impl ClientHandle {
         let age = now.duration_since(self.created).as_secs();
         let idle = now.duration_since(self.last_interaction.get()).as_secs();
         let mut flags = String::new();
+        if i.sub + i.psub > 0 {
+            flags.push('P');
+        }
         if self.multi_len.get() >= 0 {
             flags.push('x');
         }
@@ -86,7 +96,7 @@ impl ClientHandle {
         }
         let cmd = cmd_override.unwrap_or(&i.last_cmd);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -96,6 +106,8 @@ impl ClientHandle {
             idle,
             flags,
             i.db,
+            i.sub,
+            i.psub,
             self.multi_len.get(),
             i.qbuf,
             i.qbuf_free,
@@ -123,6 +135,9 @@ pub struct Client {
     pub multi: Option<crate::multi::Multi>,
     /// Keys this client WATCHes: (db, key).
     pub watched: Vec<(usize, Vec<u8>)>,
+    /// Subscribed channels and patterns, in subscription order.
+    pub subs: Vec<Vec<u8>>,
+    pub psubs: Vec<Vec<u8>>,
 }
 
 impl Client {
@@ -138,6 +153,8 @@ impl Client {
             name: Vec::new(),
             multi: None,
             watched: Vec::new(),
+            subs: Vec::new(),
+            psubs: Vec::new(),
         }
     }
 }

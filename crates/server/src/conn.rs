@@ -138,9 +138,27 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             if qbuf.capacity() - qbuf.len() < READ_CHUNK / 4 {
                 qbuf.reserve(READ_CHUNK);
             }
-            let n = match stream.read_some(&mut qbuf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
+            let subscribed = !c.subs.is_empty() || !c.psubs.is_empty();
+            let got = if subscribed {
+                tokio::select! {
+                    biased;
+                    _ = handle.outbox_notify.notified() => None,
+                    r = stream.read_some(&mut qbuf) => Some(r),
+                }
+            } else {
+                Some(stream.read_some(&mut qbuf).await)
+            };
+            let n = match got {
+                None => {
+                    // Messages from publishers: write them out, then read again.
+                    let out = std::mem::take(&mut *handle.outbox.borrow_mut());
+                    if !out.is_empty() && stream.write_all(&out).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                Some(Ok(0) | Err(_)) => break,
+                Some(Ok(n)) => n,
             };
             handle.last_interaction.set(Instant::now());
             let mut s = srv.borrow_mut();
@@ -159,12 +177,21 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
         }
         let step = {
             let mut s = srv.borrow_mut();
+            {
+                // Messages published before these commands ran go out first.
+                let mut ob = handle.outbox.borrow_mut();
+                if !ob.is_empty() {
+                    c.reply.out.extend_from_slice(&ob);
+                    ob.clear();
+                }
+            }
             let step = process(&mut s, &mut c, &mut parser, &qbuf, &mut rpos);
             s.stats.net_output_bytes += c.reply.out.len() as u64;
             let mut info = handle.info.borrow_mut();
             info.qbuf = qbuf.len() - rpos;
             info.qbuf_free = qbuf.capacity() - qbuf.len();
             info.resp = if c.reply.resp3 { 3 } else { 2 };
+            handle.resp3.set(c.reply.resp3);
             info.name.clone_from(&c.name);
             step
         };
@@ -221,5 +248,6 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
     let mut s = srv.borrow_mut();
     s.blocked.remove(handle.id);
     crate::multi::discard(&mut s, &mut c);
+    crate::pubsub::drop_all(&mut s, &mut c);
     s.clients.remove(&handle.id);
 }

@@ -90,6 +90,12 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
         } else if !c.authenticated && !cmd.has(flag::NO_AUTH) {
             c.reply.error("NOAUTH Authentication required.");
             rejected = Some(cmd);
+        } else if !c.reply.resp3
+            && (!c.subs.is_empty() || !c.psubs.is_empty())
+            && !crate::pubsub::allowed_when_subscribed(&cmd.fullname)
+        {
+            c.reply.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.fullname));
+            rejected = Some(cmd);
         } else {
             if s.pause.is_some() && s.paused_for(cmd.has(flag::WRITE), now) {
                 return Exec::Paused;
@@ -134,10 +140,19 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
         }
     }
     c.reply.errors.clear();
+    // Pub/Sub notifications are pushed even when replies are off, as Redis does.
+    let pushed = ran.is_some_and(|cmd| {
+        matches!(
+            cmd.fullname.as_str(),
+            "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe"
+        )
+    });
     match c.reply_mode {
-        ReplyMode::Off => c.reply.out.truncate(out_before),
+        ReplyMode::Off if !pushed => c.reply.out.truncate(out_before),
         ReplyMode::Skip => {
-            c.reply.out.truncate(out_before);
+            if !pushed {
+                c.reply.out.truncate(out_before);
+            }
             c.reply_mode = ReplyMode::On;
         }
         _ => {}

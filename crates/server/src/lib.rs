@@ -13,6 +13,7 @@ pub mod latency;
 pub mod listen;
 pub mod log;
 pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod settings;
 pub mod sock;

@@ -247,11 +247,16 @@ fn admit(
             no_evict: false,
             lib_name: String::new(),
             lib_ver: String::new(),
+            sub: 0,
+            psub: 0,
         }),
         killed: Cell::new(false),
         blocked: Cell::new(false),
         dirty_cas: Cell::new(false),
         multi_len: Cell::new(-1),
+        outbox: RefCell::new(Vec::new()),
+        outbox_notify: tokio::sync::Notify::new(),
+        resp3: Cell::new(false),
     });
     s.clients.insert(id, h.clone());
     Some(h)

@@ -80,6 +80,8 @@ pub struct Server {
     pub blocked: crate::blocking::Blocked,
     /// WATCHed keys: (db, key) → the clients watching it.
     pub watched: std::collections::HashMap<(usize, Vec<u8>), Vec<crate::multi::WatchEntry>>,
+    /// Pub/Sub subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 /// Unix time in milliseconds.
@@ -150,6 +152,7 @@ impl Server {
             latency: Vec::new(),
             blocked: Default::default(),
             watched: Default::default(),
+            pubsub: Default::default(),
         }
     }
 

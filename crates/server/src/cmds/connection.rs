@@ -14,6 +14,13 @@ pub fn ping(c: &mut Client, a: Args) {
             .reply
             .error("ERR wrong number of arguments for 'ping' command");
     }
+    if !c.reply.resp3 && (!c.subs.is_empty() || !c.psubs.is_empty()) {
+        // In RESP2 subscribed mode PING answers in the push format.
+        c.reply.array(2);
+        c.reply.bulk(b"pong");
+        c.reply.bulk(if a.len() == 2 { a.get(1) } else { b"" });
+        return;
+    }
     if a.len() == 2 {
         c.reply.bulk(a.get(1));
     } else {
@@ -144,6 +151,7 @@ pub fn select(s: &mut Server, c: &mut Client, a: Args) {
 /// RESET
 pub fn reset(s: &mut Server, c: &mut Client) {
     crate::multi::discard(s, c);
+    crate::pubsub::drop_all(s, c);
     c.db = 0;
     c.reply.resp3 = false;
     c.reply_mode = ReplyMode::On;

@@ -15,6 +15,12 @@ use cinnabar_resp::Args;
 pub fn run(s: &mut Server, c: &mut Client, cmd: &'static CommandSpec, a: Args) {
     match cmd.fullname.as_str() {
         "ping" => connection::ping(c, a),
+        "subscribe" => crate::pubsub::subscribe(s, c, a),
+        "psubscribe" => crate::pubsub::psubscribe(s, c, a),
+        "unsubscribe" => crate::pubsub::unsubscribe(s, c, a, true),
+        "punsubscribe" => crate::pubsub::punsubscribe(s, c, a, true),
+        "publish" => crate::pubsub::publish(s, c, a),
+        name if name.starts_with("pubsub|") => crate::pubsub::pubsub(s, c, a, name),
         "echo" => c.reply.bulk(a.get(1)),
         "auth" => connection::auth(s, c, a),
         "hello" => connection::hello(s, c, a),

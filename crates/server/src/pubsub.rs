@@ -1,0 +1,301 @@
+//! Pub/Sub: SUBSCRIBE/UNSUBSCRIBE, PSUBSCRIBE/PUNSUBSCRIBE, PUBLISH and PUBSUB introspection.
+//! The server keeps channel → subscribers and pattern → subscribers; PUBLISH appends the
+//! message to each subscriber's `outbox` (on its `ClientHandle`) and wakes its connection
+//! task, which writes it out in order with its own replies. A message to the publishing client
+//! itself (RESP3 allows publishing while subscribed) goes straight into its reply buffer.
+
+use crate::client::Client;
+use crate::server::Server;
+use cinnabar_resp::{Args, ReplyBuf};
+use cinnabar_util::glob::glob_match;
+
+/// The subscriptions of the whole server.
+#[derive(Default)]
+pub struct PubSub {
+    /// channel → subscribed client ids, in subscription order.
+    pub channels: std::collections::HashMap<Vec<u8>, Vec<u64>>,
+    /// pattern → subscribed client ids; patterns in first-subscription order.
+    pub patterns: Vec<(Vec<u8>, Vec<u64>)>,
+}
+
+/// Commands a RESP2 client may run while subscribed.
+pub fn allowed_when_subscribed(fullname: &str) -> bool {
+    matches!(
+        fullname,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
+
+fn count(c: &Client) -> i64 {
+    (c.subs.len() + c.psubs.len()) as i64
+}
+
+fn ack(r: &mut ReplyBuf, kind: &str, name: Option<&[u8]>, n: i64) {
+    r.push(3);
+    r.bulk(kind.as_bytes());
+    match name {
+        Some(x) => r.bulk(x),
+        None => r.null(),
+    }
+    r.int(n);
+}
+
+fn refresh(c: &Client) {
+    let mut i = c.handle.info.borrow_mut();
+    i.sub = c.subs.len();
+    i.psub = c.psubs.len();
+}
+
+/// SUBSCRIBE channel [channel ...]
+pub fn subscribe(s: &mut Server, c: &mut Client, a: Args) {
+    for ch in a.tail(1).iter() {
+        if !c.subs.iter().any(|x| x == ch) {
+            c.subs.push(ch.to_vec());
+            s.pubsub
+                .channels
+                .entry(ch.to_vec())
+                .or_default()
+                .push(c.handle.id);
+        }
+        let n = count(c);
+        ack(&mut c.reply, "subscribe", Some(ch), n);
+    }
+    refresh(c);
+}
+
+/// PSUBSCRIBE pattern [pattern ...]
+pub fn psubscribe(s: &mut Server, c: &mut Client, a: Args) {
+    for p in a.tail(1).iter() {
+        if !c.psubs.iter().any(|x| x == p) {
+            c.psubs.push(p.to_vec());
+            match s.pubsub.patterns.iter_mut().find(|(x, _)| x == p) {
+                Some((_, ids)) => ids.push(c.handle.id),
+                None => s.pubsub.patterns.push((p.to_vec(), vec![c.handle.id])),
+            }
+        }
+        let n = count(c);
+        ack(&mut c.reply, "psubscribe", Some(p), n);
+    }
+    refresh(c);
+}
+
+fn drop_channel(s: &mut Server, id: u64, ch: &[u8]) {
+    if let Some(v) = s.pubsub.channels.get_mut(ch) {
+        v.retain(|x| *x != id);
+        if v.is_empty() {
+            s.pubsub.channels.remove(ch);
+        }
+    }
+}
+
+fn drop_pattern(s: &mut Server, id: u64, p: &[u8]) {
+    if let Some(i) = s.pubsub.patterns.iter().position(|(x, _)| x == p) {
+        s.pubsub.patterns[i].1.retain(|x| *x != id);
+        if s.pubsub.patterns[i].1.is_empty() {
+            s.pubsub.patterns.remove(i);
+        }
+    }
+}
+
+/// UNSUBSCRIBE [channel ...] (no channel: all of them); `notify` false for RESET/disconnect.
+pub fn unsubscribe(s: &mut Server, c: &mut Client, a: Args, notify: bool) {
+    let names: Vec<Vec<u8>> = if a.len() > 1 {
+        a.tail(1).iter().map(|x| x.to_vec()).collect()
+    } else {
+        c.subs.clone()
+    };
+    if names.is_empty() && notify {
+        let n = count(c);
+        ack(&mut c.reply, "unsubscribe", None, n);
+    }
+    for ch in names {
+        if let Some(i) = c.subs.iter().position(|x| *x == ch) {
+            c.subs.remove(i);
+            drop_channel(s, c.handle.id, &ch);
+        }
+        if notify {
+            let n = count(c);
+            ack(&mut c.reply, "unsubscribe", Some(&ch), n);
+        }
+    }
+    refresh(c);
+}
+
+/// PUNSUBSCRIBE [pattern ...]
+pub fn punsubscribe(s: &mut Server, c: &mut Client, a: Args, notify: bool) {
+    let names: Vec<Vec<u8>> = if a.len() > 1 {
+        a.tail(1).iter().map(|x| x.to_vec()).collect()
+    } else {
+        c.psubs.clone()
+    };
+    if names.is_empty() && notify {
+        let n = count(c);
+        ack(&mut c.reply, "punsubscribe", None, n);
+    }
+    for p in names {
+        if let Some(i) = c.psubs.iter().position(|x| *x == p) {
+            c.psubs.remove(i);
+            drop_pattern(s, c.handle.id, &p);
+        }
+        if notify {
+            let n = count(c);
+            ack(&mut c.reply, "punsubscribe", Some(&p), n);
+        }
+    }
+    refresh(c);
+}
+
+/// Drops every subscription of `c` (RESET, disconnect).
+pub fn drop_all(s: &mut Server, c: &mut Client) {
+    if c.subs.is_empty() && c.psubs.is_empty() {
+        return;
+    }
+    let empty: [(usize, usize); 1] = [(0, 0)];
+    let none = Args::new(b"", &empty[..1]);
+    unsubscribe(s, c, none, false);
+    punsubscribe(s, c, none, false);
+}
+
+fn deliver(s: &Server, c: &mut Client, id: u64, write: impl Fn(&mut ReplyBuf)) {
+    if id == c.handle.id {
+        write(&mut c.reply);
+        return;
+    }
+    if let Some(h) = s.clients.get(&id) {
+        let mut r = ReplyBuf::new();
+        r.resp3 = h.resp3.get();
+        write(&mut r);
+        let len = {
+            let mut ob = h.outbox.borrow_mut();
+            ob.extend_from_slice(&r.out);
+            ob.len() as u64
+        };
+        // The pubsub class's hard output limit (Redis's default 32mb): a subscriber that does
+        // not read is disconnected rather than growing without bound.
+        let hard = s
+            .cfg
+            .client_output_buffer_limit(cinnabar_config::ClientClass::Pubsub)
+            .hard;
+        if hard > 0 && len > hard {
+            crate::warning!(
+                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                h.id,
+                h.addr
+            );
+            h.outbox.borrow_mut().clear();
+            h.kill();
+            return;
+        }
+        h.outbox_notify.notify_one();
+    }
+}
+
+/// Sends `msg` on `channel` to its subscribers and matching pattern subscribers; returns how
+/// many received it.
+pub fn publish_message(s: &mut Server, c: &mut Client, channel: &[u8], msg: &[u8]) -> i64 {
+    let mut n = 0;
+    if let Some(ids) = s.pubsub.channels.get(channel).cloned() {
+        for id in ids {
+            deliver(s, c, id, |r| {
+                r.push(3);
+                r.bulk(b"message");
+                r.bulk(channel);
+                r.bulk(msg);
+            });
+            n += 1;
+        }
+    }
+    let pats: Vec<(Vec<u8>, Vec<u64>)> = s
+        .pubsub
+        .patterns
+        .iter()
+        .filter(|(p, _)| glob_match(p, channel, false))
+        .cloned()
+        .collect();
+    for (p, ids) in pats {
+        for id in ids {
+            deliver(s, c, id, |r| {
+                r.push(4);
+                r.bulk(b"pmessage");
+                r.bulk(&p);
+                r.bulk(channel);
+                r.bulk(msg);
+            });
+            n += 1;
+        }
+    }
+    n
+}
+
+/// PUBLISH channel message
+pub fn publish(s: &mut Server, c: &mut Client, a: Args) {
+    let n = publish_message(s, c, a.get(1), a.get(2));
+    c.reply.int(n);
+}
+
+/// PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT | HELP
+pub fn pubsub(s: &mut Server, c: &mut Client, a: Args, sub: &str) {
+    match sub {
+        "pubsub|channels" => {
+            if a.len() > 3 {
+                let mut m = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+                m.extend_from_slice(a.get(1));
+                m.extend_from_slice(b"'. Try PUBSUB HELP.");
+                return c.reply.error_bytes(&m);
+            }
+            let pat = (a.len() == 3).then(|| a.get(2));
+            let names: Vec<&Vec<u8>> = s
+                .pubsub
+                .channels
+                .keys()
+                .filter(|ch| pat.is_none_or(|p| glob_match(p, ch, false)))
+                .collect();
+            c.reply.array(names.len());
+            for n in names {
+                c.reply.bulk(n);
+            }
+        }
+        "pubsub|numsub" => {
+            c.reply.array(2 * (a.len() - 2));
+            for ch in a.tail(2).iter() {
+                c.reply.bulk(ch);
+                let n = s.pubsub.channels.get(ch).map_or(0, |v| v.len());
+                c.reply.int(n as i64);
+            }
+        }
+        "pubsub|numpat" => c.reply.int(s.pubsub.patterns.len() as i64),
+        "pubsub|shardchannels" => c.reply.array(0),
+        "pubsub|shardnumsub" => {
+            c.reply.array(2 * (a.len() - 2));
+            for ch in a.tail(2).iter() {
+                c.reply.bulk(ch);
+                c.reply.int(0);
+            }
+        }
+        _ => crate::cmds::help_reply(
+            c,
+            "PUBSUB",
+            &[
+                "CHANNELS [<pattern>]",
+                "    Return the currently active channels matching a <pattern> (default: '*').",
+                "NUMPAT",
+                "    Return number of subscriptions to patterns.",
+                "NUMSUB [<channel> ...]",
+                "    Return the number of subscribers for the specified channels, excluding",
+                "    pattern subscriptions(default: no channels).",
+                "SHARDCHANNELS [<pattern>]",
+                "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+                "SHARDNUMSUB [<shardchannel> ...]",
+                "    Return the number of subscribers for the specified shard level channel(s)",
+            ],
+        ),
+    }
+}
