@@ -177,6 +177,9 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
         }
         let all: Vec<&[u8]> = args.args().iter().collect();
         signal_written_keys(s, spec, db, &all);
+        if dirty > 0 {
+            crate::multi::touch_written_keys(s, spec, db, &all);
+        }
         for code in reply.errors.drain(..) {
             *s.stats.error_codes.entry(code).or_insert(0) += 1;
             s.stats.total_error_replies += 1;
@@ -209,4 +212,18 @@ pub fn unblock(s: &mut Server, id: u64, error: Option<&str>) -> bool {
     *w.slot.reply.borrow_mut() = Some(r.out);
     w.slot.notify.notify_one();
     true
+}
+
+/// After SWAPDB: every key waited on in either database may now hold data.
+pub fn signal_swapped(s: &mut Server, x: usize, y: usize) {
+    let keys: Vec<(usize, Vec<u8>)> = s
+        .blocked
+        .by_key
+        .keys()
+        .filter(|(d, _)| *d == x || *d == y)
+        .cloned()
+        .collect();
+    for (d, k) in keys {
+        s.blocked.signal(d, &k);
+    }
 }

@@ -233,6 +233,11 @@ pub fn call(
                     },
                 );
                 blocked = Some(Exec::Blocked(slot, deadline));
+            } else if ctx.dirty > 0 && !s.blocked.is_empty() && cmd.fullname == "swapdb" {
+                let p = |x: &[u8]| cinnabar_util::num::string2ll(x).map(|v| v as usize);
+                if let (Some(x), Some(y)) = (p(args.get(1)), p(args.get(2))) {
+                    crate::blocking::signal_swapped(s, x, y);
+                }
             } else if ctx.dirty > 0 && (!s.blocked.is_empty() || !s.watched.is_empty()) {
                 let all: Vec<&[u8]> = args.iter().collect();
                 crate::blocking::signal_written_keys(s, cmd, c.db, &all);
