@@ -113,3 +113,14 @@ fn blmove_chain_and_disconnect_cleanup() {
     assert_eq!(w.cmd(&["RPUSH", "z", "v"]), ":1");
     assert_eq!(w.cmd(&["LLEN", "z"]), ":1");
 }
+#[test]
+fn bzpopmin_is_served_by_zadd() {
+    let s = Srv::start(&[]);
+    let mut a = s.conn();
+    let mut w = s.conn();
+    a.send(b"*3\r\n$8\r\nBZPOPMIN\r\n$1\r\nz\r\n$1\r\n0\r\n");
+    wait_blocked(&mut w, 1);
+    assert_eq!(w.cmd(&["ZADD", "z", "2", "b", "1", "a"]), ":2");
+    assert_eq!(a.read(), "[$z,$a,$1]");
+    assert_eq!(w.cmd(&["ZCARD", "z"]), ":1");
+}

@@ -5,7 +5,7 @@
 //! into bit masks once at startup. The implicit categories Redis derives from flags (`@write`,
 //! `@read`, `@fast`/`@slow`, `@admin @dangerous`, ...) are derived the same way here.
 
-use crate::families::{bitmap, bitops, hash, hll, keys, list, set, string, zset};
+use crate::families::{bitmap, bitops, hash, hll, keys, list, set, sort, string, zset};
 use crate::Ctx;
 use cinnabar_resp::Args;
 use std::collections::HashMap;
@@ -1104,6 +1104,7 @@ static FAMILIES: &[(&[Def], &[Extra])] = &[
     (zset::DEFS, zset::EXTRAS),
     (bitops::DEFS, bitops::EXTRAS),
     (hll::DEFS, hll::EXTRAS),
+    (sort::DEFS, sort::EXTRAS),
 ];
 
 /// The key flags of a call whose spec says `variable_flags`: what this very call does to its
@@ -1169,6 +1170,17 @@ impl CommandSpec {
         }
         let argc = args.len() as i64;
         let mut out = Vec::new();
+        if self.fullname == "sort" || self.fullname == "sort_ro" {
+            // Key specs cannot describe SORT's STORE (it may come anywhere): find it as
+            // Redis's sortGetKeys does.
+            out.push((1, "RO access"));
+            if self.fullname == "sort" {
+                if let Some(p) = crate::families::sort::store_key_position(args) {
+                    out.push((p, "OW update"));
+                }
+            }
+            return Ok(out);
+        }
         for spec in specs {
             let first = match spec.begin {
                 Begin::Index(i) => i as i64,

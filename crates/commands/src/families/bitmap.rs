@@ -107,8 +107,8 @@ pub fn memory_usage(ctx: &mut Ctx, a: Args) {
         Value::Str(s) => s.heap_size(),
         Value::Hash(h) => h.heap_size(),
         Value::Set(x) => x.heap_size(),
-        // Lists and sorted sets report their own sizes once those types exist.
-        _ => 0,
+        Value::List(l) => l.heap_size(),
+        Value::ZSet(z) => z.heap_size(),
     };
     let expire = if db.expire_of(key).is_some() {
         node + key_heap

@@ -9,5 +9,6 @@ pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
