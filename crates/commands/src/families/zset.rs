@@ -303,7 +303,7 @@ fn zadd_generic(ctx: &mut Ctx, a: Args, mut flags: u8) {
         flags & F_INCR != 0,
     );
     let elements = a.len() - idx;
-    if elements % 2 != 0 || elements == 0 {
+    if !elements.is_multiple_of(2) || elements == 0 {
         return ctx.reply.error(SYNTAX);
     }
     let elements = elements / 2;
@@ -312,7 +312,7 @@ fn zadd_generic(ctx: &mut Ctx, a: Args, mut flags: u8) {
             .reply
             .error("ERR XX and NX options at the same time are not compatible");
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return ctx
             .reply
             .error("ERR GT, LT, and/or NX options at the same time are not compatible");

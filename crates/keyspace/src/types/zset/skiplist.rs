@@ -155,7 +155,8 @@ impl SkipList {
                 }
                 update[i] = x;
             }
-            let h = (&(*node).levels).len();
+            let levels = &(*node).levels;
+            let h = levels.len();
             if h > self.level {
                 for i in self.level..h {
                     rank[i] = 0;
@@ -171,8 +172,8 @@ impl SkipList {
                 (*node).levels[i].span = (*u).levels[i].span - (rank[0] - rank[i]);
                 (*u).levels[i].span = rank[0] - rank[i] + 1;
             }
-            for i in h..self.level {
-                (*update[i]).levels[i].span += 1;
+            for (i, u) in update.iter().enumerate().take(self.level).skip(h) {
+                (**u).levels[i].span += 1;
             }
             (*node).back = if update[0] == self.head {
                 std::ptr::null_mut()
