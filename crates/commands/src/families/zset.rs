@@ -16,6 +16,7 @@ use crate::Ctx;
 use cinnabar_keyspace::db::Keyspace;
 use cinnabar_keyspace::dict::next_rand;
 use cinnabar_keyspace::types::zset::ZSetValue;
+use cinnabar_keyspace::types::set::SetValue;
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::{Args, ReplyBuf};
 use cinnabar_util::glob::glob_match;
@@ -780,25 +781,11 @@ enum Aggr {
     Max,
 }
 
-/// The members of a plain set used as an input (each counts with score 1).
-fn set_members(v: &Value) -> Vec<Vec<u8>> {
-    match v {
-        Value::Set(s) => set_member_list(s),
-        _ => Vec::new(),
-    }
-}
-
-/// Adapter to the set type's API (the set family owns `SetValue`).
-fn set_member_list(s: &cinnabar_keyspace::types::set::SetValue) -> Vec<Vec<u8>> {
-    let _ = s;
-    Vec::new()
-}
-
-/// One input of a set operation, materialized.
+/// One input of a set operation (a plain set's members count with score 1).
 enum Src<'a> {
     Missing,
     Z(&'a ZSetValue),
-    Set(Vec<Vec<u8>>),
+    Set(&'a SetValue),
 }
 
 impl Src<'_> {
@@ -814,7 +801,7 @@ impl Src<'_> {
         match self {
             Src::Missing => None,
             Src::Z(z) => z.score(m),
-            Src::Set(v) => v.iter().any(|x| x.as_slice() == m).then_some(1.0),
+            Src::Set(v) => v.contains(m).then_some(1.0),
         }
     }
 
@@ -822,7 +809,7 @@ impl Src<'_> {
         match self {
             Src::Missing => {}
             Src::Z(z) => z.for_each(f),
-            Src::Set(v) => v.iter().for_each(|m| f(m, 1.0)),
+            Src::Set(v) => v.iter().for_each(|m| m.with_bytes(|b| f(b, 1.0))),
         }
     }
 }
@@ -917,9 +904,8 @@ fn setop_generic(ctx: &mut Ctx, a: Args, nk_idx: usize, dst: Option<&[u8]>, op: 
             j += 1;
         } else if card && remaining >= 2 && eq_ic(o, "limit") {
             match num::string2ll(a.get(j + 1)) {
-                None => return ctx.reply.error(NOT_INT),
-                Some(l) if l < 0 => return ctx.reply.error("ERR LIMIT can't be negative"),
-                Some(l) => limit = l,
+                Some(l) if l >= 0 => limit = l,
+                _ => return ctx.reply.error("ERR LIMIT can't be negative"),
             }
             j += 2;
         } else {
@@ -933,7 +919,7 @@ fn setop_generic(ctx: &mut Ctx, a: Args, nk_idx: usize, dst: Option<&[u8]>, op: 
         .map(|(k, w)| {
             let s = match dbr.main.get(*k).map(|o| &o.value) {
                 Some(Value::ZSet(z)) => Src::Z(z),
-                Some(v @ Value::Set(_)) => Src::Set(set_members(v)),
+                Some(Value::Set(v)) => Src::Set(v),
                 _ => Src::Missing,
             };
             (s, *w)
