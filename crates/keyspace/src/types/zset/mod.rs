@@ -195,6 +195,7 @@ impl ZSetValue {
         if let Repr::Packed(p) = &mut self.repr {
             match p.find(member) {
                 Some((off, cur)) => {
+                    let score = if score == 0.0 { 0.0 } else { score };
                     if cur.to_bits() != score.to_bits() {
                         p.remove_at(off);
                         p.insert(member, score);

@@ -143,6 +143,8 @@ impl Packed {
 
     /// Inserts a new element at its place (the caller guarantees the member is absent).
     pub(crate) fn insert(&mut self, member: &[u8], score: f64) {
+        // Redis's listpack keeps a zero score as the integer 0, so -0 reads back as 0.
+        let score = if score == 0.0 { 0.0 } else { score };
         let pos = self
             .iter()
             .find(|(_, m, s)| *s > score || (*s == score && *m > member))
@@ -156,6 +158,7 @@ impl Packed {
 
     /// Appends an element known to sort after every present one.
     pub(crate) fn push(&mut self, member: &[u8], score: f64) {
+        let score = if score == 0.0 { 0.0 } else { score };
         put_entry(&mut self.buf, member, score);
         self.len += 1;
     }
