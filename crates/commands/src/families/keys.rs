@@ -65,10 +65,14 @@ fn rename_generic(ctx: &mut Ctx, a: Args, nx: bool) {
     }
     let db = ctx.db();
     let expire = db.expire_of(src);
+    let raw = db.main.get(src).is_some_and(|o| o.raw);
     let Some(v) = db.take(src) else {
         return ctx.reply.error("ERR no such key");
     };
     db.set(dst, v, false, now);
+    if raw {
+        db.mark_raw(dst);
+    }
     if let Some(w) = expire {
         db.set_expire(dst, w);
     }
@@ -126,10 +130,11 @@ pub fn copy(ctx: &mut Ctx, a: Args) {
             .error("ERR source and destination objects are the same");
     }
     let now = ctx.now;
-    let (v, expire) = match ctx.db().peek(src, now) {
-        Some(v) => (v.clone(), None::<i64>),
+    let (v, raw) = match ctx.db().peek_obj(src, now) {
+        Some(o) => (o.value.clone(), o.raw),
         None => return ctx.reply.int(0),
     };
+    let expire = None::<i64>;
     let expire = expire.or(ctx.db().expire_of(src));
     let target = &mut ctx.ks.dbs[dstdb];
     if target.exists(dst, now) {
@@ -139,6 +144,9 @@ pub fn copy(ctx: &mut Ctx, a: Args) {
         target.take(dst);
     }
     target.set(dst, v, false, now);
+    if raw {
+        target.mark_raw(dst);
+    }
     if let Some(w) = expire {
         target.set_expire(dst, w);
     }
@@ -170,11 +178,15 @@ pub fn move_(ctx: &mut Ctx, a: Args) {
     }
     let db = ctx.db();
     let expire = db.expire_of(key);
+    let raw = db.main.get(key).is_some_and(|o| o.raw);
     let Some(v) = db.take(key) else {
         return ctx.reply.int(0);
     };
     let target = &mut ctx.ks.dbs[to];
     target.set(key, v, false, now);
+    if raw {
+        target.mark_raw(key);
+    }
     if let Some(w) = expire {
         target.set_expire(key, w);
     }
