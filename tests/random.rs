@@ -625,12 +625,10 @@ fn random_commands_match_redis() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3000);
-    // hll has a generator (checked against redis-server on both sides) but its commands are
-    // not built yet: it runs only when named in RANDOM_TYPES.
     let only: Vec<String> = std::env::var("RANDOM_TYPES")
         .ok()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "hash,list,set,zset,bits".to_string())
+        .unwrap_or_else(|| "hash,list,set,zset,bits,hll".to_string())
         .split(',')
         .map(|x| x.trim().to_string())
         .collect();

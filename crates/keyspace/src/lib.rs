@@ -3,5 +3,6 @@
 pub mod compact;
 pub mod db;
 pub mod dict;
+pub mod hll;
 pub mod types;
 pub mod value;
