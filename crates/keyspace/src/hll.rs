@@ -378,7 +378,7 @@ pub fn count_registers(regs: &[u8]) -> u64 {
         z *= 0.5;
     }
     z += m * sigma(histo[0] as f64 / m);
-    (0.721347520444481703680 * m * m / z).round() as u64
+    (0.721_347_520_444_481_7 * m * m / z).round() as u64
 }
 
 /// The human-readable opcodes of a sparse HLL (PFDEBUG DECODE).
