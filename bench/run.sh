@@ -4,19 +4,24 @@
 #
 #   bench/run.sh [path/to/cinnabar-server]      default: target/release/cinnabar-server
 #
-# Throughput: for each test (SET GET INCR MSET) and pipeline depth (1 16 64), one
+# Throughput: for each test (SET GET INCR MSET and the data-type tests: LPUSH LPOP SADD SPOP
+# HSET ZADD ZPOPMIN LRANGE_100 LRANGE_600) and pipeline depth (1 16 64), one
 # `redis-benchmark -c 50 -n N -P P -t TEST -q --csv` run per server, alternating servers,
 # TRIALS times; the median requests/s and the server's own CPU time per request (utime+stime
 # from /proc/PID/stat before and after the run) are reported with their ratios.
+# Pop tests (LPOP SPOP ZPOPMIN) first fill their key with the matching push test (unmeasured).
 # Memory: on a fresh pair of servers, used_memory (INFO) and RSS (/proc/PID/status) before and
-# after `DEBUG POPULATE KEYS`, as bytes per key and ratio.
+# after `DEBUG POPULATE KEYS`, as bytes per key and ratio; then the same for one hash, one set
+# and one sorted set of ELEMENTS elements each (bytes per element).
 #
 # Environment:
 #   N1=200000        requests per run at -P 1
 #   NP=2000000       requests per run at -P 16 and 64
 #   TRIALS=3         runs per (test, P, server); the median is reported
-#   TESTS="set get incr mset"   PIPELINES="1 16 64"   CLIENTS=50
+#   TESTS="set get incr mset lpush lpop sadd spop hset zadd zpopmin lrange_100 lrange_600"
+#   PIPELINES="1 16 64"   CLIENTS=50
 #   KEYS=1000000     keys for the memory test (0 skips it)
+#   ELEMENTS=1000000 elements of the hash/set/zset memory test (0 skips it)
 #   BENCH_OUT=file   also write the report there
 #   REDIS_SERVER_BIN=/usr/bin/redis-server
 #
@@ -30,10 +35,11 @@ red=${REDIS_SERVER_BIN:-/usr/bin/redis-server}
 N1=${N1:-200000}
 NP=${NP:-2000000}
 TRIALS=${TRIALS:-3}
-TESTS=${TESTS:-set get incr mset}
+TESTS=${TESTS:-set get incr mset lpush lpop sadd spop hset zadd zpopmin lrange_100 lrange_600}
 PIPELINES=${PIPELINES:-1 16 64}
 CLIENTS=${CLIENTS:-50}
 KEYS=${KEYS:-1000000}
+ELEMENTS=${ELEMENTS:-1000000}
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ -x "$cin" ] || die "no cinnabar-server at $cin (cargo build --release, or pass a path)"
@@ -107,6 +113,12 @@ used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "use
 bench() {
   local port=$1 pid=$2 test=$3 p=$4 n=$5 t0 t1 out rps
   redis-cli -p "$port" flushall >/dev/null || die "FLUSHALL failed on port $port"
+  local fill=""
+  case $test in lpop) fill=lpush ;; rpop) fill=rpush ;; spop) fill=sadd ;; zpopmin) fill=zadd ;; esac
+  if [ -n "$fill" ]; then
+    redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P 64 -r 100000000 -t "$fill" -q \
+      >/dev/null 2>&1 || die "prefill $fill failed on port $port"
+  fi
   t0=$(ticks "$pid")
   out=$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$p" -t "$test" -q --csv 2>&1) ||
     die "redis-benchmark failed on port $port: $out"
@@ -172,6 +184,51 @@ if [ "$KEYS" -gt 0 ]; then
   say "$(printf '%-16s %10s %10s %6s' metric redis cinnabar ratio)"
   say "$(printf '%-16s %10s %10s %6s' used_memory/key "$RUK" "$CUK" "$(ratio "$CUK" "$RUK")")"
   say "$(printf '%-16s %10s %10s %6s' rss/key "$RRK" "$CRK" "$(ratio "$CRK" "$RRK")")"
+fi
+
+if [ "$ELEMENTS" -gt 0 ]; then
+  say ""
+  say "# memory of one big collection of $ELEMENTS elements (fresh servers; bytes per element)"
+  # RESP for: CMD key <1000 element groups> per line, written once and piped to both servers.
+  gen() { # CMD KEY KIND -> file
+    local file="$work/fill-$3.resp"
+    awk -v n="$ELEMENTS" -v cmd="$1" -v key="$2" -v kind="$3" 'BEGIN {
+      per = 1000
+      for (i = 0; i < n; i += per) {
+        m = (n - i < per) ? n - i : per
+        w = (kind == "set") ? 1 : 2
+        printf "*%d\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", 2 + m * w, length(cmd), cmd, length(key), key
+        for (j = i; j < i + m; j++) {
+          if (kind == "hash") { a = "field:" j; b = "value:" j }
+          else if (kind == "zset") { a = j; b = "member:" j }
+          else { a = "member:" j }
+          printf "$%d\r\n%s\r\n", length(a), a
+          if (w == 2) printf "$%d\r\n%s\r\n", length(b), b
+        }
+      }
+    }' >"$file"
+    echo "$file"
+  }
+  collmem() { # BIN NAME FILE -> sets MEM_USED MEM_RSS per element
+    start "$2" "$1"
+    local pid=$START_PID port=$START_PORT u0 r0 u1 r1
+    sleep 0.2
+    u0=$(used_memory "$port"); r0=$(rss "$pid")
+    redis-cli -p "$port" --pipe <"$3" >/dev/null 2>&1 || die "filling $2 failed"
+    sleep 0.5
+    u1=$(used_memory "$port"); r1=$(rss "$pid")
+    stop "$pid"
+    MEM_USED=$(awk -v d=$((u1 - u0)) -v k="$ELEMENTS" 'BEGIN {printf "%.1f", d / k}')
+    MEM_RSS=$(awk -v d=$((r1 - r0)) -v k="$ELEMENTS" 'BEGIN {printf "%.1f", d / k}')
+  }
+  say "$(printf '%-16s %10s %10s %6s %10s %10s %6s' type redis_used cinn_used ratio redis_rss cinn_rss ratio)"
+  for spec in "HSET bighash hash" "SADD bigset set" "ZADD bigzset zset"; do
+    set -- $spec
+    file=$(gen "$1" "$2" "$3")
+    collmem "$red" redis "$file"; RU=$MEM_USED; RR=$MEM_RSS
+    collmem "$cin" cinnabar "$file"; CU=$MEM_USED; CR=$MEM_RSS
+    say "$(printf '%-16s %10s %10s %6s %10s %10s %6s' "$3" "$RU" "$CU" "$(ratio "$CU" "$RU")" "$RR" "$CR" "$(ratio "$CR" "$RR")")"
+  done
 fi
 
 if [ -n "${BENCH_OUT:-}" ]; then
