@@ -8,6 +8,7 @@
 
 use crate::compact::CompactBytes;
 use crate::dict::Dict;
+use crate::snapshot::{Detached, SnapState};
 use crate::value::Value;
 
 /// Counters the INFO stats section reports.
@@ -30,6 +31,8 @@ pub struct Obj {
     /// The string was edited in place (APPEND, SETRANGE, SETBIT), which makes Redis keep it
     /// in the `raw` encoding until it is replaced. Lives in the node's padding.
     pub raw: bool,
+    /// Epoch of the last snapshot that saw this slot (see `snapshot`). Lives in the padding.
+    pub epoch: u16,
 }
 
 impl Obj {
@@ -87,6 +90,8 @@ pub struct Db {
     /// Keys deleted by expiry (lazy or active) since the server last drained this list: the
     /// server touches WATCHed keys with them (and will propagate their deletion).
     pub expired_keys: Vec<CompactBytes>,
+    /// This database's part of the running snapshot.
+    pub snap: SnapState,
 }
 
 impl Default for Db {
@@ -110,6 +115,7 @@ impl Db {
             avg_ttl: 0,
             expired_total: 0,
             expired_keys: Vec::new(),
+            snap: SnapState::default(),
         }
     }
 
@@ -143,10 +149,35 @@ impl Db {
     }
 
     fn delete_expired(&mut self, key: &[u8]) {
-        self.expires.remove(key);
-        if let Some((k, _)) = self.main.remove(key) {
+        let exp = self.expires.remove(key).map(|(_, w)| w);
+        if let Some((k, o)) = self.main.remove(key) {
             self.expired_total += 1;
+            if self.snap.active && o.epoch != self.snap.epoch {
+                self.snap.keep(k.clone(), o.value, exp, o.lru);
+            }
             self.expired_keys.push(k);
+        }
+    }
+
+    /// Before a write changes `key` in place: if the running snapshot has not saved it yet,
+    /// keep a copy of its current version for the snapshot.
+    #[inline]
+    fn snap_before_write(&mut self, key: &[u8]) {
+        if self.snap.active {
+            self.snap_keep_copy(key);
+        }
+    }
+
+    #[cold]
+    fn snap_keep_copy(&mut self, key: &[u8]) {
+        let epoch = self.snap.epoch;
+        if let Some(o) = self.main.get_mut(key) {
+            if o.epoch != epoch {
+                o.epoch = epoch;
+                let (value, lru) = (o.value.clone(), o.lru);
+                let exp = self.expires.get(key).copied();
+                self.snap.keep(CompactBytes::from(key), value, exp, lru);
+            }
         }
     }
 
@@ -184,6 +215,7 @@ impl Db {
     /// updates its access clock.
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
         self.expire_if_needed(key, now);
+        self.snap_before_write(key);
         self.main.get_mut(key).map(|o| {
             o.lru = lru_clock(now);
             &mut o.value
@@ -218,12 +250,23 @@ impl Db {
     /// Sets `key` to `value` at time `now`. Unless `keep_ttl`, any TTL is removed (SET
     /// semantics).
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, now: i64) {
+        let old_exp = if self.snap.active {
+            self.expires.get(key).copied()
+        } else {
+            None
+        };
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
         let lru = lru_clock(now);
+        let epoch = self.snap.epoch;
         if let Some(slot) = self.main.get_mut(key) {
-            slot.value = value;
+            let old = std::mem::replace(&mut slot.value, value);
+            if self.snap.active && slot.epoch != epoch {
+                slot.epoch = epoch;
+                self.snap
+                    .keep(CompactBytes::from(key), old, old_exp, slot.lru);
+            }
             slot.lru = lru;
             slot.raw = false;
         } else {
@@ -233,6 +276,7 @@ impl Db {
                     value,
                     lru,
                     raw: false,
+                    epoch,
                 },
             );
         }
@@ -250,6 +294,7 @@ impl Db {
                 value,
                 lru,
                 raw: false,
+                epoch: self.snap.epoch,
             },
         );
         true
@@ -260,15 +305,34 @@ impl Db {
         if self.expire_if_needed(key, now) {
             return false;
         }
-        self.take(key).is_some()
+        let exp = if self.expires.is_empty() {
+            None
+        } else {
+            self.expires.remove(key).map(|(_, w)| w)
+        };
+        match self.main.remove(key) {
+            Some((k, o)) => {
+                if self.snap.active && o.epoch != self.snap.epoch {
+                    self.snap.keep(k, o.value, exp, o.lru);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes `key` and returns its value (no expiry check).
     pub fn take(&mut self, key: &[u8]) -> Option<Value> {
-        if !self.expires.is_empty() {
-            self.expires.remove(key);
+        let exp = if self.expires.is_empty() {
+            None
+        } else {
+            self.expires.remove(key).map(|(_, w)| w)
+        };
+        let (k, o) = self.main.remove(key)?;
+        if self.snap.active && o.epoch != self.snap.epoch {
+            self.snap.keep(k, o.value.clone(), exp, o.lru);
         }
-        self.main.remove(key).map(|(_, o)| o.value)
+        Some(o.value)
     }
 
     /// Sets the TTL of an existing key to `when` (unix ms). False if the key does not exist.
@@ -276,6 +340,7 @@ impl Db {
         if !self.main.contains_key(key) {
             return false;
         }
+        self.snap_before_write(key);
         if let Some(slot) = self.expires.get_mut(key) {
             *slot = when;
         } else {
@@ -286,11 +351,24 @@ impl Db {
 
     /// Removes the TTL of `key`; true if it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
+        if !self.expires.contains_key(key) {
+            return false;
+        }
+        self.snap_before_write(key);
         self.expires.remove(key).is_some()
     }
 
-    /// Removes every key.
+    /// Removes every key. While a snapshot has not walked this database completely, the
+    /// tables are handed to the snapshot whole (O(1)) instead of being freed.
     pub fn clear(&mut self) {
+        if self.snap.active && !self.snap.walked && !self.main.is_empty() {
+            let mut main = std::mem::take(&mut self.main);
+            let expires = std::mem::take(&mut self.expires);
+            self.snap.detached.push(Detached {
+                entries: main.drain(),
+                expires,
+            });
+        }
         self.main.clear();
         self.expires.clear();
         self.expire_cursor = 0;
@@ -385,6 +463,75 @@ impl Db {
     }
 }
 
+impl Db {
+    /// One slice of this database's part of the running snapshot: hands up to about `max` keys
+    /// to `f` as they were when the snapshot started — first versions kept by writes, then
+    /// flushed tables, then the walk over the live table — and returns true once the part is
+    /// complete (it is then no longer active). `f` gets (key, value, expire ms, lru clock).
+    pub fn snap_step(
+        &mut self,
+        max: usize,
+        f: &mut dyn FnMut(&[u8], &Value, Option<i64>, u32),
+    ) -> bool {
+        if !self.snap.active {
+            return true;
+        }
+        let epoch = self.snap.epoch;
+        let mut n = 0usize;
+        while n < max {
+            let Some(k) = self.snap.kept.pop() else {
+                break;
+            };
+            self.snap.kept_bytes = self
+                .snap
+                .kept_bytes
+                .saturating_sub(crate::snapshot::approx_size(&k.key, &k.value));
+            f(&k.key, &k.value, k.expire, k.lru);
+            n += 1;
+        }
+        while n < max {
+            let Some(d) = self.snap.detached.last_mut() else {
+                break;
+            };
+            match d.entries.next() {
+                Some((k, o)) => {
+                    if o.epoch != epoch {
+                        let exp = d.expires.get(&k).copied();
+                        f(&k, &o.value, exp, o.lru);
+                        n += 1;
+                    }
+                }
+                None => {
+                    self.snap.detached.pop();
+                }
+            }
+        }
+        let mut visited = 0usize;
+        while n < max && visited < max * 4 && !self.snap.walked {
+            let expires = &self.expires;
+            let cursor = self.main.scan_mut(self.snap.cursor, |k, o| {
+                visited += 1;
+                if o.epoch != epoch {
+                    o.epoch = epoch;
+                    f(k, &o.value, expires.get(k).copied(), o.lru);
+                    n += 1;
+                }
+            });
+            visited += 1;
+            self.snap.cursor = cursor;
+            if cursor == 0 {
+                self.snap.walked = true;
+            }
+        }
+        self.snap.saved += n as u64;
+        let done = self.snap.walked && self.snap.kept.is_empty() && self.snap.detached.is_empty();
+        if done {
+            self.snap.active = false;
+        }
+        done
+    }
+}
+
 /// All databases plus shared counters.
 pub struct Keyspace {
     pub dbs: Vec<Db>,
@@ -408,6 +555,44 @@ impl Keyspace {
             stats: DbStats::default(),
             rng: seed,
         }
+    }
+
+    /// Starts a point-in-time snapshot of every database (see `snapshot`); whatever an
+    /// unfinished one held is dropped. Drive it with [`Db::snap_step`] per database, in the
+    /// order of `snap.index`.
+    pub fn snapshot_begin(&mut self) {
+        let last = self.dbs.iter().map(|d| d.snap.epoch).max().unwrap_or(0);
+        let epoch = match last.checked_add(1) {
+            Some(e) => e,
+            None => {
+                for db in self.dbs.iter_mut() {
+                    for (_, o) in db.main.iter_mut() {
+                        o.epoch = 0;
+                    }
+                }
+                1
+            }
+        };
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            db.snap.begin(i, epoch);
+        }
+    }
+
+    /// Abandons the running snapshot and frees what it held.
+    pub fn snapshot_abort(&mut self) {
+        for db in self.dbs.iter_mut() {
+            db.snap.clear();
+        }
+    }
+
+    /// True while some database's part of a snapshot is unfinished.
+    pub fn snapshot_active(&self) -> bool {
+        self.dbs.iter().any(|d| d.snap.active)
+    }
+
+    /// Bytes currently held by the snapshot for keys written during it.
+    pub fn snapshot_kept_bytes(&self) -> usize {
+        self.dbs.iter().map(|d| d.snap.kept_bytes).sum()
     }
 
     /// Total number of keys in every database.

@@ -279,6 +279,49 @@ impl<K, V> Dict<K, V> {
         v
     }
 
+    fn visit_bucket_mut<F: FnMut(&K, &mut V)>(t: &mut Table<K, V>, cursor: u64, f: &mut F) {
+        let idx = (cursor & t.mask()) as usize;
+        let mut cur = match t.buckets.get_mut(idx) {
+            Some(b) => b.as_deref_mut(),
+            None => None,
+        };
+        while let Some(n) = cur {
+            f(&n.key, &mut n.val);
+            cur = n.next.as_deref_mut();
+        }
+    }
+
+    /// [`Dict::scan`] with mutable access to the values (the snapshot walk marks entries as it
+    /// goes). Same cursor, same guarantee; `f` must not change the dictionary's shape.
+    pub fn scan_mut<F: FnMut(&K, &mut V)>(&mut self, cursor: u64, mut f: F) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let mut v = cursor;
+        if !self.is_rehashing() {
+            let t = &mut self.t[0];
+            let m0 = t.mask();
+            Self::visit_bucket_mut(t, v, &mut f);
+            v |= !m0;
+            v = rev(rev(v).wrapping_add(1));
+        } else {
+            let [a, b] = &mut self.t;
+            let (small, large) = if a.size <= b.size { (a, b) } else { (b, a) };
+            let m0 = small.mask();
+            let m1 = large.mask();
+            Self::visit_bucket_mut(small, v, &mut f);
+            loop {
+                Self::visit_bucket_mut(large, v, &mut f);
+                v |= !m1;
+                v = rev(rev(v).wrapping_add(1));
+                if v & (m0 ^ m1) == 0 {
+                    break;
+                }
+            }
+        }
+        v
+    }
+
     /// A random entry: a random non-empty bucket, then a random entry of its chain (Redis's
     /// `dictGetRandomKey`; entries in long chains are a little less likely). `rng` is the
     /// caller's generator state (see [`next_rand`]).

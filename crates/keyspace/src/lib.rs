@@ -4,5 +4,6 @@ pub mod compact;
 pub mod db;
 pub mod dict;
 pub mod hll;
+pub mod snapshot;
 pub mod types;
 pub mod value;
