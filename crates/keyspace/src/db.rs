@@ -468,11 +468,7 @@ impl Db {
     /// to `f` as they were when the snapshot started — first versions kept by writes, then
     /// flushed tables, then the walk over the live table — and returns true once the part is
     /// complete (it is then no longer active). `f` gets (key, value, expire ms, lru clock).
-    pub fn snap_step(
-        &mut self,
-        max: usize,
-        f: &mut dyn FnMut(&[u8], &Value, Option<i64>, u32),
-    ) -> bool {
+    pub fn snap_step(&mut self, max: usize, f: &mut crate::snapshot::SaveFn<'_>) -> bool {
         if !self.snap.active {
             return true;
         }

@@ -28,6 +28,9 @@ use crate::db::Obj;
 use crate::dict::{Dict, IntoIter};
 use crate::value::Value;
 
+/// What a snapshot slice hands each saved key to: (key, value, expire ms, lru clock).
+pub type SaveFn<'a> = dyn FnMut(&[u8], &Value, Option<i64>, u32) + 'a;
+
 /// A key's version as it was when the snapshot started, kept by a write that changed it.
 pub struct Kept {
     pub key: CompactBytes,
@@ -230,8 +233,8 @@ mod tests {
                                 ks.dbs[to].set(nk.as_bytes(), v, false, now);
                             }
                         }
-                        8 if r % 97 == 0 => d.clear(),
-                        9 if r % 89 == 0 => ks.dbs.swap(0, 2),
+                        8 if r.is_multiple_of(97) => d.clear(),
+                        9 if r.is_multiple_of(89) => ks.dbs.swap(0, 2),
                         10 => {
                             // Lazy expiry of keys that just got a short TTL.
                             d.peek(key.as_bytes(), now + 10);
