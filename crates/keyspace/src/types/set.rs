@@ -422,6 +422,15 @@ impl SetValue {
         matches!(self.repr, Repr::Ints(_))
     }
 
+    /// The intset's integer width in bytes (2, 4 or 8; it only grows, as Redis's), or None
+    /// for a hashtable. RDB/DUMP write it to reproduce Redis's intset bytes.
+    pub fn intset_width(&self) -> Option<usize> {
+        match &self.repr {
+            Repr::Ints(is) => Some(is.width()),
+            Repr::Table(_) => None,
+        }
+    }
+
     /// Converts an intset to a hashtable (presized for its members plus `extra`).
     fn convert_to_table(&mut self, extra: usize) {
         let Repr::Ints(is) = &self.repr else {
