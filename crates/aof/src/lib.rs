@@ -1,0 +1,18 @@
+//! Cinnabar's append-only file, in Redis 7.0's multi-part format.
+//!
+//! - [`manifest`]: the manifest (`<appendfilename>.manifest`): parse/serialize exactly as Redis,
+//!   file naming, the base/incr/history transitions of a rewrite.
+//! - [`reader`]: iterate the commands of one AOF file ([`AofReader`]), with truncated-tail and
+//!   bad-format detection by offset and RDB-preamble hand-off.
+//! - [`encode`]: `*N\r\n$len\r\narg\r\n...`, `SELECT`, `#TS:` annotations.
+//!
+//! Everything is synchronous and knows nothing about the server: the engine thread calls it.
+//! Input files are untrusted: no panics, lengths checked before allocating.
+
+pub mod encode;
+pub mod manifest;
+pub mod reader;
+
+pub use encode::{encode_command, encode_select, encode_timestamp};
+pub use manifest::{AofInfo, FileType, Manifest, ManifestError};
+pub use reader::{read_all, AofReader, Item, ReadError, DEFAULT_MAX_BULK_LEN};
