@@ -7,6 +7,9 @@
 //! - [`writer`]: the current incr file's writer ([`AofWriter`]): buffer, flush, fsync policies
 //!   with a background fsync thread, ENOSPC/EIO handling (truncate back, keep, retry), INFO
 //!   figures.
+//! - [`store`]: the AOF directory ([`AofStore`]): manifest on disk (atomic writes), loading all
+//!   files through a [`LoadHandler`] with Redis's log lines, the old single-file upgrade, opening
+//!   on start, the rewrite's files (new incr, temp base, install, history, cleanup).
 //! - [`encode`]: `*N\r\n$len\r\narg\r\n...`, `SELECT`, `#TS:` annotations.
 //!
 //! Everything is synchronous and knows nothing about the server: the engine thread calls it.
@@ -15,6 +18,7 @@
 pub mod encode;
 pub mod manifest;
 pub mod reader;
+pub mod store;
 pub mod writer;
 
 /// Level of a log line this crate asks the server to print (Redis's levels).
@@ -32,5 +36,9 @@ pub enum LogLevel {
 
 pub use encode::{encode_command, encode_select, encode_timestamp};
 pub use manifest::{AofInfo, FileType, Manifest, ManifestError};
+pub use store::{
+    fsync_dir_of, AofPaths, AofStore, FinishedBase, LoadHandler, LoadOptions, LoadStatus,
+    StoreError, TempBase,
+};
 pub use writer::{open_append, strerror, AofIoError, AofWriter, Flushed, FsyncPolicy, IoOp};
 pub use reader::{read_all, AofReader, Item, ReadError, DEFAULT_MAX_BULK_LEN};

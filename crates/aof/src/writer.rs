@@ -304,6 +304,10 @@ impl AofWriter {
         &self.name
     }
 
+    pub(crate) fn set_file_name(&mut self, name: &str) {
+        self.name = name.to_string();
+    }
+
     /// Changes `appendfsync`.
     pub fn set_policy(&mut self, policy: FsyncPolicy) {
         self.policy = policy;
