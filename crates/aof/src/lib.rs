@@ -36,9 +36,9 @@ pub enum LogLevel {
 
 pub use encode::{encode_command, encode_select, encode_timestamp};
 pub use manifest::{AofInfo, FileType, Manifest, ManifestError};
+pub use reader::{read_all, AofReader, Item, ReadError, DEFAULT_MAX_BULK_LEN};
 pub use store::{
     fsync_dir_of, AofPaths, AofStore, FinishedBase, LoadHandler, LoadOptions, LoadStatus,
     StoreError, TempBase,
 };
 pub use writer::{open_append, strerror, AofIoError, AofWriter, Flushed, FsyncPolicy, IoOp};
-pub use reader::{read_all, AofReader, Item, ReadError, DEFAULT_MAX_BULK_LEN};

@@ -146,10 +146,8 @@ impl Manifest {
         let mut maxseq: i64 = 0;
         let mut linenum = 0usize;
         let mut rest = bytes;
-        let err = |m: &'static str, line: Option<(usize, String)>| ManifestError {
-            message: m,
-            line,
-        };
+        let err =
+            |m: &'static str, line: Option<(usize, String)>| ManifestError { message: m, line };
         if rest.is_empty() {
             return Err(err("Found an empty AOF manifest", None));
         }
@@ -266,7 +264,9 @@ impl Manifest {
             } else {
                 out.extend_from_slice(name);
             }
-            out.extend_from_slice(format!(" seq {} type {}\n", ai.seq, ai.kind.letter()).as_bytes());
+            out.extend_from_slice(
+                format!(" seq {} type {}\n", ai.seq, ai.kind.letter()).as_bytes(),
+            );
         }
         out
     }
@@ -356,7 +356,9 @@ fn is_print(c: u8) -> bool {
 /// Redis's `sdsneedsrepr`.
 pub fn needs_repr(s: &[u8]) -> bool {
     s.iter().any(|&c| {
-        matches!(c, b'\\' | b'"' | b'\n' | b'\r' | b'\t' | 0x07 | 0x08) || !is_print(c) || is_space(c)
+        matches!(c, b'\\' | b'"' | b'\n' | b'\r' | b'\t' | 0x07 | 0x08)
+            || !is_print(c)
+            || is_space(c)
     })
 }
 
@@ -562,7 +564,10 @@ file appendonly.aof.5.incr.aof seq 5 type i\n";
             err_of(long.as_bytes()),
             "The AOF manifest file contains too long line"
         );
-        assert_eq!(err_of(b"file a seq 1\n"), "Invalid AOF manifest file format");
+        assert_eq!(
+            err_of(b"file a seq 1\n"),
+            "Invalid AOF manifest file format"
+        );
         assert_eq!(
             err_of(b"file a seq 1 type\n"),
             "Invalid AOF manifest file format"
@@ -616,12 +621,24 @@ file appendonly.aof.5.incr.aof seq 5 type i\n";
     #[test]
     fn rewrite_transitions() {
         let mut m = Manifest::new();
-        assert_eq!(m.new_base("appendonly.aof", true), "appendonly.aof.1.base.rdb");
-        assert_eq!(m.last_incr_or_new("appendonly.aof"), "appendonly.aof.1.incr.aof");
-        assert_eq!(m.last_incr_or_new("appendonly.aof"), "appendonly.aof.1.incr.aof");
+        assert_eq!(
+            m.new_base("appendonly.aof", true),
+            "appendonly.aof.1.base.rdb"
+        );
+        assert_eq!(
+            m.last_incr_or_new("appendonly.aof"),
+            "appendonly.aof.1.incr.aof"
+        );
+        assert_eq!(
+            m.last_incr_or_new("appendonly.aof"),
+            "appendonly.aof.1.incr.aof"
+        );
         // Rewrite: new incr at start, then new base and history at the end.
         assert_eq!(m.new_incr("appendonly.aof"), "appendonly.aof.2.incr.aof");
-        assert_eq!(m.new_base("appendonly.aof", false), "appendonly.aof.2.base.aof");
+        assert_eq!(
+            m.new_base("appendonly.aof", false),
+            "appendonly.aof.2.base.aof"
+        );
         m.mark_rewritten_incr_as_history(true);
         assert_eq!(
             String::from_utf8(m.to_bytes()).unwrap(),

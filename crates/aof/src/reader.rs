@@ -345,7 +345,10 @@ impl<R: Read> AofReader<R> {
         loop {
             let avail = &self.data[self.start..];
             let limit = avail.len().min(max);
-            if let Some(i) = avail[searched.min(limit)..limit].iter().position(|&b| b == b'\n') {
+            if let Some(i) = avail[searched.min(limit)..limit]
+                .iter()
+                .position(|&b| b == b'\n')
+            {
                 return Ok(Line::Complete(searched.min(limit) + i + 1));
             }
             searched = limit;
@@ -753,7 +756,9 @@ mod tests {
                     assert!(offset <= g.len() as u64);
                 }
             }
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let mut g = f.clone();
             g[i] ^= (seed >> 33) as u8 | 1;
             let _ = read_all(&g);

@@ -384,7 +384,9 @@ impl AofStore {
         }
         let m = &self.manifest;
         let only_old_base = m.incr.is_empty()
-            && m.base.as_ref().is_some_and(|b| b.name == self.paths.filename)
+            && m.base
+                .as_ref()
+                .is_some_and(|b| b.name == self.paths.filename)
             && !is_regular_file(&self.paths.file(&self.paths.filename));
         if is_dir(&self.paths.aof_dir()) && !m.is_empty() && !only_old_base {
             return Ok(false);
@@ -638,9 +640,7 @@ impl AofStore {
                     if open_multi && !partial_command {
                         h.log(
                             LogLevel::Warning,
-                            &format!(
-                                "Revert incomplete MULTI/EXEC transaction in AOF file {name}"
-                            ),
+                            &format!("Revert incomplete MULTI/EXEC transaction in AOF file {name}"),
                         );
                     }
                     break valid_up_to;
@@ -668,9 +668,7 @@ impl AofStore {
                 Ok(()) => {
                     h.log(
                         LogLevel::Warning,
-                        &format!(
-                            "AOF {name} loaded anyway because aof-load-truncated is enabled"
-                        ),
+                        &format!("AOF {name} loaded anyway because aof-load-truncated is enabled"),
                     );
                     return LoadStatus::Truncated;
                 }

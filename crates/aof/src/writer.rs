@@ -142,9 +142,7 @@ impl Bio {
                     match job {
                         Job::Fsync(f) => {
                             match f.sync_data() {
-                                Err(err)
-                                    if !matches!(err.raw_os_error(), Some(EBADF | EINVAL)) =>
-                                {
+                                Err(err) if !matches!(err.raw_os_error(), Some(EBADF | EINVAL)) => {
                                     e.store(err.raw_os_error().unwrap_or(0), Ordering::SeqCst);
                                     o.store(false, Ordering::SeqCst);
                                 }
@@ -247,7 +245,7 @@ pub struct AofWriter {
     delayed_fsync: u64,
     write_ok: bool,
     last_write_errno: i32,
-    last_write_error_log: i64,
+    last_write_error_log: Option<i64>,
     bio_error_logged: bool,
     selected_db: Option<usize>,
     timestamp_enabled: bool,
@@ -277,7 +275,7 @@ impl AofWriter {
             delayed_fsync: 0,
             write_ok: true,
             last_write_errno: 0,
-            last_write_error_log: 0,
+            last_write_error_log: None,
             bio_error_logged: false,
             selected_db: None,
             timestamp_enabled: false,
@@ -413,9 +411,11 @@ impl AofWriter {
         let (mut written, err) = write_all(&self.file, &self.buf);
         self.flush_postponed_start = 0;
         if written != len {
-            let can_log = now - self.last_write_error_log > WRITE_ERROR_LOG_RATE;
+            let can_log = self
+                .last_write_error_log
+                .is_none_or(|t| now - t > WRITE_ERROR_LOG_RATE);
             if can_log {
-                self.last_write_error_log = now;
+                self.last_write_error_log = Some(now);
             }
             let errno = err.as_ref().and_then(|e| e.raw_os_error());
             if written == 0 {
@@ -739,7 +739,10 @@ mod tests {
         w.feed_command(0, &["SET", "a", "1"], 100);
         w.feed_command(0, &["SET", "b", "2"], 100);
         w.feed_command(3, &["DEL", "a"], 101);
-        assert_eq!(w.flush(101, false).unwrap(), Flushed::Written(w.incr_size() as usize));
+        assert_eq!(
+            w.flush(101, false).unwrap(),
+            Flushed::Written(w.incr_size() as usize)
+        );
         let got = std::fs::read(&p).unwrap();
         let mut want = Vec::new();
         encode_timestamp(&mut want, 100);
@@ -776,8 +779,37 @@ mod tests {
             .unwrap();
         w.feed_command(0, &["PING"], 11);
         w.flush(11, true).unwrap();
-        assert!(std::fs::read(&p2).unwrap().starts_with(b"*2\r\n$6\r\nSELECT"));
+        assert!(std::fs::read(&p2)
+            .unwrap()
+            .starts_with(b"*2\r\n$6\r\nSELECT"));
         assert_eq!(w.current_size(), 14 + w.incr_size());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A background fsync in flight postpones everysec writes for up to two seconds, then the
+    /// write goes ahead and counts as a delayed fsync.
+    #[test]
+    fn everysec_postpones_while_fsync_in_flight() {
+        let d = tmpdir("postpone");
+        let p = d.join("a.aof");
+        let mut w = AofWriter::open(&p, FsyncPolicy::EverySec, 50).unwrap();
+        w.bio.pending.fetch_add(1, Ordering::SeqCst); // pretend an fsync is running
+        assert_eq!(w.pending_bio_fsync(), 1);
+        w.append(b"*1\r\n$4\r\nPING\r\n");
+        assert_eq!(w.flush(100, false).unwrap(), Flushed::Postponed);
+        assert!(w.flush_postponed() && w.needs_cron_flush());
+        assert_eq!(w.flush(101, false).unwrap(), Flushed::Postponed);
+        assert_eq!(w.flush(102, false).unwrap(), Flushed::Written(14));
+        assert_eq!(w.delayed_fsync(), 1);
+        assert!(!w.flush_postponed());
+        assert!(w
+            .take_logs()
+            .iter()
+            .any(|(_, m)| m.starts_with("Asynchronous AOF fsync is taking too long")));
+        // force writes regardless.
+        w.append(b"*1\r\n$4\r\nPING\r\n");
+        assert_eq!(w.flush(103, true).unwrap(), Flushed::Written(14));
+        w.bio.pending.fetch_sub(1, Ordering::SeqCst);
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -109,12 +109,14 @@ fn writes_after(c: &mut Conn) {
 fn expected_model() -> Model {
     let mut m = Model::default();
     let s = |v: &str| v.as_bytes().to_vec();
-    m.data.insert((0, s("l")), Val::List(vec![s("x"), s("y"), s(""), s("z")]));
+    m.data
+        .insert((0, s("l")), Val::List(vec![s("x"), s("y"), s(""), s("z")]));
     m.data.insert((0, s("t")), Val::Str(s("v")));
     m.data.insert((0, s("n")), Val::Str(s("2")));
     m.data.insert((0, s("after")), Val::Str(s("1")));
     m.data.insert((2, s("z")), Val::Str(s("in db 2")));
-    m.data.insert((2, s("big")), Val::Str("x".repeat(100_000).into_bytes()));
+    m.data
+        .insert((2, s("big")), Val::Str("x".repeat(100_000).into_bytes()));
     m
 }
 
@@ -211,12 +213,17 @@ fn redis_loads_what_we_write() {
     let paths = AofPaths::with_defaults(td.path());
     let mut st = AofStore::load_manifest(paths.clone()).unwrap();
     let mut w = st
-        .open_on_start(FsyncPolicy::EverySec, false, 100, &mut |out: &mut dyn Write| {
-            let mut b = Vec::new();
-            encode_command(&mut b, &["SELECT", "0"]);
-            encode_command(&mut b, &["SET", "base", "1"]);
-            out.write_all(&b)
-        })
+        .open_on_start(
+            FsyncPolicy::EverySec,
+            false,
+            100,
+            &mut |out: &mut dyn Write| {
+                let mut b = Vec::new();
+                encode_command(&mut b, &["SELECT", "0"]);
+                encode_command(&mut b, &["SET", "base", "1"]);
+                out.write_all(&b)
+            },
+        )
         .unwrap();
     w.set_timestamp_enabled(true);
     w.feed_command(0, &["SET", "a", "1"], 100);
@@ -255,11 +262,17 @@ fn redis_loads_what_we_write() {
     let mut c = srv.conn();
     assert_eq!(c.cmd(&["GET", "base"]), b"$1\r\n1\r\n");
     assert_eq!(c.cmd(&["GET", "n"]), b"$1\r\n1\r\n");
-    assert_eq!(c.cmd(&["LRANGE", "l", "0", "-1"]), b"*2\r\n$1\r\np\r\n$1\r\nq\r\n");
+    assert_eq!(
+        c.cmd(&["LRANGE", "l", "0", "-1"]),
+        b"*2\r\n$1\r\np\r\n$1\r\nq\r\n"
+    );
     c.cmd(&["SELECT", "3"]);
     assert_eq!(c.cmd(&["GET", "db3"]), b"$1\r\nx\r\n");
     let log = srv.log();
-    assert!(log.contains("DB loaded from base file appendonly.aof.2.base.aof"), "{log}");
+    assert!(
+        log.contains("DB loaded from base file appendonly.aof.2.base.aof"),
+        "{log}"
+    );
 }
 
 /// The cut offset for a torn tail is the one Redis truncates to with aof-load-truncated yes.

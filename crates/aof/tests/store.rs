@@ -93,11 +93,17 @@ fn lifecycle_start_write_rewrite_reload() {
     // Fresh start: nothing to load.
     let mut st = AofStore::load_manifest(paths.clone()).unwrap();
     let mut h = Collect::default();
-    assert_eq!(st.load(&LoadOptions::default(), &mut h), LoadStatus::NotExist);
+    assert_eq!(
+        st.load(&LoadOptions::default(), &mut h),
+        LoadStatus::NotExist
+    );
     let mut w = st
-        .open_on_start(FsyncPolicy::EverySec, true, 100, &mut |out: &mut dyn Write| {
-            out.write_all(&fake_rdb(&[]))
-        })
+        .open_on_start(
+            FsyncPolicy::EverySec,
+            true,
+            100,
+            &mut |out: &mut dyn Write| out.write_all(&fake_rdb(&[])),
+        )
         .unwrap();
     let logs = st.take_logs();
     assert!(logs
@@ -201,12 +207,12 @@ fn upgrade_from_single_file() {
     assert!(h.has_log(
         "Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir)."
     ));
-    assert_eq!(h.commands(), vec![s(&["SELECT", "0"]), s(&["SET", "k", "v"])]);
-    assert!(!td.path().join("appendonly.aof").exists());
     assert_eq!(
-        fs::read(paths.file("appendonly.aof")).unwrap(),
-        old
+        h.commands(),
+        vec![s(&["SELECT", "0"]), s(&["SET", "k", "v"])]
     );
+    assert!(!td.path().join("appendonly.aof").exists());
+    assert_eq!(fs::read(paths.file("appendonly.aof")).unwrap(), old);
     assert_eq!(
         fs::read_to_string(paths.manifest_path()).unwrap(),
         "file appendonly.aof seq 1 type b\n"
@@ -281,7 +287,9 @@ fn truncated_last_file() {
             assert_eq!(h.commands().len(), 2);
         } else {
             assert_eq!(r, LoadStatus::Failed);
-            assert!(h.has_log("Unexpected end of file reading the append only file appendonly.aof.2.incr.aof"));
+            assert!(h.has_log(
+                "Unexpected end of file reading the append only file appendonly.aof.2.incr.aof"
+            ));
             assert_eq!(fs::read(&f2).unwrap(), torn);
         }
     }
@@ -308,9 +316,9 @@ fn truncated_last_file() {
         st.load(&LoadOptions::default(), &mut h),
         LoadStatus::Truncated
     );
-    assert!(h.has_log(
-        "Revert incomplete MULTI/EXEC transaction in AOF file appendonly.aof.2.incr.aof"
-    ));
+    assert!(
+        h.has_log("Revert incomplete MULTI/EXEC transaction in AOF file appendonly.aof.2.incr.aof")
+    );
     assert_eq!(
         fs::read(paths.file("appendonly.aof.2.incr.aof")).unwrap(),
         good
@@ -330,7 +338,10 @@ fn bad_format_and_unknown_command_fail() {
     let mut h = Collect::default();
     assert_eq!(st.load(&LoadOptions::default(), &mut h), LoadStatus::Failed);
     assert!(h.has_log("Bad file format reading the append only file appendonly.aof.1.incr.aof: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"));
-    assert_eq!(fs::read(paths.file("appendonly.aof.1.incr.aof")).unwrap(), bad);
+    assert_eq!(
+        fs::read(paths.file("appendonly.aof.1.incr.aof")).unwrap(),
+        bad
+    );
 
     let mut unk = Vec::new();
     encode_command(&mut unk, &["NOSUCH"]);
@@ -339,7 +350,9 @@ fn bad_format_and_unknown_command_fail() {
     let mut st = AofStore::load_manifest(paths).unwrap();
     let mut h = Collect::default();
     assert_eq!(st.load(&LoadOptions::default(), &mut h), LoadStatus::Failed);
-    assert!(h.has_log("Unknown command 'NOSUCH' reading the append only file appendonly.aof.2.incr.aof"));
+    assert!(h.has_log(
+        "Unknown command 'NOSUCH' reading the append only file appendonly.aof.2.incr.aof"
+    ));
 
     // A file listed in the manifest but missing on disk is fatal.
     let td = TempDir::new("aof-missing").unwrap();
