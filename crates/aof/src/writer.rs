@@ -645,6 +645,11 @@ impl AofWriter {
         self.write_ok
     }
 
+    /// errno of the last failed write (0 if none yet).
+    pub fn last_write_errno(&self) -> i32 {
+        self.last_write_errno
+    }
+
     /// True when the last background fsync succeeded (`aof_bio_fsync_status`).
     pub fn bio_fsync_ok(&self) -> bool {
         self.bio.ok.load(Ordering::SeqCst)
