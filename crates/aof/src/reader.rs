@@ -783,7 +783,7 @@ mod tests {
             let mut ts_ends = Vec::new();
             let n_items = 1 + rnd(12);
             for _ in 0..n_items {
-                let mut rand_cmd = |rnd: &mut dyn FnMut(u64) -> u64| -> Vec<Vec<u8>> {
+                let rand_cmd = |rnd: &mut dyn FnMut(u64) -> u64| -> Vec<Vec<u8>> {
                     let argc = 1 + rnd(4) as usize;
                     (0..argc)
                         .map(|i| {
