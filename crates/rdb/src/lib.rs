@@ -133,3 +133,6 @@ impl From<std::io::Error> for RdbError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

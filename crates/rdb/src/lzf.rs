@@ -229,8 +229,7 @@ mod tests {
         for n in [3, 4, 5, 20, 21, 33, 34, 100, 1000, 4999] {
             round_trip(&rnd[..n]);
         }
-        let long: Vec<u8> = std::iter::repeat(b"0123456789".iter().copied())
-            .take(2000)
+        let long: Vec<u8> = std::iter::repeat_n(b"0123456789".iter().copied(), 2000)
             .flatten()
             .collect();
         round_trip(&long);

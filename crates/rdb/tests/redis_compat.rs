@@ -350,8 +350,11 @@ fn hash_of(items: &[(&[u8], &[u8])], l: &TypeLimits) -> Value {
     Value::Hash(Box::new(h))
 }
 
+/// Database → (key, value, expire ms).
+type Dataset = BTreeMap<u64, Vec<(Vec<u8>, Value, Option<i64>)>>;
+
 /// A dataset of every type/encoding, per database, with some expiries.
-fn dataset(l: &TypeLimits) -> BTreeMap<u64, Vec<(Vec<u8>, Value, Option<i64>)>> {
+fn dataset(l: &TypeLimits) -> Dataset {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -440,7 +443,7 @@ fn dataset(l: &TypeLimits) -> BTreeMap<u64, Vec<(Vec<u8>, Value, Option<i64>)>> 
     dbs
 }
 
-fn write_file(dbs: &BTreeMap<u64, Vec<(Vec<u8>, Value, Option<i64>)>>, l: &TypeLimits) -> Vec<u8> {
+fn write_file(dbs: &Dataset, l: &TypeLimits) -> Vec<u8> {
     let mut out = Vec::new();
     write_header(
         &mut out,
