@@ -613,3 +613,62 @@ fn redis_saved_file_loads_with_loader() {
     assert!(aux.iter().any(|k| k == b"redis-ver"));
     assert_eq!(loader.version(), 10);
 }
+
+#[test]
+fn lzf_output_matches_redis_on_varied_strings() {
+    if skip() {
+        return;
+    }
+    let srv = Server::redis(&[]);
+    let mut c = srv.conn();
+    let limits = redis_defaults();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut mismatches = Vec::new();
+    for i in 0..120 {
+        let len = 21 + (rnd() % 3000) as usize;
+        let alphabet = 1 + (rnd() % 40) as u8;
+        let runs = rnd() % 3;
+        let mut s = Vec::with_capacity(len);
+        while s.len() < len {
+            let b = b'!' + (rnd() % u64::from(alphabet)) as u8;
+            let n = if runs == 0 {
+                1
+            } else {
+                1 + (rnd() % 12) as usize
+            };
+            for _ in 0..n {
+                s.push(b);
+            }
+        }
+        s.truncate(len);
+        let key = format!("k{i}");
+        cmd(&mut c, &[b"SET", key.as_bytes(), &s]);
+        let p = c
+            .call(&[b"DUMP", key.as_bytes()])
+            .as_bytes()
+            .unwrap()
+            .to_vec();
+        let ours = dump_payload(
+            &Value::from_bytes(&s),
+            &limits,
+            &EncodeOpts { compress: true },
+        );
+        if ours != p {
+            mismatches.push(i);
+        }
+        assert_eq!(
+            content_of(&restore_payload(&p, &limits).unwrap()),
+            Content::Str(s.clone())
+        );
+    }
+    assert!(
+        mismatches.is_empty(),
+        "LZF output differs for strings {mismatches:?}"
+    );
+}
