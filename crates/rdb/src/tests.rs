@@ -853,8 +853,5 @@ fn display_messages() {
     }
     .to_string()
     .contains("CRC mismatch"));
-    assert_eq!(
-        RdbError::InvalidLength("list", 5).to_string(),
-        "Invalid list len: 5"
-    );
+    assert_eq!(RdbError::Lzf.to_string(), "Invalid LZF compressed string");
 }

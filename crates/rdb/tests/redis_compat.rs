@@ -672,3 +672,59 @@ fn lzf_output_matches_redis_on_varied_strings() {
         "LZF output differs for strings {mismatches:?}"
     );
 }
+
+#[test]
+fn list_nodes_split_like_redis_for_every_fill() {
+    if skip() {
+        return;
+    }
+    let srv = Server::redis(&[]);
+    let mut c = srv.conn();
+    for fill in [-5i64, -4, -3, -2, -1, 1, 2, 5, 100, 1000] {
+        cmd(
+            &mut c,
+            &[
+                b"CONFIG",
+                b"SET",
+                b"list-max-listpack-size",
+                fill.to_string().as_bytes(),
+            ],
+        );
+        let limits = TypeLimits {
+            list_max_listpack_size: fill,
+            ..redis_defaults()
+        };
+        let key = format!("list{fill}");
+        let mut args: Vec<Vec<u8>> = vec![b"RPUSH".to_vec(), key.as_bytes().to_vec()];
+        for i in 0..1500usize {
+            let len = match i % 50 {
+                0 => 900,
+                7 => 3000,
+                _ => i % 17,
+            };
+            let e = if i % 3 == 0 {
+                format!("{}", i as i64 * 37 - 9000).into_bytes()
+            } else {
+                vec![b'a' + (i % 26) as u8; len]
+            };
+            args.push(e);
+        }
+        let a: Vec<&[u8]> = args.iter().map(|v| v.as_slice()).collect();
+        cmd(&mut c, &a);
+        let p = c
+            .call(&[b"DUMP", key.as_bytes()])
+            .as_bytes()
+            .unwrap()
+            .to_vec();
+        let v = restore_payload(&p, &limits).unwrap();
+        for compress in [true, false] {
+            let ours = dump_payload(&v, &limits, &EncodeOpts { compress });
+            if compress {
+                assert_eq!(ours, p, "fill {fill}");
+            }
+            let copy = format!("{key}:{compress}");
+            cmd(&mut c, &[b"RESTORE", copy.as_bytes(), b"0", &ours]);
+            assert_eq!(redis_content(&mut c, copy.as_bytes()), content_of(&v));
+        }
+    }
+}
