@@ -537,6 +537,7 @@ fn redis_saved_file_loads_with_loader() {
         ("zset-max-listpack-entries", "4"),
         ("set-max-intset-entries", "4"),
         ("list-max-listpack-size", "4"),
+        ("list-compress-depth", "1"),
     ] {
         cmd(&mut c, &[b"CONFIG", b"SET", k.as_bytes(), v.as_bytes()]);
     }
