@@ -219,7 +219,7 @@ fn zset_from_pairs(
 /// A hash from (field, value) pairs of a compact blob: listpack form unless there are more
 /// than `hash-max-listpack-entries` pairs (value lengths are not checked, as Redis).
 fn hash_from_pairs(elems: &[Elem], limits: &TypeLimits, msg: &'static str) -> Result<Value> {
-    if elems.len() % 2 != 0 {
+    if !elems.len().is_multiple_of(2) {
         return Err(RdbError::Corrupt(msg));
     }
     if elems.is_empty() {
@@ -244,7 +244,7 @@ fn hash_from_pairs(elems: &[Elem], limits: &TypeLimits, msg: &'static str) -> Re
 }
 
 fn zset_from_elems(elems: &[Elem], limits: &TypeLimits, msg: &'static str) -> Result<Value> {
-    if elems.len() % 2 != 0 {
+    if !elems.len().is_multiple_of(2) {
         return Err(RdbError::Corrupt(msg));
     }
     if elems.is_empty() {

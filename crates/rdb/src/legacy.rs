@@ -40,7 +40,7 @@ pub fn ziplist(zl: &[u8]) -> Option<Vec<Elem<'_>>> {
         let (lsize, dlen): (usize, usize) = match enc >> 6 {
             0 => (1, usize::from(enc & 0x3f)),
             1 => {
-                let b1 = *zl.get(q + 1).filter(|_| q + 1 <= last)?;
+                let b1 = *zl.get(q + 1).filter(|_| q < last)?;
                 (2, (usize::from(enc & 0x3f) << 8) | usize::from(b1))
             }
             2 => {

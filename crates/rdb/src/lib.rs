@@ -84,8 +84,6 @@ pub enum RdbError {
     BadLength(u8),
     /// A string used an unknown special encoding.
     BadStringEncoding(u8),
-    /// A length is impossible (larger than the data can hold).
-    InvalidLength(&'static str, u64),
     /// An LZF-compressed string is damaged.
     Lzf,
     /// A stored value is damaged (integrity check failed, duplicates, NaN score...).
@@ -109,7 +107,6 @@ impl fmt::Display for RdbError {
             RdbError::BadType(t) => write!(f, "Bad RDB type {t}"),
             RdbError::BadLength(b) => write!(f, "Unknown length encoding {b} in rdbLoadLen()"),
             RdbError::BadStringEncoding(b) => write!(f, "Unknown RDB string encoding type {b}"),
-            RdbError::InvalidLength(what, n) => write!(f, "Invalid {what} len: {n}"),
             RdbError::Lzf => write!(f, "Invalid LZF compressed string"),
             RdbError::Corrupt(what) => write!(f, "{what}"),
             RdbError::EmptyKey => write!(f, "Empty keys are not allowed"),
@@ -133,3 +130,6 @@ impl From<std::io::Error> for RdbError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -30,14 +30,71 @@ fn idx(h: u32) -> usize {
 }
 
 /// Compresses `input` into at most `out_len` bytes; None when it does not fit (or the input is
-/// shorter than 3 bytes... it then never fits usefully anyway).
+/// shorter than 3 bytes).
 pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     let in_len = input.len();
-    if in_len < 3 || out_len == 0 {
+    if in_len < 3 || out_len == 0 || in_len >= u32::MAX as usize {
         return None;
     }
-    // Positions + 1 (0 = empty slot).
-    let mut htab = vec![0u32; HSIZE];
+    HTAB.with(|t| {
+        let mut t = t.borrow_mut();
+        t.generation = t.generation.wrapping_add(1);
+        if t.generation == 0 || t.slots.len() != HSIZE {
+            // First use, or the generation counter wrapped: really clear the table.
+            t.slots.clear();
+            t.slots.resize(HSIZE, 0);
+            t.generation = 1;
+        }
+        let generation = t.generation;
+        compress_with(
+            input,
+            out_len,
+            &mut HashTable {
+                slots: &mut t.slots,
+                generation,
+            },
+        )
+    })
+}
+
+/// The reusable hash table: each slot holds `generation << 32 | (position + 1)`; a slot of
+/// another generation is empty, so a call need not clear 64K slots.
+struct Table {
+    slots: Vec<u64>,
+    generation: u32,
+}
+
+thread_local! {
+    static HTAB: std::cell::RefCell<Table> = const {
+        std::cell::RefCell::new(Table { slots: Vec::new(), generation: 0 })
+    };
+}
+
+struct HashTable<'a> {
+    slots: &'a mut [u64],
+    generation: u32,
+}
+
+impl HashTable<'_> {
+    /// The position + 1 stored in `slot` by this call, 0 if none.
+    #[inline]
+    fn get(&self, slot: usize) -> usize {
+        let v = self.slots[slot];
+        if (v >> 32) as u32 == self.generation {
+            (v & 0xffff_ffff) as usize
+        } else {
+            0
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, slot: usize, pos: usize) {
+        self.slots[slot] = (u64::from(self.generation) << 32) | (pos as u64 + 1);
+    }
+}
+
+fn compress_with(input: &[u8], out_len: usize, htab: &mut HashTable) -> Option<Vec<u8>> {
+    let in_len = input.len();
     let mut out: Vec<u8> = Vec::with_capacity(out_len + 1);
     // `out` holds the bytes written so far; `op` is the write cursor (the byte at out[op - lit
     // - 1] is the pending literal-run header).
@@ -48,8 +105,8 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     while ip + 2 < in_len {
         hval = next(hval, input, ip);
         let slot = idx(hval);
-        let r = htab[slot] as usize;
-        htab[slot] = ip as u32 + 1;
+        let r = htab.get(slot);
+        htab.set(slot, ip);
         let matched = if r == 0 {
             None
         } else {
@@ -112,10 +169,10 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
             ip -= 2;
             hval = first(input, ip);
             hval = next(hval, input, ip);
-            htab[idx(hval)] = ip as u32 + 1;
+            htab.set(idx(hval), ip);
             ip += 1;
             hval = next(hval, input, ip);
-            htab[idx(hval)] = ip as u32 + 1;
+            htab.set(idx(hval), ip);
             ip += 1;
         } else {
             if out.len() >= out_len {
@@ -229,8 +286,7 @@ mod tests {
         for n in [3, 4, 5, 20, 21, 33, 34, 100, 1000, 4999] {
             round_trip(&rnd[..n]);
         }
-        let long: Vec<u8> = std::iter::repeat(b"0123456789".iter().copied())
-            .take(2000)
+        let long: Vec<u8> = std::iter::repeat_n(b"0123456789".iter().copied(), 2000)
             .flatten()
             .collect();
         round_trip(&long);
