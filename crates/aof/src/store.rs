@@ -133,6 +133,12 @@ pub trait LoadHandler {
     fn apply(&mut self, file_name: &str, item: Item) -> Result<(), String>;
     /// A log line from loading.
     fn log(&mut self, level: LogLevel, msg: &str);
+    /// Loading starts: the total size of the files to load (Redis's `startLoading`, for INFO
+    /// `loading_total_bytes`).
+    fn loading_started(&mut self, _total_bytes: u64) {}
+    /// Called every 1024 items with the bytes loaded so far across files (Redis serves clients
+    /// with `-LOADING` and updates INFO at this point).
+    fn progress(&mut self, _loaded_bytes: u64) {}
 }
 
 /// A base file being written by a rewrite: `temp-rewriteaof-bg-<id>.aof` in `dir`.
@@ -202,6 +208,8 @@ pub struct AofStore {
     pub manifest: Manifest,
     loaded_total_size: u64,
     loaded_base_size: u64,
+    /// Bytes of the files fully loaded before the current one (for progress).
+    progress_base: u64,
     logs: Vec<(LogLevel, String)>,
 }
 
@@ -237,6 +245,7 @@ impl AofStore {
             manifest: Manifest::new(),
             loaded_total_size: 0,
             loaded_base_size: 0,
+            progress_base: 0,
             logs: Vec::new(),
         }
     }
@@ -470,6 +479,7 @@ impl AofStore {
         if self.manifest.is_empty() {
             return LoadStatus::NotExist;
         }
+        self.progress_base = 0;
         let files: Vec<(String, bool)> = self
             .manifest
             .base
@@ -491,6 +501,7 @@ impl AofStore {
         if total == 0 {
             return LoadStatus::Empty;
         }
+        h.loading_started(total);
         let mut base_size = 0;
         let mut ret = LoadStatus::Ok;
         let n = files.len();
@@ -503,6 +514,9 @@ impl AofStore {
             }
             let start = Instant::now();
             ret = self.load_file(name, last, opts, h);
+            self.progress_base += fs::metadata(self.paths.file(name))
+                .map(|m| m.len())
+                .unwrap_or(0);
             if ret == LoadStatus::Ok || (ret == LoadStatus::Truncated && last) {
                 h.log(
                     LogLevel::Notice,
@@ -616,7 +630,12 @@ impl AofStore {
                 }
             }
         }
+        let mut loops: u64 = 0;
         let valid_up_to = loop {
+            loops += 1;
+            if loops % 1024 == 0 {
+                h.progress(self.progress_base + reader.position());
+            }
             match reader.next_item() {
                 Ok(Some(item)) => {
                     if let Err(msg) = h.apply(name, item) {
