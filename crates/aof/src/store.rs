@@ -633,7 +633,7 @@ impl AofStore {
         let mut loops: u64 = 0;
         let valid_up_to = loop {
             loops += 1;
-            if loops % 1024 == 0 {
+            if loops.is_multiple_of(1024) {
                 h.progress(self.progress_base + reader.position());
             }
             match reader.next_item() {
