@@ -17,6 +17,11 @@
 //!   `finish_rewrite(.., wait_rewrite = true)` renames the temp incr into the manifest.
 //!
 //! The manifest is always written atomically: temp file, fsync, rename, fsync of the directory.
+//!
+//! Differences from Redis: a torn file that is not the last one is reported (load fails, as in
+//! Redis) but not truncated on disk; history files are unlinked synchronously (Redis hands the
+//! unlink to a background thread); `aof-disable-auto-gc` is not supported; manifest file names
+//! must be UTF-8.
 //! Log lines (Redis's texts) are queued; take them with [`AofStore::take_logs`].
 
 use std::fs::{self, File, OpenOptions};
