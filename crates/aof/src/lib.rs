@@ -10,6 +10,7 @@
 //! - [`store`]: the AOF directory ([`AofStore`]): manifest on disk (atomic writes), loading all
 //!   files through a [`LoadHandler`] with Redis's log lines, the old single-file upgrade, opening
 //!   on start, the rewrite's files (new incr, temp base, install, history, cleanup).
+//! - [`load`]: [`AofStore::load`], replaying base + incr files through a [`LoadHandler`].
 //! - [`policy`]: the automatic rewrite growth check and the back-off after failed rewrites.
 //! - [`encode`]: `*N\r\n$len\r\narg\r\n...`, `SELECT`, `#TS:` annotations.
 //!
@@ -63,6 +64,7 @@
 //! ```
 
 pub mod encode;
+pub mod load;
 pub mod manifest;
 pub mod policy;
 pub mod reader;
@@ -83,11 +85,9 @@ pub enum LogLevel {
 }
 
 pub use encode::{encode_command, encode_select, encode_timestamp};
+pub use load::{LoadHandler, LoadOptions, LoadStatus};
 pub use manifest::{AofInfo, FileType, Manifest, ManifestError};
 pub use policy::{auto_rewrite_growth, RewriteLimiter};
 pub use reader::{read_all, AofReader, Item, ReadError, DEFAULT_MAX_BULK_LEN};
-pub use store::{
-    fsync_dir_of, AofPaths, AofStore, FinishedBase, LoadHandler, LoadOptions, LoadStatus,
-    StoreError, TempBase,
-};
+pub use store::{fsync_dir_of, AofPaths, AofStore, FinishedBase, StoreError, TempBase};
 pub use writer::{open_append, strerror, AofIoError, AofWriter, Flushed, FsyncPolicy, IoOp};

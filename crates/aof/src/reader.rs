@@ -20,6 +20,20 @@
 //! then keep calling [`AofReader::next_item`]: it continues right after the RDB payload. A caller
 //! that loaded the RDB part some other way can instead seek a fresh file to the end of the RDB
 //! payload and use [`AofReader::starting_at`].
+//!
+//! Differences from Redis 7.0.15's loader, all on damaged files and all safer:
+//! - a torn tail inside an open MULTI is cut before the MULTI even when the file ends in the
+//!   middle of a command (Redis cuts after the last whole queued command, leaving an open MULTI
+//!   that swallows whatever is appended next);
+//! - a torn `#` annotation line at the very end is a truncated tail (Redis takes it as a clean
+//!   end and later appends commands onto that line);
+//! - after an RDB preamble the cut is never before the end of the RDB part (Redis's offset
+//!   starts at 0 and would truncate the whole file);
+//! - headers must be `[-]digits` then `\r\n` or `\n` and a bulk must be followed by `\r\n`
+//!   (Redis uses `atoi` and skips two bytes unchecked), so garbage is found where it starts.
+//!
+//! An EXEC outside a transaction is returned as a plain [`Item::Command`]; inside a MULTI every
+//! command but EXEC is queued, as Redis's loader does.
 
 use std::fmt;
 use std::io::{self, BufRead, Read};

@@ -31,9 +31,25 @@ impl Mount {
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.path).status();
+        // A concurrent fork (another test spawning a process) can briefly hold a descriptor:
+        // retry, then detach lazily so no mount is ever left behind.
+        for _ in 0..20 {
+            let ok = Command::new("umount")
+                .arg(&self.path)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
+
+/// The tests of this file run one at a time (mount/umount and forks do not mix well).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn big_cmd(key: &str, n: usize) -> Vec<u8> {
     let mut v = Vec::new();
@@ -43,6 +59,7 @@ fn big_cmd(key: &str, n: usize) -> Vec<u8> {
 
 #[test]
 fn enospc_truncates_back_and_recovers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let td = TempDir::new("aof-enospc").unwrap();
     let mnt = td.path().join("mnt");
     fs::create_dir(&mnt).unwrap();
@@ -127,6 +144,7 @@ fn enospc_truncates_back_and_recovers() {
 
 #[test]
 fn enospc_nothing_written_and_always_is_fatal() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let td = TempDir::new("aof-enospc2").unwrap();
     let mnt = td.path().join("mnt");
     fs::create_dir(&mnt).unwrap();

@@ -454,3 +454,47 @@ fn manifest_written_matches_parse() {
     assert!(!paths.file("temp-appendonly.aof.manifest").exists());
     let _ = io::sink();
 }
+
+#[test]
+fn loading_progress_reported() {
+    struct P {
+        total: u64,
+        seen: Vec<u64>,
+        n: usize,
+    }
+    impl LoadHandler for P {
+        fn load_rdb(&mut self, _: &str, _: &mut dyn BufRead) -> Result<(), String> {
+            Err("no rdb here".into())
+        }
+        fn apply(&mut self, _: &str, _: Item) -> Result<(), String> {
+            self.n += 1;
+            Ok(())
+        }
+        fn log(&mut self, _: LogLevel, _: &str) {}
+        fn loading_started(&mut self, total: u64) {
+            self.total = total;
+        }
+        fn progress(&mut self, loaded: u64) {
+            self.seen.push(loaded);
+        }
+    }
+    let mut f = Vec::new();
+    for i in 0..3000 {
+        encode_command(&mut f, &["SET", &format!("k{i}"), "v"]);
+    }
+    let td = TempDir::new("aof-progress").unwrap();
+    let paths = setup_two_files(&td, &f, &f);
+    fs::write(paths.file("appendonly.aof.1.base.rdb"), b"").unwrap();
+    let mut st = AofStore::load_manifest(paths).unwrap();
+    let mut p = P {
+        total: 0,
+        seen: Vec::new(),
+        n: 0,
+    };
+    assert_eq!(st.load(&LoadOptions::default(), &mut p), LoadStatus::Ok);
+    assert_eq!(p.n, 6000);
+    assert_eq!(p.total, 2 * f.len() as u64);
+    assert!(p.seen.len() >= 4, "{:?}", p.seen);
+    assert!(p.seen.windows(2).all(|w| w[0] < w[1]));
+    assert!(*p.seen.last().unwrap() > f.len() as u64);
+}
