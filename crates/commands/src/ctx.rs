@@ -25,9 +25,27 @@ pub struct Ctx<'a> {
     pub may_block: bool,
     /// Set by a blocking command that found nothing to serve (see `Ctx::block_on`).
     pub block: Option<crate::blocking::Block>,
+    /// What this call propagates to the AOF and replicas instead of its own arguments (Redis's
+    /// command rewriting: relative TTLs become absolute, INCRBYFLOAT becomes SET, SPOP becomes
+    /// SREM, a served BLPOP becomes LPOP ...). `Some(empty)`: nothing. Only read when the call
+    /// changed something (`dirty > 0`) or `force_propagate` is set.
+    pub propagate: Option<Vec<Vec<Vec<u8>>>>,
+    /// Propagate even without a change (FLUSHALL/FLUSHDB of empty databases, as Redis does).
+    pub force_propagate: bool,
 }
 
 impl<'a> Ctx<'a> {
+    /// Propagate `argv` instead of the call's own arguments.
+    pub fn rewrite<A: AsRef<[u8]>>(&mut self, argv: &[A]) {
+        self.propagate = Some(vec![argv.iter().map(|a| a.as_ref().to_vec()).collect()]);
+    }
+
+    /// Adds `argv` to what this call propagates (the call's own arguments are then not
+    /// propagated unless added too).
+    pub fn also_propagate(&mut self, argv: Vec<Vec<u8>>) {
+        self.propagate.get_or_insert_with(Vec::new).push(argv);
+    }
+
     /// Sets `key` in the selected database at the command's time (see `Db::set`).
     pub fn set_key(&mut self, key: &[u8], value: cinnabar_keyspace::value::Value, keep_ttl: bool) {
         let (i, now) = (self.db, self.now);

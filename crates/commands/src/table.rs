@@ -5,7 +5,7 @@
 //! into bit masks once at startup. The implicit categories Redis derives from flags (`@write`,
 //! `@read`, `@fast`/`@slow`, `@admin @dangerous`, ...) are derived the same way here.
 
-use crate::families::{bitmap, bitops, hash, hll, keys, list, set, sort, string, zset};
+use crate::families::{bitmap, bitops, dump, hash, hll, keys, list, set, sort, string, zset};
 use crate::Ctx;
 use cinnabar_resp::Args;
 use std::collections::HashMap;
@@ -793,6 +793,18 @@ pub static COMMANDS: &[Def] = &[
     def!("command", -1, "loading stale", NOKEY, "connection", "server", "2.8.13", "Get array of Redis command details", Server, subs COMMAND_SUBS),
     def!("debug", -2, "admin noscript loading stale", NOKEY, "", "server", "1.0.0", "A container for debugging commands", Server),
     def!("shutdown", -1, "admin noscript loading stale no_multi allow_busy", NOKEY, "", "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", Server),
+    def!("save", 1, "admin noscript no_async_loading no_multi", NOKEY, "", "server", "1.0.0", "Write the dataset to disk in the foreground", Server),
+    def!("bgsave", -1, "admin noscript no_async_loading", NOKEY, "", "server", "1.0.0", "Write the dataset to disk in the background", Server),
+    def!("replicaof", 3, "admin noscript stale no_async_loading", NOKEY, "", "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", Server),
+    def!("slaveof", 3, "admin noscript stale no_async_loading", NOKEY, "", "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", Server),
+    def!("role", 1, "noscript loading stale fast", NOKEY, "admin dangerous", "server", "2.8.12", "Return the role of the instance in the context of replication", Server),
+    def!("wait", 3, "noscript", NOKEY, "connection", "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", Server),
+    def!("bgrewriteaof", 1, "admin noscript no_async_loading", NOKEY, "", "server", "1.0.0", "Asynchronously rewrite the append-only file", Server),
+    def!("sync", 1, "admin noscript no_async_loading no_multi", NOKEY, "", "server", "1.0.0", "Internal command used for replication", Server),
+    def!("psync", -3, "admin noscript no_async_loading no_multi", NOKEY, "", "server", "2.8.0", "Internal command used for replication", Server),
+    def!("replconf", -1, "admin noscript loading stale allow_busy", NOKEY, "", "server", "3.0.0", "An internal command for configuring the replication stream", Server),
+    def!("dumpsave", 1, "admin noscript no_async_loading no_multi", NOKEY, "", "server", "7.0.15", "Stream a point-in-time RDB snapshot of the dataset to this connection (Cinnabar)", Server),
+    def!("pipesave", 1, "admin noscript no_async_loading no_multi", NOKEY, "", "server", "7.0.15", "Stream a point-in-time RDB snapshot into the stdin of pipesave-command (Cinnabar)", Server),
     def!("time", 1, "loading stale fast", NOKEY, "", "server", "2.6.0", "Return the current server time", Server),
     def!("memory", -2, "", NOKEY, "", "server", "4.0.0", "A container for memory diagnostics commands", Server, subs MEMORY_SUBS),
     def!("lastsave", 1, "loading stale fast", NOKEY, "admin dangerous", "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk", Server),
@@ -1105,6 +1117,7 @@ static FAMILIES: &[(&[Def], &[Extra])] = &[
     (bitops::DEFS, bitops::EXTRAS),
     (hll::DEFS, hll::EXTRAS),
     (sort::DEFS, sort::EXTRAS),
+    (dump::DEFS, dump::EXTRAS),
 ];
 
 /// The key flags of a call whose spec says `variable_flags`: what this very call does to its

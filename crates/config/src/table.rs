@@ -408,6 +408,9 @@ pub static DIRECTIVES: &[Directive] = &[
     st("cluster-announce-hostname", None, 0, true, None, Some(Check::Hostname)),
     st("syslog-ident", None, IMM, false, Some("redis"), None),
     st("dbfilename", None, PROT, false, Some("dump.rdb"), Some(Check::DbFilename)),
+    // Cinnabar: PIPESAVE streams a snapshot into this shell command's stdin. Only the
+    // configuration file sets it (a command line run by the server is not a runtime knob).
+    st("pipesave-command", None, IMM | HID, false, Some(""), None),
     st("appendfilename", None, IMM, false, Some("appendonly.aof"), Some(Check::AofFilename)),
     st("appenddirname", None, IMM, false, Some("appendonlydir"), Some(Check::AofDirname)),
     st("server_cpulist", None, IMM, true, None, None),
@@ -568,7 +571,8 @@ mod tests {
                 assert_eq!(n, n.to_ascii_lowercase());
             }
         }
-        assert_eq!(DIRECTIVES.len(), 178);
+        // Redis 7.0's 178 directives plus Cinnabar's own pipesave-command.
+        assert_eq!(DIRECTIVES.len(), 179);
         let (i, alias) = lookup(b"SLAVEOF").expect("slaveof");
         assert!(alias);
         assert_eq!(DIRECTIVES[i].name, "replicaof");

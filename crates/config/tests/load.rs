@@ -50,7 +50,7 @@ fn file_then_options() {
     assert!(!c.is_explicit("hz"));
     let mut unimpl = c.unimplemented_set();
     unimpl.sort();
-    assert_eq!(unimpl, vec!["maxmemory", "replica-read-only"]);
+    assert_eq!(unimpl, vec!["maxmemory"]);
     let _ = std::fs::remove_dir_all(&d);
 }
 

@@ -464,6 +464,44 @@ impl Db {
 }
 
 impl Db {
+    /// Makes `key` look idle for `secs` seconds (RESTORE IDLETIME, OBJECT IDLETIME).
+    pub fn set_idle(&mut self, key: &[u8], now: i64, secs: i64) {
+        if let Some(o) = self.main.get_mut(key) {
+            o.lru = lru_clock(now.saturating_sub(secs.saturating_mul(1000)));
+        }
+    }
+
+    /// Inserts a key read from a dump file (no expiry check; `lru_ms` is the time of its last
+    /// access). A key already present is an error (false) unless `replace`.
+    pub fn load_insert(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expire: Option<i64>,
+        lru_ms: i64,
+        replace: bool,
+    ) -> bool {
+        if self.main.contains_key(key) {
+            if !replace {
+                return false;
+            }
+            self.take(key);
+        }
+        self.main.insert(
+            CompactBytes::from(key),
+            Obj {
+                value,
+                lru: lru_clock(lru_ms),
+                raw: false,
+                epoch: self.snap.epoch,
+            },
+        );
+        if let Some(when) = expire {
+            self.expires.insert(CompactBytes::from(key), when);
+        }
+        true
+    }
+
     /// One slice of this database's part of the running snapshot: hands up to about `max` keys
     /// to `f` as they were when the snapshot started — first versions kept by writes, then
     /// flushed tables, then the walk over the live table — and returns true once the part is

@@ -56,12 +56,15 @@ pub enum Item {
 struct Input<R> {
     r: R,
     crc: Crc64,
+    /// Bytes consumed so far.
+    consumed: u64,
 }
 
 impl<R: Read> Input<R> {
     fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
         self.r.read_exact(buf)?;
         self.crc.update(buf);
+        self.consumed += buf.len() as u64;
         Ok(())
     }
 
@@ -504,6 +507,7 @@ pub fn restore_payload(p: &[u8], limits: &TypeLimits) -> Result<Value> {
     let mut inp = Input {
         r: &p[..body_end],
         crc: Crc64::new(),
+        consumed: 0,
     };
     let t = inp.u8()?;
     if !is_object_type(t) {
@@ -537,6 +541,7 @@ impl<R: Read> Loader<R> {
             inp: Input {
                 r: BufReader::with_capacity(64 * 1024, r),
                 crc: Crc64::new(),
+                consumed: 0,
             },
             state: State::Header,
             version: 0,
@@ -553,6 +558,13 @@ impl<R: Read> Loader<R> {
     }
 
     /// Empty collections met and skipped so far (Redis skips them too, with a warning).
+    /// Bytes of the RDB consumed so far (after the Eof item: the RDB's whole length, so what
+    /// follows it, such as an AOF tail after an RDB preamble, starts there). The reader itself
+    /// may have been read further (the loader buffers).
+    pub fn consumed(&self) -> u64 {
+        self.inp.consumed
+    }
+
     pub fn empty_keys_skipped(&self) -> u64 {
         self.empty_keys_skipped
     }
@@ -611,6 +623,7 @@ impl<R: Read> Loader<R> {
                         let expected = self.inp.crc.finish();
                         let mut b = [0u8; 8];
                         self.inp.r.read_exact(&mut b)?;
+                        self.inp.consumed += 8;
                         let found = u64::from_le_bytes(b);
                         if found != 0 && found != expected {
                             return Err(RdbError::Checksum { expected, found });

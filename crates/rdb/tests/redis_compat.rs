@@ -2,6 +2,7 @@
 //! where Redis's order is deterministic), a file we write loaded by Redis (and accepted by
 //! redis-check-rdb), a file Redis SAVEs loaded by our `Loader`. Skipped without redis-server.
 #![allow(clippy::unwrap_used)]
+#![allow(clippy::type_complexity)]
 
 use cinnabar_keyspace::types::hash::HashValue;
 use cinnabar_keyspace::types::list::ListValue;

@@ -168,13 +168,30 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
             limits: s.settings.limits,
             may_block: true,
             block: None,
+            propagate: None,
+            force_propagate: false,
         };
         f(&mut ctx, args.args());
         let (dirty, still_blocked) = (ctx.dirty, ctx.block.is_some());
+        let rewritten = ctx.propagate.take();
         s.dirty += dirty;
         if still_blocked {
             continue;
         }
+        if !s.ks.dbs[db].expired_keys.is_empty() {
+            crate::multi::drain_expired(s, db);
+        }
+        if s.prop.enabled && dirty > 0 {
+            match rewritten {
+                Some(ops) => {
+                    for argv in ops {
+                        s.prop.add(db, argv);
+                    }
+                }
+                None => s.prop.add_args(db, args.args().iter()),
+            }
+        }
+        crate::propagate::end_unit(s, false);
         let all: Vec<&[u8]> = args.args().iter().collect();
         signal_written_keys(s, spec, db, &all);
         if dirty > 0 {
@@ -202,6 +219,8 @@ pub fn unblock(s: &mut Server, id: u64, error: Option<&str>) -> bool {
     match error {
         Some(e) => {
             r.error(e);
+            // The blocked command failed (commandstats failed_calls), as in Redis.
+            cinnabar_commands::table::CmdStats::bump(&w.spec.stats.failed, 1);
             for code in r.errors.drain(..) {
                 *s.stats.error_codes.entry(code).or_insert(0) += 1;
                 s.stats.total_error_replies += 1;

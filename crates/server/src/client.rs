@@ -19,7 +19,7 @@ pub enum ReplyMode {
 }
 
 /// What CLIENT LIST shows, updated by the connection task after each command.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ClientInfo {
     pub name: Vec<u8>,
     pub db: usize,
@@ -60,6 +60,15 @@ pub struct ClientHandle {
     pub outbox_notify: tokio::sync::Notify,
     /// The client speaks RESP3 (how messages are framed for it).
     pub resp3: Cell<bool>,
+    /// An attached replica (CLIENT LIST flag `S`).
+    pub replica: Cell<bool>,
+    /// The port a replica said it listens on (REPLCONF listening-port).
+    pub repl_port: Cell<u16>,
+    /// A replica's read position in the replication buffer (next byte to send).
+    pub repl_off: Cell<u64>,
+    /// The offset a replica last acknowledged (REPLCONF ACK), and when.
+    pub repl_ack_off: Cell<i64>,
+    pub repl_ack_time: Cell<Instant>,
 }
 
 impl ClientHandle {
@@ -79,6 +88,9 @@ impl ClientHandle {
         let age = now.duration_since(self.created).as_secs();
         let idle = now.duration_since(self.last_interaction.get()).as_secs();
         let mut flags = String::new();
+        if self.replica.get() {
+            flags.push('S');
+        }
         if i.sub + i.psub > 0 {
             flags.push('P');
         }
@@ -138,6 +150,53 @@ pub struct Client {
     /// Subscribed channels and patterns, in subscription order.
     pub subs: Vec<Vec<u8>>,
     pub psubs: Vec<Vec<u8>>,
+    /// What this connection said with REPLCONF.
+    pub repl: ReplConf,
+    /// A snapshot to stream to this connection (DUMPSAVE, SYNC).
+    pub stream: Option<SnapshotStream>,
+    /// The client applying our master's stream (see replica.rs).
+    pub is_master: bool,
+    /// A WAIT in progress.
+    pub wait: Option<WaitAcks>,
+    /// A slot this client waits on after its command (SHUTDOWN waiting for replicas).
+    pub block_slot: Option<std::rc::Rc<crate::blocking::Slot>>,
+}
+
+/// WAIT numreplicas timeout, waiting for acknowledgements.
+pub struct WaitAcks {
+    pub target: i64,
+    pub numreplicas: i64,
+    /// Unix ms, 0 = forever.
+    pub deadline_ms: i64,
+}
+
+/// How a snapshot is framed on the wire.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `$EOF:<40 chars>\r\n` ... `<40 chars>` (diskless replication, DUMPSAVE).
+    EofMark,
+    /// `$<length>\r\n` then the bytes (a replica without `capa eof`): assembled in memory.
+    Length,
+}
+
+/// A snapshot on its way to this connection.
+pub struct SnapshotStream {
+    pub rx: tokio::sync::mpsc::Receiver<crate::persist::Msg>,
+    pub framing: Framing,
+    /// Close the connection once it is sent (`redis-cli --rdb`).
+    pub close_after: bool,
+}
+
+/// REPLCONF options a connection has sent.
+#[derive(Default)]
+pub struct ReplConf {
+    pub listening_port: u16,
+    pub announced_ip: Option<Vec<u8>>,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+    pub rdb_only: bool,
+    /// This connection is an attached replica (it receives the propagated stream).
+    pub is_replica: bool,
 }
 
 impl Client {
@@ -155,6 +214,11 @@ impl Client {
             watched: Vec::new(),
             subs: Vec::new(),
             psubs: Vec::new(),
+            repl: ReplConf::default(),
+            stream: None,
+            is_master: false,
+            wait: None,
+            block_slot: None,
         }
     }
 }

@@ -22,6 +22,10 @@ enum Step {
     Paused,
     /// A blocking command is waiting for data (slot, deadline in unix ms or 0).
     Blocked(Rc<crate::blocking::Slot>, i64),
+    /// A snapshot is to be streamed to this connection (DUMPSAVE, SYNC).
+    Stream,
+    /// WAIT: until enough replicas acknowledge.
+    Wait,
 }
 
 fn process(
@@ -51,7 +55,20 @@ fn process(
                             *rpos += n;
                             return Step::Blocked(slot, deadline);
                         }
-                        Exec::Done => {}
+                        Exec::Done => {
+                            if c.stream.is_some() {
+                                *rpos += n;
+                                return Step::Stream;
+                            }
+                            if c.wait.is_some() {
+                                *rpos += n;
+                                return Step::Wait;
+                            }
+                            if let Some(slot) = c.block_slot.take() {
+                                *rpos += n;
+                                return Step::Blocked(slot, 0);
+                            }
+                        }
                     }
                 }
                 *rpos += n;
@@ -125,6 +142,106 @@ async fn wait_blocked(
     }
 }
 
+/// Writes a snapshot to the socket: as diskless replication frames it (`$EOF:<40 random
+/// chars>\r\n`, the RDB, its CRC64, the same 40 chars) or, for a replica without `capa eof`,
+/// as `$<length>\r\n` + the RDB (assembled in memory first). Returns the bytes written.
+async fn stream_snapshot(
+    stream: &mut ClientSocket,
+    snap: crate::client::SnapshotStream,
+    checksum: bool,
+) -> Result<u64, ()> {
+    let crate::client::SnapshotStream {
+        mut rx, framing, ..
+    } = snap;
+    let eof = framing == crate::client::Framing::EofMark;
+    let mark = crate::server::random_hex40();
+    let mut total = 0u64;
+    // The EOF-framing header goes out with the first snapshot bytes (after any preamble).
+    let mut head = if eof {
+        Some(format!("$EOF:{mark}\r\n").into_bytes())
+    } else {
+        None
+    };
+    let mut whole: Vec<u8> = Vec::new();
+    let mut crc = cinnabar_rdb::Crc64::new();
+    loop {
+        match rx.recv().await {
+            Some(crate::persist::Msg::Preamble(p)) => {
+                stream.write_all(&p).await.map_err(|_| ())?;
+                total += p.len() as u64;
+            }
+            Some(crate::persist::Msg::Data(b)) => {
+                if let Some(h) = head.take() {
+                    stream.write_all(&h).await.map_err(|_| ())?;
+                    total += h.len() as u64;
+                }
+                if checksum {
+                    crc.update(&b);
+                }
+                if eof {
+                    stream.write_all(&b).await.map_err(|_| ())?;
+                    total += b.len() as u64;
+                } else {
+                    whole.extend_from_slice(&b);
+                }
+            }
+            Some(crate::persist::Msg::Finish) => {
+                if let Some(h) = head.take() {
+                    stream.write_all(&h).await.map_err(|_| ())?;
+                    total += h.len() as u64;
+                }
+                let sum = if checksum { crc.finish() } else { 0 };
+                let mut tail = sum.to_le_bytes().to_vec();
+                if eof {
+                    tail.extend_from_slice(mark.as_bytes());
+                } else {
+                    whole.extend_from_slice(&tail);
+                    tail = format!("${}\r\n", whole.len()).into_bytes();
+                    tail.append(&mut whole);
+                }
+                stream.write_all(&tail).await.map_err(|_| ())?;
+                return Ok(total + tail.len() as u64);
+            }
+            None => return Err(()),
+        }
+    }
+}
+
+/// Writes a replica's share of the replication buffer (from its offset to the end) and
+/// advances its offset.
+async fn send_repl_stream(
+    srv: &Rc<RefCell<Server>>,
+    stream: &mut ClientSocket,
+    handle: &Rc<crate::client::ClientHandle>,
+) -> Result<(), ()> {
+    loop {
+        let (blocks, start, end) = {
+            let s = srv.borrow();
+            let off = handle.repl_off.get();
+            if off < s.repl_buf.first_offset() {
+                // Its history is gone (cannot happen while it is registered): resync.
+                return Err(());
+            }
+            let (b, st) = s.repl_buf.read_from(off);
+            (b, st, s.repl_buf.end_offset())
+        };
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        let mut sent = 0u64;
+        for (i, b) in blocks.iter().enumerate() {
+            let part = if i == 0 { &b[start..] } else { &b[..] };
+            stream.write_all(part).await.map_err(|_| ())?;
+            sent += part.len() as u64;
+        }
+        let mut s = srv.borrow_mut();
+        s.stats.net_output_bytes += sent;
+        let now_at = handle.repl_off.get() + sent;
+        handle.repl_off.set(now_at.min(end));
+        crate::propagate::trim(&mut s);
+    }
+}
+
 /// Serves one accepted connection until it closes.
 pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: Rc<ClientHandle>) {
     let authenticated = srv.borrow().settings.requirepass.is_none();
@@ -138,7 +255,7 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             if qbuf.capacity() - qbuf.len() < READ_CHUNK / 4 {
                 qbuf.reserve(READ_CHUNK);
             }
-            let subscribed = !c.subs.is_empty() || !c.psubs.is_empty();
+            let subscribed = !c.subs.is_empty() || !c.psubs.is_empty() || c.repl.is_replica;
             let got = if subscribed {
                 tokio::select! {
                     biased;
@@ -150,6 +267,13 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             };
             let n = match got {
                 None => {
+                    if c.repl.is_replica {
+                        // The replication stream: what the shared buffer holds past our offset.
+                        if send_repl_stream(&srv, &mut stream, &handle).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
                     // Messages from publishers: write them out, then read again.
                     let out = std::mem::take(&mut *handle.outbox.borrow_mut());
                     if !out.is_empty() && stream.write_all(&out).await.is_err() {
@@ -185,7 +309,15 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                     ob.clear();
                 }
             }
+            let was_replica = c.repl.is_replica;
+            let keep = c.reply.out.len();
             let step = process(&mut s, &mut c, &mut parser, &qbuf, &mut rpos);
+            // `appendfsync always`: what these replies acknowledge is on disk first.
+            crate::aof::before_reply(&mut s);
+            if was_replica {
+                // A replica gets the stream, never replies to what it sends (REPLCONF ACK...).
+                c.reply.out.truncate(keep);
+            }
             s.stats.net_output_bytes += c.reply.out.len() as u64;
             let mut info = handle.info.borrow_mut();
             info.qbuf = qbuf.len() - rpos;
@@ -228,6 +360,52 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                 }
                 need_read = false;
             }
+            Step::Wait => {
+                let Some(w) = c.wait.take() else {
+                    continue;
+                };
+                let notify = srv.borrow().repl_ack_notify.clone();
+                loop {
+                    let n = crate::cmds::count_acked(&srv.borrow(), w.target);
+                    let now = now_ms();
+                    if n >= w.numreplicas || (w.deadline_ms > 0 && now >= w.deadline_ms) {
+                        c.reply.int(n);
+                        break;
+                    }
+                    let wait = if w.deadline_ms > 0 {
+                        Duration::from_millis((w.deadline_ms - now).max(1) as u64)
+                    } else {
+                        Duration::from_secs(1)
+                    };
+                    tokio::select! {
+                        _ = notify.notified() => {}
+                        _ = tokio::time::sleep(wait.min(Duration::from_millis(100))) => {}
+                    }
+                    if handle.killed.get() {
+                        break;
+                    }
+                }
+                need_read = false;
+            }
+            Step::Stream => {
+                let Some(snap) = c.stream.take() else {
+                    continue;
+                };
+                let close = snap.close_after;
+                let checksum = srv.borrow().settings.rdbchecksum;
+                match stream_snapshot(&mut stream, snap, checksum).await {
+                    Ok(n) => srv.borrow_mut().stats.net_output_bytes += n,
+                    Err(()) => break,
+                }
+                if close {
+                    break;
+                }
+                if c.repl.is_replica && send_repl_stream(&srv, &mut stream, &handle).await.is_err()
+                {
+                    break;
+                }
+                need_read = false;
+            }
             Step::Blocked(slot, deadline) => {
                 handle.blocked.set(true);
                 let alive =
@@ -247,6 +425,10 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
     stream.shutdown();
     let mut s = srv.borrow_mut();
     s.blocked.remove(handle.id);
+    if c.repl.is_replica {
+        crate::propagate::detach_replica(&mut s, handle.id);
+        notice!("Connection with replica {} lost.", handle.addr);
+    }
     crate::multi::discard(&mut s, &mut c);
     crate::pubsub::drop_all(&mut s, &mut c);
     s.clients.remove(&handle.id);

@@ -68,15 +68,22 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
         let hz = srv.borrow().hz.max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
         let mut s = srv.borrow_mut();
+        if s.cron_paused {
+            continue;
+        }
         s.cron_loops += 1;
+        crate::shutdown::cron(&mut s);
         let period_us = 1_000_000 / hz as u64;
-        if s.active_expire_enabled {
+        // A replica leaves expiry to its master (which sends the DELs).
+        if s.active_expire_enabled && s.loading.is_none() && s.master.is_none() {
             active_expire(&mut s, period_us / 4);
         }
         databases_cron(&mut s);
         for db in 0..s.ks.dbs.len() {
             crate::multi::drain_expired(&mut s, db);
         }
+        // Each deletion by active expiry is a unit of its own (no MULTI around them).
+        crate::propagate::end_unit(&mut s, true);
         let now = now_ms();
         let (ops, nin, nout) = (
             s.stats.total_commands_processed,
@@ -100,12 +107,53 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
                 .filter(|h| {
                     t.duration_since(h.last_interaction.get()) > limit
                         && !s.blocked.waiters.contains_key(&h.id)
+                        && !h.replica.get()
+                        && Some(h.id) != s.master_client
                 })
                 .cloned()
                 .collect();
             for h in idle {
                 crate::verbose!("Closing idle client");
                 h.kill();
+            }
+        }
+        crate::aof::cron(&mut s);
+        replication_cron(&mut s);
+        crate::persist::start_pending_syncs(&mut s);
+        drop(s);
+        crate::persist::cron(&srv);
+    }
+}
+
+/// Once a second: PING the replicas every `repl-ping-replica-period` seconds (so they can tell
+/// a quiet master from a dead link), and free the backlog after `repl-backlog-ttl` seconds
+/// without replicas (a master only: a replica keeps it for a later promotion).
+fn replication_cron(s: &mut Server) {
+    let now = Instant::now();
+    if now.duration_since(s.repl_cron_last) < Duration::from_secs(1) {
+        return;
+    }
+    s.repl_cron_last = now;
+    s.repl_cron_ticks += 1;
+    let num = |s: &Server, k: &str, d: u64| {
+        s.cfg
+            .get_value(k)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(d)
+    };
+    let period = num(s, "repl-ping-replica-period", 10).max(1);
+    if s.master.is_none() && !s.replicas.is_empty() && s.repl_cron_ticks.is_multiple_of(period) {
+        crate::propagate::feed_replicas_only(s, &[b"PING"]);
+    }
+    let ttl = num(s, "repl-backlog-ttl", 3600);
+    if s.master.is_none() && ttl > 0 && s.repl_buf.active && s.replicas.is_empty() {
+        if let Some(since) = s.repl_no_replicas_since {
+            if now.duration_since(since) > Duration::from_secs(ttl) {
+                crate::notice!(
+                    "Replication backlog freed after {ttl} seconds without connected replicas."
+                );
+                s.repl_buf.deactivate();
+                crate::propagate::refresh_enabled(s);
             }
         }
     }

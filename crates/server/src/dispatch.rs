@@ -96,8 +96,45 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
         {
             c.reply.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.fullname));
             rejected = Some(cmd);
+        } else if s.loading.is_some() && !cmd.has(flag::LOADING) {
+            c.reply
+                .error("LOADING Redis is loading the dataset in memory");
+            rejected = Some(cmd);
+        } else if s.master.is_some()
+            && !c.is_master
+            && s.settings.replica_read_only
+            && cmd.has(flag::WRITE)
+        {
+            c.reply
+                .error("READONLY You can't write against a read only replica.");
+            rejected = Some(cmd);
+        } else if s.settings.min_replicas_to_write > 0
+            && s.master.is_none()
+            && cmd.has(flag::WRITE)
+            && crate::cmds::good_replicas(s) < s.settings.min_replicas_to_write
+        {
+            c.reply
+                .error("NOREPLICAS Not enough good replicas to write.");
+            rejected = Some(cmd);
+        } else if !c.is_master
+            && (cmd.has(flag::WRITE) || cmd.fullname == "ping")
+            && s.aof.misconf().is_some()
+        {
+            let e = s.aof.misconf().unwrap_or_default();
+            c.reply.error(&e);
+            rejected = Some(cmd);
+        } else if !c.is_master
+            && s.settings.stop_writes_on_bgsave_error
+            && !s.persist.last_bgsave_ok
+            && !s.settings.save_params.is_empty()
+            && (cmd.has(flag::WRITE) || cmd.fullname == "ping")
+        {
+            c.reply.error("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.");
+            rejected = Some(cmd);
         } else {
-            if s.pause.is_some() && s.paused_for(cmd.has(flag::WRITE), now) {
+            if (s.pause.is_some() && s.paused_for(cmd.has(flag::WRITE), now))
+                || (crate::shutdown::pauses_writes(s) && cmd.has(flag::WRITE) && !c.is_master)
+            {
                 return Exec::Paused;
             }
             if c.reply_mode == ReplyMode::SkipNext {
@@ -168,6 +205,10 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
     if !s.ks.dbs[c.db].expired_keys.is_empty() {
         crate::multi::drain_expired(s, c.db);
     }
+    if s.prop.has_pending() {
+        let no_multi = ran.is_some_and(|cmd| matches!(cmd.fullname.as_str(), "scan" | "randomkey"));
+        crate::propagate::end_unit(s, no_multi);
+    }
     c.handle
         .multi_len
         .set(c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64));
@@ -212,10 +253,31 @@ pub fn call(
                 limits: s.settings.limits,
                 may_block,
                 block: None,
+                propagate: None,
+                force_propagate: false,
             };
             f(&mut ctx, args);
-            s.dirty += ctx.dirty;
-            if let Some(b) = ctx.block.take() {
+            let dirty = ctx.dirty;
+            let block = ctx.block.take();
+            let rewritten = ctx.propagate.take();
+            let force = ctx.force_propagate;
+            s.dirty += dirty;
+            for d in 0..s.ks.dbs.len() {
+                if !s.ks.dbs[d].expired_keys.is_empty() {
+                    crate::multi::drain_expired(s, d);
+                }
+            }
+            if s.prop.enabled && !s.applying_master && (dirty > 0 || force) {
+                match rewritten {
+                    Some(ops) => {
+                        for argv in ops {
+                            s.prop.add(c.db, argv);
+                        }
+                    }
+                    None => s.prop.add_args(c.db, args.iter()),
+                }
+            }
+            if let Some(b) = block {
                 let slot = std::rc::Rc::new(crate::blocking::Slot::default());
                 let deadline = b.deadline_ms;
                 s.blocked.add(
@@ -233,12 +295,12 @@ pub fn call(
                     },
                 );
                 blocked = Some(Exec::Blocked(slot, deadline));
-            } else if ctx.dirty > 0 && !s.blocked.is_empty() && cmd.fullname == "swapdb" {
+            } else if dirty > 0 && !s.blocked.is_empty() && cmd.fullname == "swapdb" {
                 let p = |x: &[u8]| cinnabar_util::num::string2ll(x).map(|v| v as usize);
                 if let (Some(x), Some(y)) = (p(args.get(1)), p(args.get(2))) {
                     crate::blocking::signal_swapped(s, x, y);
                 }
-            } else if ctx.dirty > 0 && (!s.blocked.is_empty() || !s.watched.is_empty()) {
+            } else if dirty > 0 && (!s.blocked.is_empty() || !s.watched.is_empty()) {
                 let all: Vec<&[u8]> = args.iter().collect();
                 crate::blocking::signal_written_keys(s, cmd, c.db, &all);
                 crate::multi::touch_written_keys(s, cmd, c.db, &all);

@@ -3,6 +3,7 @@
 //! on one engine thread (a tokio current-thread runtime with a `LocalSet`); see
 //! ARCHITECTURE.md.
 
+pub mod aof;
 pub mod blocking;
 pub mod client;
 pub mod cmds;
@@ -13,9 +14,14 @@ pub mod latency;
 pub mod listen;
 pub mod log;
 pub mod multi;
+pub mod persist;
+pub mod propagate;
 pub mod pubsub;
+pub mod replbuf;
+pub mod replica;
 pub mod server;
 pub mod settings;
+pub mod shutdown;
 pub mod sock;
 
 use server::Server;
@@ -30,6 +36,11 @@ pub const REDIS_VERSION: &str = "7.0.15";
 thread_local! {
     static LISTENERS: RefCell<Vec<listen::Active>> = const { RefCell::new(Vec::new()) };
     static SERVER: RefCell<Option<std::rc::Weak<RefCell<Server>>>> = const { RefCell::new(None) };
+}
+
+/// The engine's shared server handle (None before start or after exit).
+pub fn server_rc() -> Option<Rc<RefCell<Server>>> {
+    SERVER.with(|w| w.borrow().as_ref().and_then(|w| w.upgrade()))
 }
 
 /// Makes the listeners match `new`: endpoints present in both keep their socket (and their
@@ -304,22 +315,33 @@ async fn run(cfg: cinnabar_config::Config, config_file: Option<PathBuf>) -> i32 
     srv.borrow_mut().bound_port = st.port;
     let tasks = listen::start(&srv, bound);
     LISTENERS.with(|l| *l.borrow_mut() = tasks);
+    {
+        let s = srv.borrow();
+        shutdown::install(
+            &s.settings.logfile,
+            &persist::shutdown_temp_path(&s).display().to_string(),
+        );
+    }
     notice!("Server initialized");
-    notice!("Ready to accept connections");
     let cron = tokio::task::spawn_local(cron::run(srv.clone()));
-    let shutdown = srv.borrow().shutdown_notify.clone();
-    let mut sigterm =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
-    tokio::select! {
-        _ = shutdown.notified() => {}
-        _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
-            warning!("Received SIGTERM scheduling shutdown...");
-        }
-        _ = async { match sigint.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
-            warning!("Received SIGINT scheduling shutdown...");
+    tokio::task::spawn_local(aof::flusher(srv.clone()));
+    if persist::load_at_startup(&srv).await.is_err() {
+        cron.abort();
+        return 1;
+    }
+    notice!("Ready to accept connections");
+    {
+        // `replicaof host port` in the configuration.
+        let mut s = srv.borrow_mut();
+        let conf = s.cfg.get_value("replicaof").unwrap_or_default();
+        let mut it = conf.split_whitespace();
+        if let (Some(h), Some(p)) = (it.next(), it.next().and_then(|p| p.parse::<u16>().ok())) {
+            replica::set_master(&mut s, h.to_string(), p);
         }
     }
+    let shutdown = srv.borrow().shutdown_notify.clone();
+    // SIGTERM/SIGINT only set a flag; the cron starts the shutdown (see shutdown.rs).
+    shutdown.notified().await;
     cron.abort();
     // Let the SHUTDOWN caller's connection close before we go.
     tokio::task::yield_now().await;

@@ -257,6 +257,11 @@ fn admit(
         outbox: RefCell::new(Vec::new()),
         outbox_notify: tokio::sync::Notify::new(),
         resp3: Cell::new(false),
+        replica: Cell::new(false),
+        repl_port: Cell::new(0),
+        repl_off: Cell::new(0),
+        repl_ack_off: Cell::new(-1),
+        repl_ack_time: Cell::new(now),
     });
     s.clients.insert(id, h.clone());
     Some(h)

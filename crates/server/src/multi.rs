@@ -256,12 +256,14 @@ fn exec(s: &mut Server, c: &mut Client, now: i64, clock: &mut Instant) {
     }
     unwatch_all(s, c);
     c.reply.array(m.queued.len());
+    s.in_exec = true;
     for (cmd, args) in &m.queued {
         // Blocking commands answer at once inside a transaction.
         if let Some(Exec::Blocked(..)) = dispatch::call(s, c, cmd, args.args(), now, clock, false) {
             c.reply.null_array();
         }
     }
+    s.in_exec = false;
     c.handle.dirty_cas.set(false);
 }
 
@@ -274,6 +276,12 @@ pub fn drain_expired(s: &mut Server, db: usize) {
         return;
     }
     let keys = std::mem::take(&mut d.expired_keys);
+    // A replica does not propagate its expiries: its master sends the DELs.
+    if s.prop.enabled && s.master.is_none() {
+        for k in &keys {
+            s.prop.add(db, vec![b"DEL".to_vec(), k.to_vec()]);
+        }
+    }
     if !s.watched.is_empty() {
         for k in &keys {
             touch(s, db, k);

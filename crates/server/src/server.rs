@@ -82,6 +82,49 @@ pub struct Server {
     pub watched: std::collections::HashMap<(usize, Vec<u8>), Vec<crate::multi::WatchEntry>>,
     /// Pub/Sub subscriptions.
     pub pubsub: crate::pubsub::PubSub,
+    /// RDB saving and loading state.
+    pub persist: crate::persist::Persist,
+    /// Set while the dataset is being loaded at startup (commands get `-LOADING`).
+    pub loading: Option<crate::persist::Loading>,
+    /// Client ids of the attached replicas (they receive the propagated stream).
+    pub replicas: Vec<u64>,
+    /// The replication id of this server's history, the previous one and where it ended.
+    pub replid: String,
+    pub replid2: String,
+    pub second_repl_offset: i64,
+    /// This server's master, when it is a replica.
+    pub master: Option<crate::replica::MasterLink>,
+    /// The client id applying the master's stream.
+    pub master_client: Option<u64>,
+    /// Set while a command from the master's stream runs (it is proxied, not re-propagated).
+    pub applying_master: bool,
+    /// The replication buffer shared by the replicas and the backlog.
+    pub repl_buf: crate::replbuf::ReplBuf,
+    /// Since when no replica is attached (repl-backlog-ttl).
+    pub repl_no_replicas_since: Option<std::time::Instant>,
+    /// The append-only file.
+    pub aof: crate::aof::Aof,
+    /// Wakes the AOF flusher task (`everysec`/`no`).
+    pub aof_flush_notify: Rc<Notify>,
+    /// Replicas waiting for the next shared snapshot.
+    pub pending_syncs: Vec<crate::persist::PendingSync>,
+    /// A shutdown waiting for replicas to catch up.
+    pub shutdown_pending: Option<crate::shutdown::Pending>,
+    /// DEBUG PAUSE-CRON.
+    pub cron_paused: bool,
+    /// The replica holds a master's history it can continue with PSYNC.
+    pub master_cached: bool,
+    /// The database the master's stream last selected (kept for a partial resync).
+    pub master_db: usize,
+    /// The replication cron's last run and count of runs (one a second).
+    pub repl_cron_last: std::time::Instant,
+    pub repl_cron_ticks: u64,
+    /// Woken when a replica acknowledges an offset (WAIT).
+    pub repl_ack_notify: Rc<Notify>,
+    /// EXEC is running its queued commands.
+    pub in_exec: bool,
+    /// The propagation point (AOF and replicas).
+    pub prop: crate::propagate::Propagation,
 }
 
 /// Unix time in milliseconds.
@@ -153,6 +196,29 @@ impl Server {
             blocked: Default::default(),
             watched: Default::default(),
             pubsub: Default::default(),
+            persist: Default::default(),
+            loading: None,
+            replicas: Vec::new(),
+            replid: random_hex40(),
+            replid2: "0".repeat(40),
+            second_repl_offset: -1,
+            master: None,
+            master_client: None,
+            applying_master: false,
+            repl_ack_notify: Rc::new(Notify::new()),
+            repl_buf: Default::default(),
+            repl_no_replicas_since: None,
+            aof: Default::default(),
+            aof_flush_notify: Rc::new(Notify::new()),
+            pending_syncs: Vec::new(),
+            shutdown_pending: None,
+            cron_paused: false,
+            master_cached: false,
+            master_db: 0,
+            repl_cron_last: std::time::Instant::now(),
+            repl_cron_ticks: 0,
+            in_exec: false,
+            prop: Default::default(),
         }
     }
 

@@ -41,6 +41,33 @@ pub struct Settings {
     pub latency_tracking: bool,
     pub latency_percentiles: Vec<f64>,
     pub limits: TypeLimits,
+    /// `save` points: (seconds, changes).
+    pub save_params: Vec<(i64, i64)>,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub rdb_key_save_delay: i64,
+    pub stop_writes_on_bgsave_error: bool,
+    pub appendonly: bool,
+    pub appendfsync: Fsync,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_load_truncated: bool,
+    pub aof_timestamp_enabled: bool,
+    pub auto_aof_rewrite_percentage: i64,
+    pub auto_aof_rewrite_min_size: i64,
+    pub no_appendfsync_on_rewrite: bool,
+    pub replica_read_only: bool,
+    pub min_replicas_to_write: i64,
+    pub min_replicas_max_lag: i64,
+}
+
+/// `appendfsync`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fsync {
+    Always,
+    EverySec,
+    No,
 }
 
 fn val(cfg: &Config, name: &str) -> String {
@@ -104,8 +131,40 @@ impl Settings {
                 .split_whitespace()
                 .filter_map(|x| x.parse().ok())
                 .collect(),
+            save_params: {
+                let v: Vec<i64> = val(cfg, "save")
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                v.chunks_exact(2).map(|c| (c[0], c[1])).collect()
+            },
+            rdbcompression: yes(cfg, "rdbcompression"),
+            rdbchecksum: yes(cfg, "rdbchecksum"),
+            rdb_key_save_delay: num(cfg, "rdb-key-save-delay", 0),
+            stop_writes_on_bgsave_error: yes(cfg, "stop-writes-on-bgsave-error"),
+            appendonly: yes(cfg, "appendonly"),
+            appendfsync: match val(cfg, "appendfsync").to_ascii_lowercase().as_str() {
+                "always" => Fsync::Always,
+                "no" => Fsync::No,
+                _ => Fsync::EverySec,
+            },
+            appendfilename: cfg
+                .get_value("appendfilename")
+                .unwrap_or_else(|| "appendonly.aof".into()),
+            appenddirname: cfg
+                .get_value("appenddirname")
+                .unwrap_or_else(|| "appendonlydir".into()),
+            aof_use_rdb_preamble: yes(cfg, "aof-use-rdb-preamble"),
+            aof_load_truncated: yes(cfg, "aof-load-truncated"),
+            aof_timestamp_enabled: yes(cfg, "aof-timestamp-enabled"),
+            auto_aof_rewrite_percentage: num(cfg, "auto-aof-rewrite-percentage", 100),
+            auto_aof_rewrite_min_size: num(cfg, "auto-aof-rewrite-min-size", 64 * 1024 * 1024),
+            no_appendfsync_on_rewrite: yes(cfg, "no-appendfsync-on-rewrite"),
+            replica_read_only: yes(cfg, "replica-read-only"),
+            min_replicas_to_write: num(cfg, "min-replicas-to-write", 0),
+            min_replicas_max_lag: num(cfg, "min-replicas-max-lag", 10),
             limits: TypeLimits {
-                hash_max_listpack_entries: num(cfg, "hash-max-listpack-entries", 128).max(0)
+                hash_max_listpack_entries: num(cfg, "hash-max-listpack-entries", 512).max(0)
                     as usize,
                 hash_max_listpack_value: num(cfg, "hash-max-listpack-value", 64).max(0) as usize,
                 list_max_listpack_size: num(cfg, "list-max-listpack-size", -2),

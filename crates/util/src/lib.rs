@@ -6,3 +6,4 @@
 
 pub mod glob;
 pub mod num;
+pub mod sha1;

@@ -523,6 +523,8 @@ pub fn hincrbyfloat(ctx: &mut Ctx, a: Args) {
         Some(Err(e)) => ctx.reply.error(e.message()),
         Some(Ok(v)) => {
             ctx.dirty += 1;
+            // Propagated as the value it produced (HSET key field value), as Redis does.
+            ctx.rewrite(&[b"HSET" as &[u8], a.get(1), field, &v]);
             ctx.reply.bulk(&v);
         }
     }

@@ -435,8 +435,17 @@ fn expire_generic(ctx: &mut Ctx, a: Args, base: Base, seconds: bool, name: &str)
     }
     if when <= now {
         db.take(key);
+        ctx.rewrite(&[b"DEL" as &[u8], key]);
     } else {
         db.set_expire(key, when);
+        // Propagated as PEXPIREAT with the absolute time, its options kept (PEXPIREAT itself
+        // goes as it came).
+        if seconds || matches!(base, Base::Relative) {
+            let ms = when.to_string();
+            let mut argv: Vec<&[u8]> = vec![b"PEXPIREAT", key, ms.as_bytes()];
+            argv.extend(a.tail(3).iter());
+            ctx.rewrite(&argv);
+        }
     }
     ctx.dirty += 1;
     ctx.reply.int(1);

@@ -868,14 +868,23 @@ fn pop_first(ctx: &mut Ctx, keys: &[Vec<u8>], end: End, count: Option<usize>) ->
         }
         ctx.reply.array(2);
         ctx.reply.bulk(k);
+        // Propagated as the plain pop it amounts to ([LR]POP key [count]), as Redis does.
+        let pop: &[u8] = match end {
+            End::Head => b"LPOP",
+            End::Tail => b"RPOP",
+        };
         match count {
             Some(n) => {
-                pop_range_reply(ctx, k, end, n);
+                let popped = pop_range_reply(ctx, k, end, n).to_string();
+                ctx.rewrite(&[pop, k, popped.as_bytes()]);
             }
-            None => match pop_one(ctx, k, end) {
-                Some(v) => ctx.reply.bulk(&v),
-                None => ctx.reply.null(),
-            },
+            None => {
+                match pop_one(ctx, k, end) {
+                    Some(v) => ctx.reply.bulk(&v),
+                    None => ctx.reply.null(),
+                }
+                ctx.rewrite(&[pop, k]);
+            }
         }
         return Ok(true);
     }
@@ -912,7 +921,17 @@ pub fn brpop(ctx: &mut Ctx, a: Args) {
     blocking_pop(ctx, a, End::Tail);
 }
 
-fn blocking_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End, deadline: i64) {
+/// `words`: BLMOVE's LEFT|RIGHT arguments as given (propagated as they came, as Redis does);
+/// None for BRPOPLPUSH.
+fn blocking_move(
+    ctx: &mut Ctx,
+    src: &[u8],
+    dst: &[u8],
+    ends: (End, End),
+    deadline: i64,
+    words: Option<(&[u8], &[u8])>,
+) {
+    let (from, to) = ends;
     match probe(ctx, src) {
         Found::WrongType => ctx.reply.error(WRONGTYPE),
         // Inside MULTI the answer is a null bulk, but a real timeout answers a null array
@@ -924,7 +943,14 @@ fn blocking_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End, dead
             TimeoutReply::NullArray,
             BlockType::List,
         ),
-        Found::List => move_generic(ctx, src, dst, from, to),
+        Found::List => {
+            move_generic(ctx, src, dst, from, to);
+            // Propagated as its non-blocking form.
+            match words {
+                None => ctx.rewrite(&[b"RPOPLPUSH" as &[u8], src, dst]),
+                Some((wf, wt)) => ctx.rewrite(&[b"LMOVE" as &[u8], src, dst, wf, wt]),
+            }
+        }
     }
 }
 
@@ -939,7 +965,14 @@ pub fn blmove(ctx: &mut Ctx, a: Args) {
     let Some(deadline) = parse_timeout(ctx, a.get(5)) else {
         return;
     };
-    blocking_move(ctx, a.get(1), a.get(2), from, to, deadline);
+    blocking_move(
+        ctx,
+        a.get(1),
+        a.get(2),
+        (from, to),
+        deadline,
+        Some((a.get(3), a.get(4))),
+    );
 }
 
 /// BRPOPLPUSH source destination timeout
@@ -947,7 +980,14 @@ pub fn brpoplpush(ctx: &mut Ctx, a: Args) {
     let Some(deadline) = parse_timeout(ctx, a.get(3)) else {
         return;
     };
-    blocking_move(ctx, a.get(1), a.get(2), End::Tail, End::Head, deadline);
+    blocking_move(
+        ctx,
+        a.get(1),
+        a.get(2),
+        (End::Tail, End::Head),
+        deadline,
+        None,
+    );
 }
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]

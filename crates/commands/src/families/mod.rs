@@ -4,6 +4,7 @@
 
 pub mod bitmap;
 pub mod bitops;
+pub mod dump;
 pub mod hash;
 pub mod hll;
 pub mod keys;

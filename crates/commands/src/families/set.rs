@@ -549,6 +549,20 @@ pub fn spop(ctx: &mut Ctx, a: Args) {
         ks.dbs[db].remove(key, now);
     }
     ctx.dirty += 1;
+    // Propagated as the removal of the member it drew.
+    ctx.rewrite(&[b"SREM" as &[u8], key, &m]);
+}
+
+/// The SREM commands (at most 1024 members each) that reproduce an SPOP with a count.
+fn srem_batches(ctx: &mut Ctx, key: &[u8], members: Vec<Vec<u8>>) {
+    ctx.propagate = Some(Vec::new());
+    for chunk in members.chunks(1024) {
+        let mut argv = Vec::with_capacity(chunk.len() + 2);
+        argv.push(b"SREM".to_vec());
+        argv.push(key.to_vec());
+        argv.extend(chunk.iter().cloned());
+        ctx.also_propagate(argv);
+    }
 }
 
 fn spop_count(ctx: &mut Ctx, a: Args) {
@@ -576,8 +590,10 @@ fn spop_count(ctx: &mut Ctx, a: Args) {
         }
         ks.dbs[db].remove(key, now);
         ctx.dirty += size;
+        ctx.rewrite(&[b"DEL" as &[u8], key]);
         return;
     }
+    let mut popped: Vec<Vec<u8>> = Vec::with_capacity(count.min(1 << 20) as usize);
     ctx.dirty += count;
     reply.set(count as usize);
     let remaining = size - count;
@@ -586,6 +602,7 @@ fn spop_count(ctx: &mut Ctx, a: Args) {
         for _ in 0..count {
             if let Some(m) = s.pop_random(&mut ks.rng) {
                 reply.bulk(&m);
+                popped.push(m);
             }
         }
     } else {
@@ -600,11 +617,13 @@ fn spop_count(ctx: &mut Ctx, a: Args) {
         }
         for m in s.iter() {
             reply_member(reply, m);
+            popped.push(m.with_bytes(|b| b.to_vec()));
         }
         if let Some(k) = keep {
             **s = k;
         }
     }
+    srem_batches(ctx, key, popped);
 }
 
 /// SRANDMEMBER key [count]

@@ -93,6 +93,14 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], val: &[u8], flags: u32, expire: Option
     db.set(key, Value::from_bytes(val), keep_ttl, now);
     if let Some(when) = expire {
         db.set_expire(key, when);
+        // Propagated with the absolute expiry (SET key value PXAT ms), as Redis does.
+        let ms = when.to_string();
+        ctx.rewrite(&[b"SET" as &[u8], key, val, b"PXAT", ms.as_bytes()]);
+    } else if flags & SET_GET != 0 {
+        // GETSET and SET ... GET propagate as a plain SET (the GET options dropped by `set`).
+        if ctx.propagate.is_none() {
+            ctx.rewrite(&[b"SET" as &[u8], key, val]);
+        }
     }
     ctx.dirty += 1;
     if flags & SET_GET != 0 {
@@ -170,6 +178,16 @@ pub fn set(ctx: &mut Ctx, a: Args) {
         },
         None => None,
     };
+    if flags & SET_GET != 0 && when.is_none() {
+        // Propagated without its GET arguments.
+        let argv: Vec<&[u8]> = a
+            .iter()
+            .enumerate()
+            .filter(|(i, x)| *i < 3 || !eq_ic(x, "get"))
+            .map(|(_, x)| x)
+            .collect();
+        ctx.rewrite(&argv);
+    }
     set_generic(ctx, a.get(1), a.get(2), flags, when, Reply::Ok);
 }
 
@@ -237,6 +255,7 @@ pub fn getdel(ctx: &mut Ctx, a: Args) {
     };
     ctx.db().take(key);
     ctx.dirty += 1;
+    ctx.rewrite(&[b"DEL" as &[u8], key]);
     ctx.reply.bulk(&v);
 }
 
@@ -286,11 +305,15 @@ pub fn getex(ctx: &mut Ctx, a: Args) {
     if let Some(w) = when {
         if w <= now {
             ctx.db().take(key);
+            ctx.rewrite(&[b"DEL" as &[u8], key]);
         } else {
             ctx.db().set_expire(key, w);
+            let ms = w.to_string();
+            ctx.rewrite(&[b"PEXPIREAT" as &[u8], key, ms.as_bytes()]);
         }
         ctx.dirty += 1;
     } else if persist && ctx.db().persist(key) {
+        ctx.rewrite(&[b"PERSIST" as &[u8], key]);
         ctx.dirty += 1;
     }
     ctx.reply.bulk(&v);
@@ -559,6 +582,8 @@ pub fn incrbyfloat(ctx: &mut Ctx, a: Args) {
         Ok(new) => {
             ctx.set_key(key, Value::from_bytes(&new), true);
             ctx.dirty += 1;
+            // Propagated as the value it produced, so float formatting never diverges.
+            ctx.rewrite(&[b"SET" as &[u8], key, &new, b"KEEPTTL"]);
             ctx.reply.bulk(&new);
         }
         Err(num::IncrFloatError::NotAFloat) => ctx.reply.error("ERR value is not a valid float"),

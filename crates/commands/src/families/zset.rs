@@ -1100,6 +1100,17 @@ fn zpop_generic(
     }
     drop_if_empty(ctx, key);
     ctx.dirty += n as u64;
+    if emitkey {
+        // BZPOP*/ZMPOP/BZMPOP propagate as the ZPOPMIN/ZPOPMAX they amount to.
+        let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        match count {
+            None => ctx.rewrite(&[name, key]),
+            Some(_) => {
+                let c = n.to_string();
+                ctx.rewrite(&[name, key, c.as_bytes()]);
+            }
+        }
+    }
     let r = &mut *ctx.reply;
     match (nested, emitkey) {
         (false, false) => r.array(n * 2),

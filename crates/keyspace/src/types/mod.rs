@@ -30,7 +30,7 @@ impl Default for TypeLimits {
     /// Redis 7.0's defaults.
     fn default() -> Self {
         TypeLimits {
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             list_max_listpack_size: -2,
             set_max_intset_entries: 512,

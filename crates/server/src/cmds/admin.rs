@@ -9,6 +9,7 @@ use cinnabar_commands::util::{eq_ic, SYNTAX};
 use cinnabar_keyspace::value::Value;
 use cinnabar_resp::Args;
 use cinnabar_util::num;
+use std::rc::Rc;
 
 /// CONFIG GET parameter [parameter ...]
 pub fn config_get(s: &mut Server, c: &mut Client, a: Args) {
@@ -59,6 +60,14 @@ pub fn config_set(s: &mut Server, c: &mut Client, a: Args) {
         }
     }
     s.refresh_settings();
+    if changed.iter().any(|n| {
+        matches!(
+            n.as_str(),
+            "appendonly" | "appendfsync" | "aof-timestamp-enabled" | "no-appendfsync-on-rewrite"
+        )
+    }) {
+        crate::aof::config_changed(s);
+    }
     c.reply.ok();
 }
 
@@ -151,12 +160,14 @@ pub fn debug(s: &mut Server, c: &mut Client, a: Args) {
                 Some(o) => {
                     let v = &o.value;
                     let idle = cinnabar_keyspace::db::idle_seconds(o.lru, now);
-                    // The RDB encoder (persistence issue) gives the true serialized length;
-                    // until then strings report their raw length and collections 0.
-                    let len = match v {
-                        Value::Str(x) => x.len() + 1,
-                        _ => 0,
+                    // The value's RDB encoding length (a DUMP payload less its type byte,
+                    // version and checksum), as Redis's rdbSavedObjectLen.
+                    let opts = cinnabar_rdb::EncodeOpts {
+                        compress: s.settings.rdbcompression,
                     };
+                    let len = cinnabar_rdb::dump_payload(v, &s.settings.limits, &opts)
+                        .len()
+                        .saturating_sub(11);
                     let line = format!(
                         "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
                         o.encoding_name(),
@@ -212,6 +223,53 @@ pub fn debug(s: &mut Server, c: &mut Client, a: Args) {
             }
             c.reply.ok();
         }
+        ("reload", _) => {
+            let (mut merge, mut flush, mut save) = (false, true, true);
+            for opt in a.tail(2).iter() {
+                if opt.eq_ignore_ascii_case(b"merge") {
+                    merge = true;
+                } else if opt.eq_ignore_ascii_case(b"noflush") {
+                    flush = false;
+                } else if opt.eq_ignore_ascii_case(b"nosave") {
+                    save = false;
+                } else {
+                    return c.reply.error(
+                        "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                    );
+                }
+            }
+            match crate::persist::debug_reload(s, merge, flush, save) {
+                Ok(()) => c.reply.ok(),
+                Err(e) => c.reply.error(&e),
+            }
+        }
+        ("digest", 2) => {
+            let mut fin = [0u8; 20];
+            for (j, db) in s.ks.dbs.iter().enumerate() {
+                if db.main.is_empty() {
+                    continue;
+                }
+                mix_digest(&mut fin, &(j as u32).to_be_bytes());
+                for (k, o) in db.main.iter() {
+                    let mut d = [0u8; 20];
+                    mix_digest(&mut d, k);
+                    object_digest(&mut d, &o.value, db.expire_of(k).is_some());
+                    xor_digest(&mut fin, &d);
+                }
+            }
+            c.reply.simple(&cinnabar_util::sha1::hex(&fin));
+        }
+        ("digest-value", _) => {
+            c.reply.array(argc - 2);
+            for k in a.tail(2).iter() {
+                let mut d = [0u8; 20];
+                let db = &s.ks.dbs[c.db];
+                if let Some(o) = db.main.get(k) {
+                    object_digest(&mut d, &o.value, db.expire_of(k).is_some());
+                }
+                c.reply.simple(&cinnabar_util::sha1::hex(&d));
+            }
+        }
         ("log", 3) => {
             warning!("DEBUG LOG: {}", String::from_utf8_lossy(a.get(2)));
             c.reply.ok();
@@ -220,10 +278,20 @@ pub fn debug(s: &mut Server, c: &mut Client, a: Args) {
             let m = String::from_utf8_lossy(a.get(2)).into_owned();
             c.reply.error(&m);
         }
+        ("loadaof", 2) => match crate::aof::debug_loadaof(s) {
+            Ok(()) => c.reply.ok(),
+            Err(e) => {
+                warning!("{e}");
+                c.reply.error("ERR Error loading the AOF")
+            }
+        },
+        ("pause-cron", 3) => {
+            s.cron_paused = num::string2ll(a.get(2)).unwrap_or(0) != 0;
+            c.reply.ok();
+        }
         ("jmap", 2)
         | ("quicklist-packed-threshold", 3)
         | ("set-disable-deny-scripts", 3)
-        | ("pause-cron", 3)
         | ("replybuffer", 4)
         | ("dict-resizing", 3)
         | ("set-skip-checksum-validation", 3) => c.reply.ok(),
@@ -364,11 +432,76 @@ pub fn shutdown(s: &mut Server, c: &mut Client, a: Args) {
         return c.reply.error(SYNTAX);
     }
     if abort {
-        return c.reply.error("ERR No shutdown in progress.");
+        return if crate::shutdown::abort(s) {
+            c.reply.ok()
+        } else {
+            c.reply.error("ERR No shutdown in progress.")
+        };
     }
-    notice!("User requested shutdown...");
-    s.shutdown = Some(req);
-    s.shutdown_notify.notify_one();
-    // Redis does not reply on success: the connection just closes.
-    c.close_after_reply = true;
+    let slot = Rc::new(crate::blocking::Slot::default());
+    match crate::shutdown::request(s, req, Some(slot.clone())) {
+        // Redis does not reply on success: the connection just closes.
+        crate::shutdown::Outcome::Exit => c.close_after_reply = true,
+        crate::shutdown::Outcome::Waiting => c.block_slot = Some(slot),
+        crate::shutdown::Outcome::Failed => {
+            c.reply.error("ERR Errors trying to SHUTDOWN. Check logs.")
+        }
+    }
+}
+
+/// Redis's digest primitives (DEBUG DIGEST): xor in the SHA-1 of `b` ...
+fn xor_digest(d: &mut [u8; 20], b: &[u8]) {
+    let h = cinnabar_util::sha1::sha1(b);
+    for (x, y) in d.iter_mut().zip(h) {
+        *x ^= y;
+    }
+}
+
+/// ... or xor it in and hash the result (order matters).
+fn mix_digest(d: &mut [u8; 20], b: &[u8]) {
+    xor_digest(d, b);
+    *d = cinnabar_util::sha1::sha1(&d[..]);
+}
+
+/// A value's digest as Redis computes it: its type, then its content (lists in order; set,
+/// zset and hash elements xored so their order does not matter), then whether it expires.
+fn object_digest(d: &mut [u8; 20], v: &Value, expires: bool) {
+    let ty: u32 = match v {
+        Value::Str(_) => 0,
+        Value::List(_) => 1,
+        Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
+        Value::Hash(_) => 4,
+    };
+    mix_digest(d, &ty.to_be_bytes());
+    match v {
+        Value::Str(x) => mix_digest(d, x),
+        Value::List(l) => {
+            for e in l.iter() {
+                mix_digest(d, e);
+            }
+        }
+        Value::Set(st) => {
+            for m in st.iter() {
+                m.with_bytes(|b| xor_digest(d, b));
+            }
+        }
+        Value::ZSet(z) => z.for_each(|m, score| {
+            let mut e = [0u8; 20];
+            mix_digest(&mut e, m);
+            mix_digest(&mut e, num::fmt_g17(score).as_bytes());
+            xor_digest(d, &e);
+        }),
+        Value::Hash(h) => {
+            for (f, val) in h.iter() {
+                let mut e = [0u8; 20];
+                mix_digest(&mut e, f);
+                mix_digest(&mut e, val);
+                xor_digest(d, &e);
+            }
+        }
+    }
+    if expires {
+        xor_digest(d, b"!!expire!!");
+    }
 }

@@ -135,6 +135,7 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
                 .unwrap_or_default(),
             env!("CARGO_PKG_VERSION"),
         );
+        out.push_str(&crate::shutdown::info_line(s));
     }
     if has("clients") {
         section(&mut out, "Clients");
@@ -183,14 +184,16 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
             human(alloc),
             human(maxmemory),
         );
+        // The one replication buffer (shared by the replicas and the backlog).
+        let rb = s.repl_buf.mem();
+        let _ = write!(
+            out,
+            "mem_replication_backlog:{rb}\r\nmem_total_replication_buffers:{rb}\r\nmem_clients_slaves:0\r\n"
+        );
     }
     if has("persistence") {
         section(&mut out, "Persistence");
-        let _ = write!(
-            out,
-            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_last_write_status:ok\r\n",
-            s.dirty, s.lastsave
-        );
+        out.push_str(&crate::persist::info(s));
     }
     if has("stats") {
         section(&mut out, "Stats");
@@ -222,10 +225,50 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
     }
     if has("replication") {
         section(&mut out, "Replication");
+        match &s.master {
+            Some(m) => out.push_str(&crate::replica::info_lines(s, m)),
+            None => out.push_str("role:master\r\n"),
+        }
+        let _ = write!(out, "connected_slaves:{}\r\n", s.replicas.len());
+        for (i, id) in s.replicas.iter().enumerate() {
+            if let Some(h) = s.clients.get(id) {
+                let ip = h
+                    .addr
+                    .rsplit_once(':')
+                    .map_or(h.addr.as_str(), |(ip, _)| ip);
+                let _ = write!(
+                    out,
+                    "slave{i}:ip={ip},port={},state={},offset={},lag={},output_buffer={}\r\n",
+                    h.repl_port.get(),
+                    if h.repl_ack_off.get() >= 0 {
+                        "online"
+                    } else {
+                        "wait_bgsave"
+                    },
+                    h.repl_ack_off.get().max(0),
+                    h.repl_ack_time.get().elapsed().as_secs(),
+                    s.repl_buf.end_offset().saturating_sub(h.repl_off.get())
+                );
+            }
+        }
         let _ = write!(
             out,
-            "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-            s.run_id
+            "{}master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+            if s.settings.min_replicas_to_write > 0 && s.settings.min_replicas_max_lag > 0 {
+                format!("min_slaves_good_slaves:{}\r\n", crate::cmds::good_replicas(s))
+            } else {
+                String::new()
+            },
+            s.replid,
+            s.replid2,
+            s.prop.offset,
+            s.second_repl_offset,
+            s.repl_buf.active as u8,
+            s.cfg
+                .get_value("repl-backlog-size")
+                .unwrap_or_else(|| "1048576".into()),
+            if s.repl_buf.active { s.repl_buf.first_offset() + 1 } else { 0 },
+            s.repl_buf.histlen()
         );
     }
     if has("cpu") {

@@ -76,6 +76,52 @@ pub fn run(s: &mut Server, c: &mut Client, cmd: &'static CommandSpec, a: Args) {
             c.reply.bulk_int(us % 1_000_000);
         }
         "lastsave" => c.reply.int(s.lastsave),
+        "save" => {
+            if s.persist.bgsave.is_some() {
+                return c.reply.error("ERR Background save already in progress");
+            }
+            s.persist.rdb_saves += 1;
+            match crate::persist::save_sync(s) {
+                Ok(()) => c.reply.ok(),
+                Err(_) => c.reply.error("ERR"),
+            }
+        }
+        "bgsave" => {
+            if a.len() > 1 && !(a.len() == 2 && a.get(1).eq_ignore_ascii_case(b"schedule")) {
+                return c.reply.error("ERR syntax error");
+            }
+            if s.persist.bgsave.is_some() {
+                return c.reply.error("ERR Background save already in progress");
+            }
+            if s.in_exec {
+                s.persist.bgsave_scheduled = true;
+                return c.reply.simple("Background saving scheduled");
+            }
+            match crate::persist::start_bgsave(s) {
+                Ok(()) => c.reply.simple("Background saving started"),
+                Err(e) => c.reply.error(&e),
+            }
+        }
+        "pipesave" => match crate::persist::start_pipesave(s) {
+            Ok(()) => c.reply.simple("Background pipe save started"),
+            Err(e) => c.reply.error(&e),
+        },
+        "dumpsave" => match crate::persist::start_client_stream(s) {
+            Ok(rx) => {
+                c.stream = Some(crate::client::SnapshotStream {
+                    rx,
+                    framing: crate::client::Framing::EofMark,
+                    close_after: false,
+                })
+            }
+            Err(e) => c.reply.error(&e),
+        },
+        "replconf" => replconf(s, c, a),
+        "bgrewriteaof" => crate::aof::bgrewriteaof(s, c),
+        "replicaof" | "slaveof" => crate::replica::replicaof(s, c, a),
+        "role" => role(s, c),
+        "wait" => wait(s, c, a),
+        "sync" | "psync" => sync(s, c, a),
         other => c
             .reply
             .error(&format!("ERR command '{other}' is not implemented yet")),
@@ -93,4 +139,254 @@ pub fn help_reply(c: &mut Client, cmd: &str, lines: &[&str]) {
     }
     c.reply.simple("HELP");
     c.reply.simple("    Prints this help.");
+}
+
+/// REPLCONF option value ...: what a replica (or `redis-cli --rdb`) tells about itself.
+fn replconf(s: &mut Server, c: &mut Client, a: Args) {
+    if a.len().is_multiple_of(2) {
+        return c.reply.error("ERR syntax error");
+    }
+    let mut j = 1;
+    while j + 1 < a.len() {
+        let (opt, val) = (a.get(j), a.get(j + 1));
+        if opt.eq_ignore_ascii_case(b"listening-port") {
+            match cinnabar_util::num::string2ll(val) {
+                Some(p) if (0..=65535).contains(&p) => {
+                    c.repl.listening_port = p as u16;
+                    c.handle.repl_port.set(p as u16);
+                }
+                _ => return c.reply.error("ERR value is not an integer or out of range"),
+            }
+        } else if opt.eq_ignore_ascii_case(b"ip-address") {
+            c.repl.announced_ip = Some(val.to_vec());
+        } else if opt.eq_ignore_ascii_case(b"capa") {
+            if val.eq_ignore_ascii_case(b"eof") {
+                c.repl.capa_eof = true;
+            } else if val.eq_ignore_ascii_case(b"psync2") {
+                c.repl.capa_psync2 = true;
+            }
+        } else if opt.eq_ignore_ascii_case(b"rdb-only") {
+            match cinnabar_util::num::string2ll(val) {
+                Some(0) => c.repl.rdb_only = false,
+                Some(1) => c.repl.rdb_only = true,
+                _ => return c.reply.error("ERR value is not an integer or out of range"),
+            }
+        } else if opt.eq_ignore_ascii_case(b"ack") {
+            // From an attached replica: how far it has applied the stream (no reply).
+            if c.repl.is_replica {
+                if let Some(off) = cinnabar_util::num::string2ll(val) {
+                    c.handle.repl_ack_off.set(off);
+                    c.handle.repl_ack_time.set(std::time::Instant::now());
+                    s.repl_ack_notify.notify_waiters();
+                }
+            }
+            return;
+        } else if opt.eq_ignore_ascii_case(b"getack") {
+            // Only meaningful from a master (handled by the replica link): no reply.
+            return;
+        } else {
+            return c.reply.error(&format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(opt)
+            ));
+        }
+        j += 2;
+    }
+    c.reply.ok();
+}
+
+/// SYNC / PSYNC replid offset. PSYNC continues from the replication buffer when it holds the
+/// history asked for (`+CONTINUE <replid>`, the replica then gets the stream from its offset);
+/// otherwise a full synchronization: the snapshot goes first (diskless, with the EOF framing,
+/// to a client that said `REPLCONF capa eof`; otherwise as a `$<length>` bulk, assembled in
+/// memory first), then the stream from the moment the snapshot began. `REPLCONF rdb-only 1`
+/// (redis-cli --rdb) gets the snapshot only.
+fn sync(s: &mut Server, c: &mut Client, a: Args) {
+    if c.repl.is_replica {
+        return;
+    }
+    if c.multi.is_some() {
+        return c
+            .reply
+            .error("ERR Command not allowed inside a transaction");
+    }
+    if s.master.is_some() && s.master_client.is_none() {
+        return c
+            .reply
+            .error("NOMASTERLINK Can't SYNC while not connected with my master");
+    }
+    let psync = a.get(0).eq_ignore_ascii_case(b"psync");
+    if psync && !c.repl.rdb_only {
+        let replid = a.get(1);
+        let wanted = cinnabar_util::num::string2ll(a.get(2)).unwrap_or(-1);
+        let known = replid == s.replid.as_bytes()
+            || (replid == s.replid2.as_bytes() && wanted <= s.second_repl_offset);
+        if known && wanted >= 1 && s.repl_buf.has_from(wanted as u64 - 1) {
+            c.reply.simple(&format!("CONTINUE {}", s.replid));
+            attach(s, c, wanted as u64 - 1);
+            c.handle.outbox_notify.notify_one();
+            crate::notice!(
+                "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",
+                c.handle.addr,
+                s.repl_buf.end_offset() + 1 - wanted as u64,
+                wanted
+            );
+            return;
+        }
+        if replid != b"?" {
+            crate::notice!(
+                "Partial resynchronization not accepted: Replication ID mismatch or offset out of range (Replica asked for '{}' / {}, my replication IDs are '{}' and '{}')",
+                String::from_utf8_lossy(replid),
+                wanted,
+                s.replid,
+                s.replid2
+            );
+        }
+    }
+    // Wait for the next snapshot, shared with the other replicas that arrive meanwhile
+    // (see persist::start_pending_syncs); the stream starts where that snapshot is taken.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let framing = if c.repl.capa_eof {
+        crate::client::Framing::EofMark
+    } else {
+        crate::client::Framing::Length
+    };
+    s.pending_syncs.push(crate::persist::PendingSync {
+        client: c.handle.id,
+        tx,
+        psync,
+        rdb_only: c.repl.rdb_only,
+        eof: c.repl.capa_eof,
+        since: std::time::Instant::now(),
+    });
+    c.stream = Some(crate::client::SnapshotStream {
+        rx,
+        framing,
+        close_after: c.repl.rdb_only,
+    });
+    if !c.repl.rdb_only {
+        c.repl.is_replica = true;
+        c.handle.replica.set(true);
+        crate::notice!("Replica {} asks for synchronization", c.handle.addr);
+    }
+    // Start at once when nothing needs to wait.
+    crate::persist::start_pending_syncs(s);
+}
+
+/// Makes `c` a replica reading the replication buffer from `offset`.
+fn attach(s: &mut Server, c: &mut Client, offset: u64) {
+    c.repl.is_replica = true;
+    c.handle.replica.set(true);
+    attach_replica(s, c.handle.id, offset);
+}
+
+/// Registers client `id` as a replica reading the replication buffer from `offset`.
+pub fn attach_replica(s: &mut Server, id: u64, offset: u64) {
+    if let Some(h) = s.clients.get(&id) {
+        h.replica.set(true);
+        h.repl_off.set(offset);
+    }
+    s.repl_buf.activate(s.prop.offset);
+    if !s.replicas.contains(&id) {
+        s.replicas.push(id);
+    }
+    s.repl_no_replicas_since = None;
+    crate::propagate::refresh_enabled(s);
+}
+
+/// ROLE
+fn role(s: &Server, c: &mut Client) {
+    match &s.master {
+        Some(m) => {
+            c.reply.array(5);
+            c.reply.bulk(b"slave");
+            c.reply.bulk(m.host.as_bytes());
+            c.reply.int(m.port as i64);
+            c.reply.bulk(m.state.role_name().as_bytes());
+            c.reply
+                .int(if m.state == crate::replica::LinkState::Connected {
+                    s.prop.offset as i64
+                } else {
+                    -1
+                });
+        }
+        None => {
+            c.reply.array(3);
+            c.reply.bulk(b"master");
+            c.reply.int(s.prop.offset as i64);
+            let reps: Vec<_> = s
+                .replicas
+                .iter()
+                .filter_map(|id| s.clients.get(id))
+                .collect();
+            c.reply.array(reps.len());
+            for h in reps {
+                let ip = h
+                    .addr
+                    .rsplit_once(':')
+                    .map_or(h.addr.as_str(), |(ip, _)| ip);
+                c.reply.array(3);
+                c.reply.bulk(ip.as_bytes());
+                c.reply.bulk(h.repl_port.get().to_string().as_bytes());
+                c.reply
+                    .bulk(h.repl_ack_off.get().max(0).to_string().as_bytes());
+            }
+        }
+    }
+}
+
+/// WAIT numreplicas timeout: how many replicas acknowledged this client's writes. Answers at
+/// once when enough already have; otherwise the connection waits (see conn.rs) until they do
+/// or the timeout passes.
+fn wait(s: &mut Server, c: &mut Client, a: Args) {
+    if s.master.is_some() {
+        return c.reply.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let Some(n) = cinnabar_util::num::string2ll(a.get(1)) else {
+        return c.reply.error("ERR value is not an integer or out of range");
+    };
+    let timeout = match cinnabar_util::num::string2ll(a.get(2)) {
+        Some(t) if t >= 0 => t,
+        Some(_) => return c.reply.error("ERR timeout is negative"),
+        None => {
+            return c
+                .reply
+                .error("ERR timeout is not an integer or out of range")
+        }
+    };
+    let target = s.prop.offset as i64;
+    let acked = count_acked(s, target);
+    if acked >= n || c.multi.is_some() {
+        return c.reply.int(acked);
+    }
+    // Ask the replicas for an acknowledgement now rather than at their next second.
+    crate::propagate::feed_replicas_only(s, &[b"REPLCONF", b"GETACK", b"*"]);
+    c.wait = Some(crate::client::WaitAcks {
+        target,
+        numreplicas: n,
+        deadline_ms: if timeout > 0 {
+            crate::server::now_ms() + timeout
+        } else {
+            0
+        },
+    });
+}
+
+/// Replicas that acknowledged at least `offset`.
+pub fn count_acked(s: &Server, offset: i64) -> i64 {
+    s.replicas
+        .iter()
+        .filter_map(|id| s.clients.get(id))
+        .filter(|h| h.repl_ack_off.get() >= offset)
+        .count() as i64
+}
+
+/// Replicas that acknowledged within `min-replicas-max-lag` seconds.
+pub fn good_replicas(s: &Server) -> i64 {
+    let lag = std::time::Duration::from_secs(s.settings.min_replicas_max_lag.max(0) as u64);
+    s.replicas
+        .iter()
+        .filter_map(|id| s.clients.get(id))
+        .filter(|h| h.repl_ack_off.get() >= 0 && h.repl_ack_time.get().elapsed() <= lag)
+        .count() as i64
 }

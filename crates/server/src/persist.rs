@@ -1,0 +1,1460 @@
+//! RDB persistence glue: SAVE, BGSAVE, `save` points, DEBUG RELOAD, the shutdown save and
+//! loading at startup — all on the fork-less snapshot (`cinnabar_keyspace::snapshot`).
+//!
+//! A background save is a task on the engine thread: it begins a snapshot, then repeatedly
+//! takes a slice of about a millisecond (a few dozen keys), encodes them in the RDB format into
+//! a chunk, hands full chunks to a writer thread through a bounded channel, and yields to the
+//! connections. The writer thread owns the file: it computes the CRC64, writes `temp-<id>.rdb`,
+//! fsyncs it, renames it over `dbfilename` and fsyncs the directory. When the disk is slower
+//! than the engine, the channel fills and the task waits (without blocking the engine); only
+//! the keys written meanwhile cost memory (their old versions are kept for the snapshot).
+
+use crate::server::{now_ms, Server};
+use crate::{notice, warning};
+use cinnabar_keyspace::db::idle_seconds;
+use cinnabar_keyspace::value::Value;
+use cinnabar_rdb::{AuxValue, EncodeOpts};
+use std::cell::{Cell, RefCell};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
+
+/// Hand chunks of about this size to the writer.
+const CHUNK: usize = 256 * 1024;
+/// Chunks in flight between the engine and the writer thread.
+const CHANNEL_CHUNKS: usize = 16;
+/// Engine time one slice may take.
+const SLICE: Duration = Duration::from_micros(1000);
+/// Retry a failed background save after this many seconds (Redis's CONFIG_BGSAVE_RETRY_DELAY),
+/// doubling after each consecutive failure up to `RETRY_MAX_S`.
+const RETRY_DELAY_S: i64 = 5;
+const RETRY_MAX_S: i64 = 300;
+
+/// Persistence state and the counters INFO persistence reports.
+pub struct Persist {
+    pub bgsave: Option<Bgsave>,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_time_sec: i64,
+    pub rdb_saves: u64,
+    pub bgsave_scheduled: bool,
+    pub last_bgsave_try: i64,
+    /// Background saves failed in a row (the retry back-off).
+    pub bgsave_failures: u32,
+    pub last_cow_size: usize,
+    pub cow_peak: usize,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
+    /// PIPESAVE: last result (None: never ran), its duration, how many ran.
+    pub pipe_last_ok: Option<bool>,
+    pub pipe_last_time_sec: i64,
+    pub pipe_saves: u64,
+}
+
+impl Default for Persist {
+    fn default() -> Self {
+        Persist {
+            bgsave: None,
+            last_bgsave_ok: true,
+            last_bgsave_time_sec: -1,
+            rdb_saves: 0,
+            bgsave_scheduled: false,
+            last_bgsave_try: 0,
+            bgsave_failures: 0,
+            last_cow_size: 0,
+            cow_peak: 0,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
+            pipe_last_ok: None,
+            pipe_last_time_sec: -1,
+            pipe_saves: 0,
+        }
+    }
+}
+
+/// A background save in progress.
+pub struct Bgsave {
+    pub kind: JobKind,
+    /// The temp file an AOF rewrite writes.
+    pub tmp: Option<PathBuf>,
+    pub started: Instant,
+    pub keys_total: u64,
+    pub keys_done: Rc<Cell<u64>>,
+    pub cancel: Rc<Cell<bool>>,
+    pub dirty_before: u64,
+}
+
+/// What a snapshot is encoded as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// An RDB file.
+    Rdb,
+    /// Commands that rebuild the dataset (an AOF base without the RDB preamble).
+    Commands,
+}
+
+/// Encodes snapshot output into chunks.
+pub struct Encoder {
+    pub format: Format,
+    /// The RDB is an AOF base (aux `aof-base` 1).
+    pub aof_base: bool,
+    pub buf: Vec<u8>,
+    cur_index: Option<usize>,
+    limits: cinnabar_keyspace::types::TypeLimits,
+    opts: EncodeOpts,
+    now: i64,
+    pub keys: u64,
+}
+
+impl Encoder {
+    fn new(s: &Server) -> Self {
+        Encoder {
+            format: Format::Rdb,
+            aof_base: false,
+            buf: Vec::with_capacity(CHUNK + 64 * 1024),
+            cur_index: None,
+            limits: s.settings.limits,
+            opts: EncodeOpts {
+                compress: s.settings.rdbcompression,
+            },
+            now: now_ms(),
+            keys: 0,
+        }
+    }
+
+    fn header(&mut self, s: &Server) {
+        if self.format == Format::Commands {
+            return;
+        }
+        let ctime = (now_ms() / 1000).to_string();
+        let used = crate::cmds::introspect::allocator_stats().0.to_string();
+        let aux: Vec<(&[u8], AuxValue)> = vec![
+            (
+                b"redis-ver",
+                AuxValue::Str(crate::REDIS_VERSION.as_bytes().to_vec()),
+            ),
+            (b"redis-bits", AuxValue::Int(64)),
+            (b"ctime", AuxValue::Int(ctime.parse().unwrap_or(0))),
+            (b"used-mem", AuxValue::Int(used.parse().unwrap_or(0))),
+            (b"aof-base", AuxValue::Int(self.aof_base as i64)),
+        ];
+        let _ = s;
+        cinnabar_rdb::write_header(&mut self.buf, &aux);
+    }
+
+    fn key(
+        &mut self,
+        index: usize,
+        sizes: (usize, usize),
+        k: &[u8],
+        v: &Value,
+        exp: Option<i64>,
+        lru: u32,
+    ) {
+        if self.format == Format::Commands {
+            if self.cur_index != Some(index) {
+                let n = index.to_string();
+                encode_cmd(&mut self.buf, &[b"SELECT", n.as_bytes()]);
+                self.cur_index = Some(index);
+            }
+            write_key_commands(&mut self.buf, k, v, exp);
+            self.keys += 1;
+            return;
+        }
+        if self.cur_index != Some(index) {
+            cinnabar_rdb::write_select_db(&mut self.buf, index as u64);
+            cinnabar_rdb::write_resize_db(&mut self.buf, sizes.0 as u64, sizes.1 as u64);
+            self.cur_index = Some(index);
+        }
+        let _ = idle_seconds(lru, self.now);
+        cinnabar_rdb::write_key(
+            &mut self.buf,
+            k,
+            v,
+            exp,
+            None,
+            None,
+            &self.limits,
+            &self.opts,
+        );
+        self.keys += 1;
+    }
+
+    fn footer(&mut self) {
+        if self.format == Format::Rdb {
+            cinnabar_rdb::write_eof(&mut self.buf);
+        }
+    }
+}
+
+/// Appends one command in RESP (`*N` of bulks), as the AOF stores it.
+pub fn encode_cmd(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.push(b'*');
+    out.extend_from_slice(args.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(a.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Elements per command when a collection is rewritten as commands (Redis's
+/// AOF_REWRITE_ITEMS_PER_CMD).
+const ITEMS_PER_CMD: usize = 64;
+
+/// The commands that rebuild one key, as Redis's AOF rewrite writes them: SET, RPUSH, SADD,
+/// ZADD, HMSET (collections in batches of 64 elements), then PEXPIREAT.
+fn write_key_commands(out: &mut Vec<u8>, key: &[u8], v: &Value, exp: Option<i64>) {
+    fn batches(out: &mut Vec<u8>, cmd: &[u8], key: &[u8], items: Vec<Vec<u8>>, per: usize) {
+        for chunk in items.chunks(ITEMS_PER_CMD * per) {
+            let mut args: Vec<&[u8]> = Vec::with_capacity(chunk.len() + 2);
+            args.push(cmd);
+            args.push(key);
+            args.extend(chunk.iter().map(|x| x.as_slice()));
+            encode_cmd(out, &args);
+        }
+    }
+    match v {
+        Value::Str(x) => encode_cmd(out, &[b"SET", key, x]),
+        Value::List(l) => batches(
+            out,
+            b"RPUSH",
+            key,
+            l.iter().map(|e| e.to_vec()).collect(),
+            1,
+        ),
+        Value::Set(st) => batches(
+            out,
+            b"SADD",
+            key,
+            st.iter().map(|m| m.with_bytes(|b| b.to_vec())).collect(),
+            1,
+        ),
+        Value::ZSet(z) => {
+            let mut items = Vec::with_capacity(z.len() * 2);
+            z.for_each(|m, score| {
+                items.push(cinnabar_util::num::fmt_g17(score).into_bytes());
+                items.push(m.to_vec());
+            });
+            batches(out, b"ZADD", key, items, 2);
+        }
+        Value::Hash(h) => {
+            let mut items = Vec::with_capacity(h.len() * 2);
+            for (f, val) in h.iter() {
+                items.push(f.to_vec());
+                items.push(val.to_vec());
+            }
+            batches(out, b"HMSET", key, items, 2);
+        }
+    }
+    if let Some(ms) = exp {
+        let t = ms.to_string();
+        encode_cmd(out, &[b"PEXPIREAT", key, t.as_bytes()]);
+    }
+}
+
+/// Runs snapshot slices until `deadline` (None: to the end) or a full chunk; true when the
+/// snapshot is complete.
+fn run_slice(
+    s: &mut Server,
+    enc: &mut Encoder,
+    deadline: Option<Instant>,
+    per_step: usize,
+) -> bool {
+    loop {
+        let next =
+            s.ks.dbs
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.snap.active)
+                .min_by_key(|(_, d)| d.snap.index)
+                .map(|(i, _)| i);
+        let Some(i) = next else {
+            return true;
+        };
+        let db = &mut s.ks.dbs[i];
+        let index = db.snap.index;
+        let sizes = (db.len(), db.expires.len());
+        db.snap_step(per_step, &mut |k, v, e, lru| {
+            enc.key(index, sizes, k, v, e, lru)
+        });
+        if enc.buf.len() >= CHUNK {
+            return false;
+        }
+        if let Some(d) = deadline {
+            if Instant::now() >= d {
+                return false;
+            }
+        }
+    }
+}
+
+/// Where a background snapshot's bytes go, on a writer thread of its own: the CRC64 is
+/// computed as they pass and appended by `finish`.
+trait Out: Send {
+    fn write(&mut self, b: &[u8]) -> io::Result<()>;
+    /// Writes the 8-byte checksum and completes (fsync + rename, or the command's exit).
+    fn finish(self: Box<Self>, crc: u64) -> io::Result<()>;
+    /// Abandons the output (temp file removed, command killed).
+    fn discard(self: Box<Self>);
+}
+
+/// The RDB file being written: then fsync, rename, fsync of the directory.
+struct RdbFile {
+    out: BufWriter<File>,
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+impl RdbFile {
+    fn create(tmp: PathBuf, dest: PathBuf) -> io::Result<RdbFile> {
+        let f = File::create(&tmp)?;
+        Ok(RdbFile {
+            out: BufWriter::with_capacity(64 * 1024, f),
+            tmp,
+            dest,
+        })
+    }
+}
+
+impl Out for RdbFile {
+    fn write(&mut self, b: &[u8]) -> io::Result<()> {
+        self.out.write_all(b)
+    }
+
+    fn finish(mut self: Box<Self>, crc: u64) -> io::Result<()> {
+        let r = (|| {
+            self.out.write_all(&crc.to_le_bytes())?;
+            self.out.flush()?;
+            self.out.get_ref().sync_all()?;
+            std::fs::rename(&self.tmp, &self.dest)?;
+            fsync_dir(&self.dest);
+            Ok(())
+        })();
+        if r.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        r
+    }
+
+    fn discard(self: Box<Self>) {
+        let tmp = self.tmp.clone();
+        drop(self);
+        let _ = std::fs::remove_file(tmp);
+    }
+}
+
+/// An AOF rewrite's temp base file: written, checksummed when it is an RDB, fsynced; the
+/// engine renames it into place.
+struct AofTemp {
+    out: BufWriter<File>,
+    path: PathBuf,
+    rdb: bool,
+}
+
+impl Out for AofTemp {
+    fn write(&mut self, b: &[u8]) -> io::Result<()> {
+        self.out.write_all(b)
+    }
+
+    fn finish(mut self: Box<Self>, crc: u64) -> io::Result<()> {
+        let r = (|| {
+            if self.rdb {
+                self.out.write_all(&crc.to_le_bytes())?;
+            }
+            self.out.flush()?;
+            self.out.get_ref().sync_all()
+        })();
+        if r.is_err() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        r
+    }
+
+    fn discard(self: Box<Self>) {
+        let p = self.path.clone();
+        drop(self);
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// A foreground snapshot of the whole dataset into `path` (fsynced), as an RDB (an AOF base
+/// with the preamble) or as commands.
+pub fn write_snapshot_file(s: &mut Server, path: &Path, rdb: bool) -> io::Result<()> {
+    let mut out = BufWriter::new(File::create(path)?);
+    s.ks.snapshot_begin();
+    let mut enc = Encoder::new(s);
+    enc.format = if rdb { Format::Rdb } else { Format::Commands };
+    enc.aof_base = true;
+    enc.header(s);
+    let mut crc = cinnabar_rdb::Crc64::new();
+    let mut res = Ok(());
+    loop {
+        let done = run_slice(s, &mut enc, None, 1024);
+        if done {
+            enc.footer();
+        }
+        crc.update(&enc.buf);
+        if let Err(e) = out.write_all(&enc.buf) {
+            res = Err(e);
+            break;
+        }
+        enc.buf.clear();
+        if done {
+            break;
+        }
+    }
+    s.ks.snapshot_abort();
+    res?;
+    if rdb {
+        let sum = if s.settings.rdbchecksum {
+            crc.finish()
+        } else {
+            0
+        };
+        out.write_all(&sum.to_le_bytes())?;
+    }
+    out.flush()?;
+    out.get_ref().sync_all()
+}
+
+/// Starts the snapshot of an AOF rewrite into `tmp` (RDB preamble or commands).
+pub fn start_aof_rewrite(s: &mut Server, tmp: &Path, preamble: bool) -> io::Result<()> {
+    let f = File::create(tmp)?;
+    let out = AofTemp {
+        out: BufWriter::with_capacity(64 * 1024, f),
+        path: tmp.to_path_buf(),
+        rdb: preamble,
+    };
+    let (dtx, drx) = tokio::sync::oneshot::channel();
+    let tx = spawn_writer(Box::new(out), s.settings.rdbchecksum, dtx);
+    let format = if preamble {
+        Format::Rdb
+    } else {
+        Format::Commands
+    };
+    start_job_as(
+        s,
+        JobKind::AofRewrite,
+        SinkTx::Thread(tx),
+        Some(drx),
+        format,
+    );
+    if let Some(b) = s.persist.bgsave.as_mut() {
+        b.tmp = Some(tmp.to_path_buf());
+    }
+    Ok(())
+}
+
+/// PIPESAVE's output: the stdin of `pipesave-command` run by `/bin/sh -c`.
+struct PipeOut {
+    child: std::process::Child,
+    stdin: Option<BufWriter<std::process::ChildStdin>>,
+}
+
+impl PipeOut {
+    fn spawn(cmd: &str) -> io::Result<PipeOut> {
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd)
+            .stdin(std::process::Stdio::piped())
+            .spawn()?;
+        let stdin = child
+            .stdin
+            .take()
+            .map(|s| BufWriter::with_capacity(64 * 1024, s));
+        Ok(PipeOut { child, stdin })
+    }
+}
+
+impl Out for PipeOut {
+    fn write(&mut self, b: &[u8]) -> io::Result<()> {
+        match self.stdin.as_mut() {
+            Some(w) => w.write_all(b),
+            None => Err(io::Error::other("no stdin")),
+        }
+    }
+
+    fn finish(mut self: Box<Self>, crc: u64) -> io::Result<()> {
+        let r = match self.stdin.take() {
+            Some(mut w) => w.write_all(&crc.to_le_bytes()).and_then(|_| w.flush()),
+            None => Err(io::Error::other("no stdin")),
+        };
+        // Closing stdin tells the command the stream is complete.
+        let status = self.child.wait()?;
+        r?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "pipesave-command exited with {status}"
+            )))
+        }
+    }
+
+    fn discard(mut self: Box<Self>) {
+        self.stdin = None;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fsync_dir(file: &Path) {
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+fn rdb_path(s: &Server) -> PathBuf {
+    PathBuf::from(
+        s.cfg
+            .get_value("dbfilename")
+            .unwrap_or_else(|| "dump.rdb".into()),
+    )
+}
+
+/// The temp file of a foreground save (SAVE, the shutdown save).
+pub fn shutdown_temp_path(s: &Server) -> PathBuf {
+    temp_path(s, false)
+}
+
+fn temp_path(s: &Server, bg: bool) -> PathBuf {
+    let dest = rdb_path(s);
+    let name = if bg {
+        format!("temp-bg-{}.rdb", std::process::id())
+    } else {
+        format!("temp-{}.rdb", std::process::id())
+    };
+    match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join(name),
+        _ => PathBuf::from(name),
+    }
+}
+
+/// SAVE: a foreground save. Err carries the log line.
+pub fn save_sync(s: &mut Server) -> Result<(), String> {
+    if s.persist.bgsave.is_some() {
+        return Err("Background save already in progress".into());
+    }
+    let tmp = temp_path(s, false);
+    let dest = rdb_path(s);
+    let mut file = match RdbFile::create(tmp.clone(), dest) {
+        Ok(f) => f,
+        Err(e) => {
+            let dir = std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            let msg = format!(
+                "Failed opening the temp RDB file {} (in server root dir {dir}) for saving: {e}",
+                tmp.display()
+            );
+            warning!("{msg}");
+            s.persist.last_bgsave_ok = false;
+            return Err(msg);
+        }
+    };
+    s.ks.snapshot_begin();
+    let mut enc = Encoder::new(s);
+    enc.header(s);
+    let mut crc = cinnabar_rdb::Crc64::new();
+    let mut res = Ok(());
+    // `rdb-key-save-delay` (microseconds per key) slows a foreground save too, as in Redis.
+    let delay = s.settings.rdb_key_save_delay.max(0) as u64;
+    loop {
+        let done = if delay > 0 {
+            let before = enc.keys;
+            let d = run_slice(s, &mut enc, Some(Instant::now()), 1);
+            std::thread::sleep(Duration::from_micros(delay * (enc.keys - before)));
+            d
+        } else {
+            run_slice(s, &mut enc, None, 1024)
+        };
+        if done {
+            enc.footer();
+        }
+        crc.update(&enc.buf);
+        if let Err(e) = file.write(&enc.buf) {
+            res = Err(e);
+            break;
+        }
+        enc.buf.clear();
+        if done {
+            break;
+        }
+    }
+    s.ks.snapshot_abort();
+    let file = Box::new(file);
+    let res = match res {
+        Ok(()) => file.finish(if s.settings.rdbchecksum {
+            crc.finish()
+        } else {
+            0
+        }),
+        Err(e) => {
+            file.discard();
+            Err(e)
+        }
+    };
+    match res {
+        Ok(()) => {
+            notice!("DB saved on disk");
+            s.dirty = 0;
+            s.lastsave = now_ms() / 1000;
+            s.persist.last_bgsave_ok = true;
+            Ok(())
+        }
+        Err(e) => {
+            let msg = format!("Write error saving DB on disk: {e}");
+            warning!("{msg}");
+            s.persist.last_bgsave_ok = false;
+            Err(msg)
+        }
+    }
+}
+
+/// What the snapshot task hands to its consumer.
+pub enum Msg {
+    /// Bytes that go before the snapshot (a replica's `+FULLRESYNC <replid> <offset>`).
+    Preamble(Vec<u8>),
+    Data(std::sync::Arc<Vec<u8>>),
+    Finish,
+}
+
+/// The engine's end of a snapshot consumer.
+pub enum SinkTx {
+    /// A writer thread (file, pipe).
+    Thread(SyncSender<Msg>),
+    /// A client connection task streaming the snapshot to its socket (DUMPSAVE, SYNC).
+    Task(tokio::sync::mpsc::Sender<Msg>),
+    /// Several replicas sharing one snapshot: each gets every chunk; one that goes away is
+    /// dropped, the others go on.
+    Many(RefCell<Vec<tokio::sync::mpsc::Sender<Msg>>>),
+}
+
+/// The writer thread of a background save: CRC64 as the bytes pass, then `finish`.
+fn spawn_writer(
+    mut out: Box<dyn Out>,
+    checksum: bool,
+    done: tokio::sync::oneshot::Sender<io::Result<()>>,
+) -> SyncSender<Msg> {
+    let (tx, rx): (SyncSender<Msg>, Receiver<Msg>) = sync_channel(CHANNEL_CHUNKS);
+    let spawned = std::thread::Builder::new()
+        .name("rdb-writer".into())
+        .spawn(move || {
+            let mut crc = cinnabar_rdb::Crc64::new();
+            loop {
+                match rx.recv() {
+                    Ok(Msg::Preamble(_)) => {}
+                    Ok(Msg::Data(b)) => {
+                        crc.update(&b);
+                        if let Err(e) = out.write(&b) {
+                            out.discard();
+                            let _ = done.send(Err(e));
+                            return;
+                        }
+                    }
+                    Ok(Msg::Finish) => {
+                        let sum = if checksum { crc.finish() } else { 0 };
+                        let _ = done.send(out.finish(sum));
+                        return;
+                    }
+                    Err(_) => {
+                        // Cancelled: the engine dropped its end.
+                        out.discard();
+                        let _ = done.send(Err(io::Error::other("cancelled")));
+                        return;
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        warning!("Can't start the RDB writer thread: {e}");
+    }
+    tx
+}
+
+/// What a background snapshot is for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum JobKind {
+    /// BGSAVE, a `save` point: the RDB file.
+    Disk,
+    /// PIPESAVE: the stdin of `pipesave-command`.
+    Pipe,
+    /// DUMPSAVE or `SYNC` from `redis-cli --rdb`: a client's connection.
+    Client,
+    /// BGREWRITEAOF: the AOF's next base file.
+    AofRewrite,
+}
+
+/// BGSAVE: starts a background save. Err carries the reply error.
+pub fn start_bgsave(s: &mut Server) -> Result<(), String> {
+    if s.persist.bgsave.is_some() {
+        return Err("ERR Background save already in progress".into());
+    }
+    s.persist.last_bgsave_try = now_ms() / 1000;
+    let tmp = temp_path(s, true);
+    let dest = rdb_path(s);
+    let file = match RdbFile::create(tmp.clone(), dest) {
+        Ok(f) => f,
+        Err(e) => {
+            warning!(
+                "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
+                tmp.display(),
+                std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default()
+            );
+            s.persist.last_bgsave_ok = false;
+            s.persist.bgsave_failures += 1;
+            return Err("ERR".into());
+        }
+    };
+    let (dtx, drx) = tokio::sync::oneshot::channel();
+    let tx = spawn_writer(Box::new(file), s.settings.rdbchecksum, dtx);
+    s.persist.rdb_saves += 1;
+    start_job(s, JobKind::Disk, SinkTx::Thread(tx), Some(drx));
+    notice!("Background saving started");
+    Ok(())
+}
+
+/// PIPESAVE: streams a snapshot into the stdin of `pipesave-command`.
+pub fn start_pipesave(s: &mut Server) -> Result<(), String> {
+    if s.persist.bgsave.is_some() {
+        return Err("ERR Background save already in progress".into());
+    }
+    let cmd = s.cfg.get_value("pipesave-command").unwrap_or_default();
+    if cmd.is_empty() {
+        return Err("ERR pipesave-command is not set in the configuration file".into());
+    }
+    let out = match PipeOut::spawn(&cmd) {
+        Ok(o) => o,
+        Err(e) => {
+            warning!("Can't start pipesave-command: {e}");
+            s.persist.pipe_last_ok = Some(false);
+            return Err(format!("ERR Can't start pipesave-command: {e}"));
+        }
+    };
+    let (dtx, drx) = tokio::sync::oneshot::channel();
+    let tx = spawn_writer(Box::new(out), s.settings.rdbchecksum, dtx);
+    start_job(s, JobKind::Pipe, SinkTx::Thread(tx), Some(drx));
+    notice!("Background pipe save started");
+    Ok(())
+}
+
+/// DUMPSAVE / SYNC: a snapshot streamed to the calling client; the returned receiver yields
+/// its chunks (the client adds the checksum).
+pub fn start_client_stream(s: &mut Server) -> Result<tokio::sync::mpsc::Receiver<Msg>, String> {
+    if s.persist.bgsave.is_some() {
+        return Err("ERR Background save already in progress".into());
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    start_job(s, JobKind::Client, SinkTx::Task(tx), None);
+    notice!("Starting snapshot streamed to a client");
+    Ok(rx)
+}
+
+/// A replica (or `redis-cli --rdb`) waiting for the next shared snapshot.
+pub struct PendingSync {
+    pub client: u64,
+    pub tx: tokio::sync::mpsc::Sender<Msg>,
+    /// PSYNC (gets `+FULLRESYNC <replid> <offset>` first) rather than SYNC.
+    pub psync: bool,
+    /// Only the snapshot (rdb-only): not attached to the stream.
+    pub rdb_only: bool,
+    /// It reads the diskless framing (`capa eof`); others get a snapshot at once, as Redis
+    /// starts a disk-based one for them without the diskless delay.
+    pub eof: bool,
+    pub since: Instant,
+}
+
+/// The cron's part for replicas waiting for a snapshot: once no snapshot runs and the first
+/// has waited `repl-diskless-sync-delay` seconds (or `repl-diskless-sync-max-replicas` are
+/// waiting), one snapshot starts for all of them; each one's stream starts at its offset.
+pub fn start_pending_syncs(s: &mut Server) {
+    if s.pending_syncs.is_empty() || s.persist.bgsave.is_some() {
+        return;
+    }
+    s.pending_syncs.retain(|p| !p.tx.is_closed());
+    let Some(oldest) = s.pending_syncs.iter().map(|p| p.since).min() else {
+        return;
+    };
+    let num = |k: &str, d: u64| {
+        s.cfg
+            .get_value(k)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(d)
+    };
+    let delay = num("repl-diskless-sync-delay", 5);
+    let max = num("repl-diskless-sync-max-replicas", 0) as usize;
+    let all_diskless = s.pending_syncs.iter().all(|p| p.eof);
+    if all_diskless
+        && oldest.elapsed() < Duration::from_secs(delay)
+        && !(max > 0 && s.pending_syncs.len() >= max)
+    {
+        return;
+    }
+    let pending = std::mem::take(&mut s.pending_syncs);
+    let offset = s.prop.offset;
+    let mut txs = Vec::with_capacity(pending.len());
+    let mut attached = 0;
+    for p in pending {
+        if p.psync {
+            let pre = format!("+FULLRESYNC {} {}\r\n", s.replid, offset).into_bytes();
+            if p.tx.try_send(Msg::Preamble(pre)).is_err() {
+                continue;
+            }
+        }
+        if !p.rdb_only {
+            crate::cmds::attach_replica(s, p.client, offset);
+            attached += 1;
+        }
+        txs.push(p.tx);
+    }
+    if txs.is_empty() {
+        return;
+    }
+    if attached > 0 {
+        // The stream the new replicas get starts with a SELECT.
+        s.prop.reset_db();
+    }
+    notice!(
+        "Starting BGSAVE for SYNC with target: replicas sockets ({} replica{})",
+        txs.len(),
+        if txs.len() == 1 { "" } else { "s" }
+    );
+    start_job(s, JobKind::Client, SinkTx::Many(RefCell::new(txs)), None);
+}
+
+fn start_job(
+    s: &mut Server,
+    kind: JobKind,
+    sink: SinkTx,
+    done: Option<tokio::sync::oneshot::Receiver<io::Result<()>>>,
+) {
+    start_job_as(s, kind, sink, done, Format::Rdb);
+}
+
+fn start_job_as(
+    s: &mut Server,
+    kind: JobKind,
+    sink: SinkTx,
+    done: Option<tokio::sync::oneshot::Receiver<io::Result<()>>>,
+    format: Format,
+) {
+    s.ks.snapshot_begin();
+    let mut enc = Encoder::new(s);
+    enc.format = format;
+    enc.aof_base = kind == JobKind::AofRewrite;
+    enc.header(s);
+    let cancel = Rc::new(Cell::new(false));
+    let keys_done = Rc::new(Cell::new(0));
+    s.persist.bgsave = Some(Bgsave {
+        kind,
+        tmp: None,
+        started: Instant::now(),
+        keys_total: s.ks.total_keys() as u64,
+        keys_done: keys_done.clone(),
+        cancel: cancel.clone(),
+        dirty_before: s.dirty,
+    });
+    s.persist.cow_peak = 0;
+    tokio::task::spawn_local(bgsave_task(enc, sink, done, cancel, keys_done));
+}
+
+async fn send_chunk(tx: &SinkTx, mut m: Msg, cancel: &Cell<bool>) -> bool {
+    match tx {
+        SinkTx::Thread(tx) => loop {
+            match tx.try_send(m) {
+                Ok(()) => return true,
+                Err(TrySendError::Full(back)) => {
+                    if cancel.get() {
+                        return false;
+                    }
+                    m = back;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        },
+        SinkTx::Task(tx) => tx.send(m).await.is_ok() && !cancel.get(),
+        SinkTx::Many(txs) => {
+            let list: Vec<_> = txs.borrow().clone();
+            let mut alive = Vec::with_capacity(list.len());
+            for tx in list {
+                let msg = match &m {
+                    Msg::Data(b) => Msg::Data(b.clone()),
+                    Msg::Finish => Msg::Finish,
+                    Msg::Preamble(p) => Msg::Preamble(p.clone()),
+                };
+                if tx.send(msg).await.is_ok() {
+                    alive.push(tx);
+                }
+            }
+            let any = !alive.is_empty();
+            *txs.borrow_mut() = alive;
+            any && !cancel.get()
+        }
+    }
+}
+
+async fn bgsave_task(
+    mut enc: Encoder,
+    tx: SinkTx,
+    done_rx: Option<tokio::sync::oneshot::Receiver<io::Result<()>>>,
+    cancel: Rc<Cell<bool>>,
+    keys_done: Rc<Cell<u64>>,
+) {
+    let Some(srv) = crate::server_rc() else {
+        return;
+    };
+    let mut owed_delay_us: u64 = 0;
+    let ok;
+    loop {
+        if cancel.get() {
+            ok = false;
+            break;
+        }
+        let (done, delay_us) = {
+            let mut s = srv.borrow_mut();
+            let delay = s.settings.rdb_key_save_delay.max(0) as u64;
+            let per_step = if delay > 0 { 1 } else { 64 };
+            let deadline = if delay > 0 {
+                Some(Instant::now())
+            } else {
+                Some(Instant::now() + SLICE)
+            };
+            let before = enc.keys;
+            let done = run_slice(&mut s, &mut enc, deadline, per_step);
+            let kept = s.ks.snapshot_kept_bytes();
+            s.persist.cow_peak = s.persist.cow_peak.max(kept);
+            (done, delay * (enc.keys - before))
+        };
+        keys_done.set(enc.keys);
+        if done {
+            enc.footer();
+        }
+        if enc.buf.len() >= CHUNK || done {
+            let chunk = std::mem::replace(&mut enc.buf, Vec::with_capacity(CHUNK + 64 * 1024));
+            if !send_chunk(&tx, Msg::Data(std::sync::Arc::new(chunk)), &cancel).await {
+                ok = false;
+                break;
+            }
+        }
+        if done {
+            ok = send_chunk(&tx, Msg::Finish, &cancel).await;
+            break;
+        }
+        owed_delay_us += delay_us;
+        if owed_delay_us >= 1000 {
+            tokio::time::sleep(Duration::from_micros(owed_delay_us)).await;
+            owed_delay_us = 0;
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+    drop(tx);
+    let res = match done_rx {
+        Some(rx) => match rx.await {
+            Ok(r) if ok => r,
+            Ok(Err(e)) => Err(e),
+            _ => Err(io::Error::other("cancelled")),
+        },
+        None if ok => Ok(()),
+        None => Err(io::Error::other("the client went away")),
+    };
+    let mut s = srv.borrow_mut();
+    finish_bgsave(&mut s, res);
+}
+
+fn finish_bgsave(s: &mut Server, res: io::Result<()>) {
+    s.ks.snapshot_abort();
+    let Some(bg) = s.persist.bgsave.take() else {
+        return;
+    };
+    let secs = bg.started.elapsed().as_secs() as i64;
+    s.persist.last_cow_size = s.persist.cow_peak;
+    match bg.kind {
+        JobKind::Disk => {
+            s.persist.last_bgsave_time_sec = secs;
+            match res {
+                Ok(()) => {
+                    notice!("Background saving terminated with success");
+                    s.dirty = s.dirty.saturating_sub(bg.dirty_before);
+                    s.lastsave = now_ms() / 1000;
+                    s.persist.last_bgsave_ok = true;
+                    s.persist.bgsave_failures = 0;
+                }
+                Err(e) if bg.cancel.get() => {
+                    warning!("Background saving terminated by signal 10");
+                    let _ = e;
+                    s.persist.last_bgsave_ok = false;
+                }
+                Err(e) => {
+                    warning!("Write error saving DB on disk: {e}");
+                    warning!("Background saving error");
+                    s.persist.last_bgsave_ok = false;
+                    s.persist.bgsave_failures += 1;
+                }
+            }
+        }
+        JobKind::Pipe => {
+            s.persist.pipe_last_time_sec = secs;
+            s.persist.pipe_saves += 1;
+            match res {
+                Ok(()) => {
+                    notice!("Background pipe save terminated with success");
+                    s.persist.pipe_last_ok = Some(true);
+                }
+                Err(e) => {
+                    warning!("Background pipe save error: {e}");
+                    s.persist.pipe_last_ok = Some(false);
+                }
+            }
+        }
+        JobKind::Client => match res {
+            Ok(()) => notice!("Snapshot streamed to the client"),
+            Err(e) => warning!("Snapshot stream to the client failed: {e}"),
+        },
+        JobKind::AofRewrite => {
+            let tmp = bg.tmp.clone().unwrap_or_default();
+            crate::aof::rewrite_done(s, &tmp, res);
+        }
+    }
+}
+
+/// Stops a running background save (its temp file is removed). The task notices at its next
+/// slice; the bookkeeping is done here at once.
+pub fn kill_bgsave(s: &mut Server) {
+    if let Some(bg) = s.persist.bgsave.take() {
+        bg.cancel.set(true);
+        s.ks.snapshot_abort();
+        if bg.kind == JobKind::AofRewrite {
+            // The writer thread removes the temp file when it sees the cancellation.
+            s.aof.rewrite_started = None;
+            if let Some(w) = s.aof.writer.as_mut() {
+                w.set_rewrite_in_progress(false);
+            }
+        } else {
+            s.persist.last_bgsave_ok = false;
+        }
+    }
+}
+
+/// Seconds before retrying after `failures` failed background saves in a row.
+fn retry_delay(failures: u32) -> i64 {
+    let f = failures.saturating_sub(1).min(10);
+    (RETRY_DELAY_S << f).min(RETRY_MAX_S)
+}
+
+/// The cron's part: `save` points and retries of failed background saves.
+pub fn cron(srv: &Rc<RefCell<Server>>) {
+    let start = {
+        let mut s = srv.borrow_mut();
+        if s.persist.bgsave.is_some() || s.loading.is_some() {
+            return;
+        }
+        let now = now_ms() / 1000;
+        if s.persist.bgsave_scheduled {
+            s.persist.bgsave_scheduled = false;
+            true
+        } else {
+            let mut hit = None;
+            for &(secs, changes) in s.settings.save_params.iter() {
+                if s.dirty >= changes as u64
+                    && now - s.lastsave > secs
+                    && (now - s.persist.last_bgsave_try > retry_delay(s.persist.bgsave_failures)
+                        || s.persist.last_bgsave_ok)
+                {
+                    hit = Some((secs, changes));
+                    break;
+                }
+            }
+            match hit {
+                Some((secs, changes)) => {
+                    notice!("{changes} changes in {secs} seconds. Saving...");
+                    true
+                }
+                None => false,
+            }
+        }
+    };
+    if start {
+        let _ = start_bgsave(&mut srv.borrow_mut());
+    }
+}
+
+/// Result of loading an RDB file.
+pub struct Loaded {
+    pub keys: u64,
+    pub expired: u64,
+}
+
+/// Counts the bytes read through it (loading progress).
+struct Counting<R> {
+    inner: R,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: io::Read> io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Loading progress, for INFO (`loading:1`, `loading_loaded_perc`, ...) and `-LOADING`.
+pub struct Loading {
+    pub started: Instant,
+    pub start_unix: i64,
+    pub total_bytes: u64,
+    pub read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Loading {
+    fn loaded(&self) -> u64 {
+        self.read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// An RDB file being loaded, item by item.
+pub struct RdbLoad {
+    loader: cinnabar_rdb::Loader<io::BufReader<Counting<File>>>,
+    merge: bool,
+    db: usize,
+    keys: u64,
+    expired: u64,
+    now: i64,
+    started: Instant,
+    done: bool,
+}
+
+impl RdbLoad {
+    /// Opens `path`; Ok(None) when there is no file.
+    pub fn open(path: &Path, merge: bool) -> Result<Option<(RdbLoad, Loading)>, String> {
+        let f = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{e}")),
+        };
+        let total = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counting = Counting {
+            inner: f,
+            read: read.clone(),
+        };
+        let load = RdbLoad {
+            loader: cinnabar_rdb::Loader::new(io::BufReader::with_capacity(256 * 1024, counting)),
+            merge,
+            db: 0,
+            keys: 0,
+            expired: 0,
+            now: now_ms(),
+            started: Instant::now(),
+            done: false,
+        };
+        let info = Loading {
+            started: Instant::now(),
+            start_unix: now_ms() / 1000,
+            total_bytes: total,
+            read,
+        };
+        Ok(Some((load, info)))
+    }
+
+    /// Loads up to `max` items; Ok(true) when the file is complete.
+    pub fn step(&mut self, s: &mut Server, max: usize) -> Result<bool, String> {
+        let limits = s.settings.limits;
+        for _ in 0..max {
+            if self.done {
+                return Ok(true);
+            }
+            let item = self.loader.next(&limits).map_err(|e| format!("{e}"))?;
+            match item {
+                None | Some(cinnabar_rdb::Item::Eof) => {
+                    self.done = true;
+                    return Ok(true);
+                }
+                Some(cinnabar_rdb::Item::SelectDb(n)) => {
+                    if n as usize >= s.ks.dbs.len() {
+                        return Err(format!("FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting", s.ks.dbs.len()));
+                    }
+                    self.db = n as usize;
+                }
+                Some(cinnabar_rdb::Item::Aux { key, value }) => {
+                    if key == b"redis-ver" {
+                        notice!(
+                            "Loading RDB produced by version {}",
+                            String::from_utf8_lossy(&value)
+                        );
+                    } else if key == b"ctime" {
+                        if let Some(t) = cinnabar_util::num::string2ll(&value) {
+                            notice!("RDB age {} seconds", (self.now / 1000 - t).max(0));
+                        }
+                    } else if key == b"used-mem" {
+                        if let Some(m) = cinnabar_util::num::string2ll(&value) {
+                            notice!(
+                                "RDB memory usage when created {:.2} Mb",
+                                m as f64 / (1024.0 * 1024.0)
+                            );
+                        }
+                    }
+                }
+                Some(cinnabar_rdb::Item::Key {
+                    key,
+                    value,
+                    expire_ms,
+                    idle,
+                    ..
+                }) => {
+                    if let Some(when) = expire_ms {
+                        if when < self.now {
+                            self.expired += 1;
+                            continue;
+                        }
+                    }
+                    let lru_ms = self.now - idle.unwrap_or(0).min(1 << 30) as i64 * 1000;
+                    if !s.ks.dbs[self.db].load_insert(&key, value, expire_ms, lru_ms, self.merge) {
+                        return Err(format!(
+                            "RDB has duplicated key '{}' in DB {}",
+                            String::from_utf8_lossy(&key),
+                            self.db
+                        ));
+                    }
+                    self.keys += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(false)
+    }
+
+    /// Logs the result and records it for INFO.
+    pub fn finish(self, s: &mut Server) -> Loaded {
+        notice!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            self.keys,
+            self.expired
+        );
+        notice!(
+            "DB loaded from disk: {:.3} seconds",
+            self.started.elapsed().as_secs_f64()
+        );
+        s.persist.last_load_keys_loaded = self.keys;
+        s.persist.last_load_keys_expired = self.expired;
+        Loaded {
+            keys: self.keys,
+            expired: self.expired,
+        }
+    }
+}
+
+/// Loads the RDB file at `path` into the keyspace in one go (duplicates are an error unless
+/// `merge`). Ok(None) when there is no file.
+pub fn load_rdb(s: &mut Server, path: &Path, merge: bool) -> Result<Option<Loaded>, String> {
+    let Some((mut load, _)) = RdbLoad::open(path, merge)? else {
+        return Ok(None);
+    };
+    while !load.step(s, 4096)? {}
+    Ok(Some(load.finish(s)))
+}
+
+/// The RDB file's path (`dir` is the working directory, `dbfilename` inside it).
+pub fn rdb_file_path(s: &Server) -> PathBuf {
+    rdb_path(s)
+}
+
+/// Loads `dbfilename` at startup while the connections are served (they get `-LOADING`
+/// until it is done). Err means the server must exit.
+pub async fn load_at_startup(srv: &Rc<RefCell<Server>>) -> Result<(), String> {
+    if srv.borrow().settings.appendonly {
+        // With the AOF on, the AOF is the dataset (dump.rdb is not read), as in Redis.
+        let mut s = srv.borrow_mut();
+        return crate::aof::load_at_startup(&mut s).map_err(|e| {
+            warning!("{e}");
+            e
+        });
+    }
+    let path = rdb_path(&srv.borrow());
+    match load_file_async(srv, &path).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            warning!("Fatal error loading the DB: {e}. Exiting.");
+            Err(e)
+        }
+    }
+}
+
+/// Loads an RDB file into the keyspace in slices of about 2 ms, yielding to the connections
+/// in between; `loading:1` meanwhile. Ok(false) when there is no file.
+pub async fn load_file_async(srv: &Rc<RefCell<Server>>, path: &Path) -> Result<bool, String> {
+    let opened = RdbLoad::open(path, false);
+    let mut load = match opened {
+        Ok(None) => return Ok(false),
+        Ok(Some((load, info))) => {
+            srv.borrow_mut().loading = Some(info);
+            load
+        }
+        Err(e) => return Err(e),
+    };
+    let res = loop {
+        let r = {
+            let mut s = srv.borrow_mut();
+            let deadline = Instant::now() + Duration::from_millis(2);
+            let mut r = Ok(false);
+            while Instant::now() < deadline {
+                r = load.step(&mut s, 256);
+                if !matches!(r, Ok(false)) {
+                    break;
+                }
+            }
+            r
+        };
+        match r {
+            Ok(true) => break Ok(()),
+            Ok(false) => tokio::task::yield_now().await,
+            Err(e) => break Err(e),
+        }
+    };
+    let mut s = srv.borrow_mut();
+    s.loading = None;
+    res.map(|()| {
+        load.finish(&mut s);
+        true
+    })
+}
+
+/// INFO persistence's loading fields.
+fn loading_info(s: &Server) -> String {
+    match &s.loading {
+        None => "loading:0\r\nasync_loading:0\r\n".to_string(),
+        Some(l) => {
+            let loaded = l.loaded();
+            let elapsed = l.started.elapsed().as_secs_f64();
+            let perc = if l.total_bytes > 0 {
+                loaded as f64 * 100.0 / l.total_bytes as f64
+            } else {
+                0.0
+            };
+            let eta = if loaded > 0 && elapsed > 0.0 {
+                let rate = loaded as f64 / elapsed;
+                (l.total_bytes.saturating_sub(loaded) as f64 / rate) as i64
+            } else {
+                1
+            };
+            format!(
+                "loading:1\r\nasync_loading:0\r\nloading_start_time:{}\r\nloading_total_bytes:{}\r\nloading_rdb_used_mem:0\r\nloading_loaded_bytes:{loaded}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n",
+                l.start_unix, l.total_bytes
+            )
+        }
+    }
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE].
+pub fn debug_reload(s: &mut Server, merge: bool, flush: bool, save: bool) -> Result<(), String> {
+    if save {
+        save_sync(s).map_err(|_| "ERR".to_string())?;
+    }
+    if flush {
+        for db in s.ks.dbs.iter_mut() {
+            db.clear();
+        }
+    }
+    let path = rdb_path(s);
+    match load_rdb(s, &path, merge) {
+        Ok(_) => {
+            warning!("DB reloaded by DEBUG RELOAD");
+            Ok(())
+        }
+        Err(e) => {
+            warning!("{e}");
+            Err("ERR Error trying to load the RDB dump".into())
+        }
+    }
+}
+
+/// INFO persistence.
+pub fn info(s: &Server) -> String {
+    let now = now_ms() / 1000;
+    let (inprog, cur_time, processed, total) = match &s.persist.bgsave {
+        Some(b) => (
+            1,
+            b.started.elapsed().as_secs() as i64,
+            b.keys_done.get(),
+            b.keys_total,
+        ),
+        None => (0, -1, 0, 0),
+    };
+    let _ = now;
+    let mut out = format!(
+        "{}current_cow_peak:{}\r\ncurrent_cow_size:{}\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:{processed}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{inprog}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{cur_time}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
+        loading_info(s),
+        if inprog == 1 { s.persist.cow_peak } else { 0 },
+        s.ks.snapshot_kept_bytes(),
+        s.dirty,
+        s.lastsave,
+        if s.persist.last_bgsave_ok { "ok" } else { "err" },
+        s.persist.last_bgsave_time_sec,
+        s.persist.rdb_saves,
+        s.persist.last_cow_size,
+        s.persist.last_load_keys_expired,
+        s.persist.last_load_keys_loaded,
+    );
+    out.push_str(&crate::aof::info(s));
+    let pipe_inprog = s
+        .persist
+        .bgsave
+        .as_ref()
+        .is_some_and(|b| b.kind == JobKind::Pipe);
+    out.push_str(&format!(
+        "pipesave_in_progress:{}\r\npipesave_last_status:{}\r\npipesave_last_time_sec:{}\r\npipesave_saves:{}\r\n",
+        pipe_inprog as u8,
+        match s.persist.pipe_last_ok {
+            None => "none",
+            Some(true) => "ok",
+            Some(false) => "err",
+        },
+        s.persist.pipe_last_time_sec,
+        s.persist.pipe_saves
+    ));
+    out
+}
+
+/// The save a shutdown does: with `save` points configured (unless NOSAVE) or with SAVE, a
+/// running background save is stopped and a foreground save is made. Err if it failed.
+pub fn prepare_shutdown(
+    s: &mut Server,
+    req: &crate::server::ShutdownRequest,
+) -> Result<(), ShutdownBlocked> {
+    if s.persist.bgsave.is_some() {
+        warning!("There is a child saving an .rdb. Killing it!");
+        kill_bgsave(s);
+        let _ = std::fs::remove_file(temp_path(s, true));
+    }
+    crate::aof::prepare_shutdown(s, req.force)?;
+    if req.nosave || (s.settings.save_params.is_empty() && !req.save) {
+        return Ok(());
+    }
+    notice!("Saving the final RDB snapshot before exiting.");
+    match save_sync(s) {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            warning!("Error trying to save the DB, can't exit.");
+            Err(ShutdownBlocked)
+        }
+    }
+}
+
+/// The final save (or the AOF's last write) failed: the server must not exit.
+#[derive(Debug)]
+pub struct ShutdownBlocked;

@@ -1,0 +1,748 @@
+//! The replica side of replication: REPLICAOF/SLAVEOF, the link to the master (a local task
+//! that connects, does the handshake, receives the snapshot, loads it and then applies the
+//! master's stream), REPLCONF ACK every second, reconnection with back-off, ROLE and the
+//! replica's INFO fields.
+//!
+//! The master's stream is applied by a *master client* (a `Client` with no socket of its own)
+//! through the ordinary dispatcher: the commands run like any other, their replies are
+//! dropped, writes are allowed on a read-only replica, and nothing is re-propagated — the
+//! exact bytes of each applied command are proxied to this server's own replicas instead, so a
+//! chain of replicas receives the same stream.
+
+use crate::client::{Client, ClientHandle, ClientInfo};
+use crate::server::{now_ms, Server};
+use crate::{notice, warning};
+use cinnabar_resp::parse::Source;
+use cinnabar_resp::{Args, CommandParser, Limits};
+use std::cell::{Cell, RefCell};
+use std::io::Write as _;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Where the link to the master stands (`ROLE`'s and INFO's words).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LinkState {
+    Connect,
+    Connecting,
+    Handshake,
+    Transfer,
+    Connected,
+}
+
+impl LinkState {
+    /// The state as ROLE names it.
+    pub fn role_name(self) -> &'static str {
+        match self {
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Handshake => "handshake",
+            LinkState::Transfer => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// This server's master, when it is a replica.
+pub struct MasterLink {
+    pub host: String,
+    pub port: u16,
+    pub state: LinkState,
+    /// Bumped on every REPLICAOF: a link task of an older generation stops.
+    pub generation: u64,
+    pub task: Option<tokio::task::JoinHandle<()>>,
+    pub last_io: Instant,
+    pub down_since: Instant,
+    /// Snapshot transfer progress (bytes expected, -1 when unknown; bytes read).
+    pub sync_total: i64,
+    pub sync_read: i64,
+    pub sync_last_io: Instant,
+}
+
+/// REPLICAOF host port | NO ONE (and SLAVEOF).
+pub fn replicaof(s: &mut Server, c: &mut Client, a: Args) {
+    if a.get(1).eq_ignore_ascii_case(b"no") && a.get(2).eq_ignore_ascii_case(b"one") {
+        if s.master.is_some() {
+            become_master(s);
+            notice!(
+                "MASTER MODE enabled (user request from 'id={} addr={}')",
+                c.handle.id,
+                c.handle.addr
+            );
+        }
+        return c.reply.ok();
+    }
+    if c.repl.is_replica {
+        return c
+            .reply
+            .error("ERR Command is not valid when client is a replica.");
+    }
+    let host = String::from_utf8_lossy(a.get(1)).into_owned();
+    let port = match cinnabar_util::num::string2ll(a.get(2)) {
+        Some(p) if (0..=65535).contains(&p) => p as u16,
+        _ => return c.reply.error("ERR Invalid master port"),
+    };
+    if let Some(m) = &s.master {
+        if m.host.eq_ignore_ascii_case(&host) && m.port == port {
+            notice!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+            return c.reply.simple("OK Already connected to specified master");
+        }
+    }
+    set_master(s, host.clone(), port);
+    notice!(
+        "REPLICAOF {host}:{port} enabled (user request from 'id={} addr={}')",
+        c.handle.id,
+        c.handle.addr
+    );
+    c.reply.ok();
+}
+
+/// Points this server at a master and starts the link task.
+pub fn set_master(s: &mut Server, host: String, port: u16) {
+    let generation = s.master.as_ref().map_or(0, |m| m.generation) + 1;
+    stop_link(s);
+    if s.master.is_none() {
+        // Keep the history we have: it becomes the second id (PSYNC2).
+        shift_replid(s);
+    }
+    notice!("Connecting to MASTER {host}:{port}");
+    let now = Instant::now();
+    s.master = Some(MasterLink {
+        host,
+        port,
+        state: LinkState::Connect,
+        generation,
+        task: None,
+        last_io: now,
+        down_since: now,
+        sync_total: -1,
+        sync_read: 0,
+        sync_last_io: now,
+    });
+    if let Some(srv) = crate::server_rc() {
+        let task = tokio::task::spawn_local(link_task(srv, generation));
+        if let Some(m) = s.master.as_mut() {
+            m.task = Some(task);
+        }
+    }
+}
+
+fn stop_link(s: &mut Server) {
+    if let Some(m) = s.master.as_mut() {
+        if let Some(t) = m.task.take() {
+            t.abort();
+        }
+    }
+    if let Some(id) = s.master_client.take() {
+        s.clients.remove(&id);
+    }
+}
+
+/// A new replication history begins: the old id is kept as the second one.
+fn shift_replid(s: &mut Server) {
+    s.replid2 = std::mem::replace(&mut s.replid, crate::server::random_hex40());
+    s.second_repl_offset = s.prop.offset as i64 + 1;
+}
+
+/// REPLICAOF NO ONE.
+pub fn become_master(s: &mut Server) {
+    stop_link(s);
+    s.master = None;
+    shift_replid(s);
+    s.prop.reset_db();
+}
+
+fn is_current(srv: &Rc<RefCell<Server>>, generation: u64) -> bool {
+    srv.borrow()
+        .master
+        .as_ref()
+        .is_some_and(|m| m.generation == generation)
+}
+
+fn set_state(srv: &Rc<RefCell<Server>>, generation: u64, st: LinkState) {
+    let mut s = srv.borrow_mut();
+    if let Some(m) = s.master.as_mut().filter(|m| m.generation == generation) {
+        if st != LinkState::Connected && m.state == LinkState::Connected {
+            m.down_since = Instant::now();
+        }
+        m.state = st;
+    }
+}
+
+/// Connects, synchronizes and applies the stream; reconnects after a second whenever the link
+/// breaks, for as long as this generation is current.
+async fn link_task(srv: Rc<RefCell<Server>>, generation: u64) {
+    loop {
+        if !is_current(&srv, generation) {
+            return;
+        }
+        if let Err(e) = sync_once(&srv, generation).await {
+            warning!("{e}");
+        }
+        {
+            let mut s = srv.borrow_mut();
+            if let Some(id) = s.master_client.take() {
+                s.clients.remove(&id);
+            }
+        }
+        set_state(&srv, generation, LinkState::Connect);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Reads one `\n`-terminated line (without CR/LF). Empty lines are keep-alives from a master
+/// preparing the snapshot.
+async fn read_line(
+    sock: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    timeout: Duration,
+) -> Result<String, String> {
+    loop {
+        if let Some(p) = buf.iter().position(|&b| b == b'\n') {
+            let mut line: Vec<u8> = buf.drain(..=p).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if line.is_empty() {
+                continue;
+            }
+            return Ok(String::from_utf8_lossy(&line).into_owned());
+        }
+        if buf.len() > 64 * 1024 {
+            return Err("Master sent an over-long line".into());
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(timeout, sock.read(&mut chunk))
+            .await
+            .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
+            .map_err(|e| format!("Error reading from MASTER: {e}"))?;
+        if n == 0 {
+            return Err("Master closed the connection".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn command(
+    sock: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    args: &[&[u8]],
+    timeout: Duration,
+) -> Result<String, String> {
+    let mut out = Vec::new();
+    crate::persist::encode_cmd(&mut out, args);
+    sock.write_all(&out)
+        .await
+        .map_err(|e| format!("Error writing to MASTER: {e}"))?;
+    read_line(sock, buf, timeout).await
+}
+
+async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), String> {
+    let (host, port, timeout, auth, user, my_port, dir_rdb) = {
+        let s = srv.borrow();
+        let Some(m) = s.master.as_ref() else {
+            return Ok(());
+        };
+        (
+            m.host.clone(),
+            m.port,
+            Duration::from_secs(
+                s.cfg
+                    .get_value("repl-timeout")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(60u64)
+                    .max(1),
+            ),
+            s.cfg.get_value("masterauth").filter(|v| !v.is_empty()),
+            s.cfg.get_value("masteruser").filter(|v| !v.is_empty()),
+            s.settings.port,
+            crate::persist::rdb_file_path(&s),
+        )
+    };
+    set_state(srv, generation, LinkState::Connecting);
+    let mut sock = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
+        .await
+        .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
+        .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
+    let _ = sock.set_nodelay(true);
+    notice!("MASTER <-> REPLICA sync started");
+    set_state(srv, generation, LinkState::Handshake);
+    let mut buf = Vec::new();
+    let pong = command(&mut sock, &mut buf, &[b"PING"], timeout).await?;
+    if pong.starts_with('-')
+        && !pong.starts_with("-NOAUTH")
+        && !pong.starts_with("-NOPERM")
+        && !pong.starts_with("-ERR operation not permitted")
+    {
+        return Err(format!("Error reply to PING from master: '{pong}'"));
+    }
+    notice!("Master replied to PING, replication can continue...");
+    if let Some(pass) = auth {
+        let r = match &user {
+            Some(u) => {
+                command(
+                    &mut sock,
+                    &mut buf,
+                    &[b"AUTH", u.as_bytes(), pass.as_bytes()],
+                    timeout,
+                )
+                .await?
+            }
+            None => command(&mut sock, &mut buf, &[b"AUTH", pass.as_bytes()], timeout).await?,
+        };
+        if r.starts_with('-') {
+            return Err(format!("Unable to AUTH to MASTER: {r}"));
+        }
+    }
+    let p = my_port.to_string();
+    let r = command(
+        &mut sock,
+        &mut buf,
+        &[b"REPLCONF", b"listening-port", p.as_bytes()],
+        timeout,
+    )
+    .await?;
+    if r.starts_with('-') {
+        notice!("(Non critical) Master does not understand REPLCONF listening-port: {r}");
+    }
+    let r = command(
+        &mut sock,
+        &mut buf,
+        &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"],
+        timeout,
+    )
+    .await?;
+    if r.starts_with('-') {
+        notice!("(Non critical) Master does not understand REPLCONF capa: {r}");
+    }
+    let cached = {
+        let s = srv.borrow();
+        s.master_cached
+            .then(|| (s.replid.clone(), s.prop.offset + 1))
+    };
+    let r = match &cached {
+        Some((id, off)) => {
+            notice!("Trying a partial resynchronization (request {id}:{off}).");
+            let o = off.to_string();
+            command(
+                &mut sock,
+                &mut buf,
+                &[b"PSYNC", id.as_bytes(), o.as_bytes()],
+                timeout,
+            )
+            .await?
+        }
+        None => {
+            notice!("Partial resynchronization not possible (no cached master)");
+            command(&mut sock, &mut buf, &[b"PSYNC", b"?", b"-1"], timeout).await?
+        }
+    };
+    if let Some(rest) = r.strip_prefix("+CONTINUE") {
+        // Same history: keep the data and go on with the stream.
+        let new_id = rest.trim().to_string();
+        let handle = {
+            let mut s = srv.borrow_mut();
+            if !new_id.is_empty() && new_id != s.replid {
+                // The master was promoted: its new id, our old one as the second.
+                s.replid2 = std::mem::replace(&mut s.replid, new_id);
+                s.second_repl_offset = s.prop.offset as i64 + 1;
+                // Our replicas must learn the new id too.
+                for id in std::mem::take(&mut s.replicas) {
+                    if let Some(h) = s.clients.get(&id) {
+                        h.kill();
+                    }
+                }
+            }
+            let h = master_handle(&mut s, &host, port);
+            s.master_client = Some(h.id);
+            if let Some(m) = s.master.as_mut() {
+                m.state = LinkState::Connected;
+                m.last_io = Instant::now();
+            }
+            h
+        };
+        notice!("Successful partial resynchronization with master.");
+        notice!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+        let left = std::mem::take(&mut buf);
+        let db = srv.borrow().master_db;
+        return apply_stream(srv, generation, &mut sock, left, handle, timeout, db).await;
+    }
+    let Some(rest) = r.strip_prefix("+FULLRESYNC ") else {
+        return Err(format!("Unexpected reply to PSYNC from master: {r}"));
+    };
+    let mut parts = rest.split_whitespace();
+    let master_replid = parts.next().unwrap_or_default().to_string();
+    let master_offset: u64 = parts.next().and_then(|o| o.parse().ok()).unwrap_or(0);
+    notice!("Full resync from master: {master_replid}:{master_offset}");
+    set_state(srv, generation, LinkState::Transfer);
+    // The snapshot: `$EOF:<mark>` (diskless) or `$<length>`.
+    let head = read_line(&mut sock, &mut buf, timeout).await?;
+    if head.starts_with('-') {
+        return Err(format!("MASTER aborted replication with an error: {head}"));
+    }
+    let Some(spec) = head.strip_prefix('$') else {
+        return Err(format!("Bad protocol from MASTER, the first byte is not '$' (we received '{head}'), are you sure the host and port are right?"));
+    };
+    let tmp = dir_rdb.with_file_name(format!(
+        "temp-{}.{}.rdb",
+        now_ms() / 1000,
+        std::process::id()
+    ));
+    let mut file = std::fs::File::create(&tmp).map_err(|e| {
+        format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}")
+    })?;
+    let mark: Option<Vec<u8>> = spec.strip_prefix("EOF:").map(|m| m.as_bytes().to_vec());
+    let total: Option<u64> = if mark.is_none() {
+        Some(
+            spec.parse()
+                .map_err(|_| format!("Bad snapshot length from MASTER: '{spec}'"))?,
+        )
+    } else {
+        None
+    };
+    {
+        let mut s = srv.borrow_mut();
+        if let Some(m) = s.master.as_mut() {
+            m.sync_total = total.map_or(-1, |t| t as i64);
+            m.sync_read = 0;
+        }
+    }
+    notice!(
+        "MASTER <-> REPLICA sync: receiving {} bytes from master to disk",
+        total.map_or("streamed".to_string(), |t| t.to_string())
+    );
+    let mut read: u64 = 0;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut leftover: Vec<u8> = Vec::new();
+    let mut pending = std::mem::take(&mut buf);
+    loop {
+        if pending.is_empty() {
+            let mut chunk = vec![0u8; 64 * 1024];
+            let n = tokio::time::timeout(timeout, sock.read(&mut chunk))
+                .await
+                .map_err(|_| "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.".to_string())?
+                .map_err(|e| format!("I/O error trying to sync with MASTER: {e}"))?;
+            if n == 0 {
+                let _ = std::fs::remove_file(&tmp);
+                return Err("I/O error trying to sync with MASTER: connection lost".into());
+            }
+            chunk.truncate(n);
+            pending = chunk;
+        }
+        let data = std::mem::take(&mut pending);
+        match (&mark, total) {
+            (None, Some(t)) => {
+                let want = (t - read).min(data.len() as u64) as usize;
+                file.write_all(&data[..want])
+                    .map_err(|e| format!("Write error writing the RDB: {e}"))?;
+                read += want as u64;
+                if want < data.len() {
+                    leftover = data[want..].to_vec();
+                }
+                if read == t {
+                    break;
+                }
+            }
+            (Some(m), _) => {
+                // Keep the last 40 bytes back until we know they are not the end mark.
+                tail.extend_from_slice(&data);
+                if tail.len() >= m.len() && tail.ends_with(m) {
+                    let body = tail.len() - m.len();
+                    file.write_all(&tail[..body])
+                        .map_err(|e| format!("Write error writing the RDB: {e}"))?;
+                    read += body as u64;
+                    let mut s = srv.borrow_mut();
+                    if let Some(m) = s.master.as_mut() {
+                        m.sync_read = read as i64;
+                    }
+                    break;
+                }
+                if tail.len() > m.len() {
+                    let cut = tail.len() - m.len();
+                    file.write_all(&tail[..cut])
+                        .map_err(|e| format!("Write error writing the RDB: {e}"))?;
+                    read += cut as u64;
+                    tail.drain(..cut);
+                }
+            }
+            _ => unreachable_state()?,
+        }
+        let mut s = srv.borrow_mut();
+        if let Some(m) = s.master.as_mut() {
+            m.sync_read = read as i64;
+            m.sync_last_io = Instant::now();
+        }
+    }
+    file.sync_all().map_err(|e| {
+        format!(
+            "Failed trying to sync the temp DB to disk in MASTER <-> REPLICA synchronization: {e}"
+        )
+    })?;
+    drop(file);
+    if !is_current(srv, generation) {
+        let _ = std::fs::remove_file(&tmp);
+        return Ok(());
+    }
+    notice!("MASTER <-> REPLICA sync: Flushing old data");
+    {
+        let mut s = srv.borrow_mut();
+        for db in s.ks.dbs.iter_mut() {
+            db.clear();
+        }
+        // Our own replicas hold the old history: they must resynchronize.
+        for id in std::mem::take(&mut s.replicas) {
+            if let Some(h) = s.clients.get(&id) {
+                h.kill();
+            }
+        }
+        s.master_cached = false;
+        crate::propagate::refresh_enabled(&mut s);
+    }
+    notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    if let Err(e) = crate::persist::load_file_async(srv, &tmp).await {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!(
+            "Failed trying to load the MASTER synchronization DB from disk: {e}"
+        ));
+    }
+    {
+        let s = srv.borrow();
+        let dest = crate::persist::rdb_file_path(&s);
+        if std::fs::rename(&tmp, &dest).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+    // The link is up: from here on the socket carries the master's stream.
+    let handle = {
+        let mut s = srv.borrow_mut();
+        s.replid = master_replid;
+        s.replid2 = "0".repeat(40);
+        s.second_repl_offset = -1;
+        s.prop.offset = master_offset;
+        s.prop.reset_db();
+        // Our backlog holds the master's history from here (for our replicas' PSYNC and
+        // for our own partial resync after a promotion).
+        s.repl_buf.deactivate();
+        s.repl_buf.activate(master_offset);
+        s.master_cached = true;
+        crate::propagate::refresh_enabled(&mut s);
+        let h = master_handle(&mut s, &host, port);
+        s.master_client = Some(h.id);
+        if let Some(m) = s.master.as_mut() {
+            m.state = LinkState::Connected;
+            m.last_io = Instant::now();
+        }
+        h
+    };
+    notice!("MASTER <-> REPLICA sync: Finished with success");
+    apply_stream(srv, generation, &mut sock, leftover, handle, timeout, 0).await
+}
+
+fn unreachable_state() -> Result<(), String> {
+    Err("snapshot framing lost".into())
+}
+
+/// The client that applies the master's stream (no socket of its own).
+fn master_handle(s: &mut Server, host: &str, port: u16) -> Rc<ClientHandle> {
+    let id = s.next_client_id;
+    s.next_client_id += 1;
+    let now = Instant::now();
+    let h = Rc::new(ClientHandle {
+        id,
+        fd: -1,
+        addr: format!("{host}:{port}"),
+        laddr: String::new(),
+        unix: false,
+        created: now,
+        last_interaction: Cell::new(now),
+        info: RefCell::new(ClientInfo::default()),
+        killed: Cell::new(false),
+        blocked: Cell::new(false),
+        dirty_cas: Cell::new(false),
+        multi_len: Cell::new(-1),
+        outbox: RefCell::new(Vec::new()),
+        outbox_notify: tokio::sync::Notify::new(),
+        resp3: Cell::new(false),
+        replica: Cell::new(false),
+        repl_port: Cell::new(0),
+        repl_off: Cell::new(0),
+        repl_ack_off: Cell::new(-1),
+        repl_ack_time: Cell::new(now),
+    });
+    s.clients.insert(id, h.clone());
+    h
+}
+
+async fn apply_stream(
+    srv: &Rc<RefCell<Server>>,
+    generation: u64,
+    sock: &mut TcpStream,
+    qbuf: Vec<u8>,
+    handle: Rc<ClientHandle>,
+    timeout: Duration,
+    db: usize,
+) -> Result<(), String> {
+    let mut c = Client::new(handle, true);
+    c.is_master = true;
+    c.db = db;
+    let r = apply_loop(srv, generation, sock, qbuf, &mut c, timeout).await;
+    // A partial resynchronization continues in the database the stream had selected.
+    srv.borrow_mut().master_db = c.db;
+    r
+}
+
+async fn apply_loop(
+    srv: &Rc<RefCell<Server>>,
+    generation: u64,
+    sock: &mut TcpStream,
+    mut qbuf: Vec<u8>,
+    c: &mut Client,
+    timeout: Duration,
+) -> Result<(), String> {
+    let mut parser = CommandParser::new();
+    let mut last_ack = Instant::now() - Duration::from_secs(2);
+    loop {
+        if !is_current(srv, generation) {
+            return Ok(());
+        }
+        // Apply every complete command in the buffer.
+        let mut rpos = 0usize;
+        let mut getack = false;
+        {
+            let mut s = srv.borrow_mut();
+            let now = now_ms();
+            let mut clock = Instant::now();
+            while rpos < qbuf.len() {
+                let limits = Limits {
+                    max_bulk: s.settings.proto_max_bulk_len,
+                    authenticated: true,
+                };
+                match parser.parse(&qbuf[rpos..], limits) {
+                    Ok(Some((n, src))) => {
+                        let args = match src {
+                            Source::Buffer => Args::new(&qbuf[rpos..], &parser.spans),
+                            Source::Inline => Args::new(&parser.inline_buf, &parser.spans),
+                        };
+                        if !args.is_empty() {
+                            if args.get(0).eq_ignore_ascii_case(b"replconf")
+                                && args.len() >= 2
+                                && args.get(1).eq_ignore_ascii_case(b"getack")
+                            {
+                                getack = true;
+                            } else {
+                                s.applying_master = true;
+                                let _ = crate::dispatch::execute(&mut s, c, args, now, &mut clock);
+                                s.applying_master = false;
+                                c.reply.out.clear();
+                                c.reply.errors.clear();
+                            }
+                        }
+                        // Proxy the exact bytes to our backlog and our own replicas.
+                        if s.repl_buf.active {
+                            let bytes = qbuf[rpos..rpos + n].to_vec();
+                            s.prop.stream.extend_from_slice(&bytes);
+                        }
+                        s.prop.offset += n as u64;
+                        rpos += n;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(format!("Protocol error from MASTER: {e}"));
+                    }
+                }
+            }
+            crate::propagate::feed(&mut s);
+            if let Some(m) = s.master.as_mut() {
+                if rpos > 0 {
+                    m.last_io = Instant::now();
+                }
+            }
+        }
+        qbuf.drain(..rpos);
+        if getack || last_ack.elapsed() >= Duration::from_secs(1) {
+            let off = srv.borrow().prop.offset.to_string();
+            let mut out = Vec::new();
+            crate::persist::encode_cmd(&mut out, &[b"REPLCONF", b"ACK", off.as_bytes()]);
+            sock.write_all(&out)
+                .await
+                .map_err(|e| format!("Error writing to MASTER: {e}"))?;
+            last_ack = Instant::now();
+        }
+        if qbuf.len() > 1 << 30 {
+            return Err("MASTER sent an over-long command".into());
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let idle = {
+            let s = srv.borrow();
+            s.master
+                .as_ref()
+                .map_or(Duration::ZERO, |m| m.last_io.elapsed())
+        };
+        if idle > timeout {
+            return Err("MASTER timeout: no data nor PING received...".into());
+        }
+        match tokio::time::timeout(Duration::from_millis(1000), sock.read(&mut chunk)).await {
+            Err(_) => continue,
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                notice!("Connection with master lost.");
+                return Ok(());
+            }
+            Ok(Ok(n)) => qbuf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// INFO replication for a replica: the lines that differ from a master's.
+pub fn info_lines(s: &Server, m: &MasterLink) -> String {
+    let up = m.state == LinkState::Connected;
+    let mut out = format!(
+        "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\n",
+        m.host,
+        m.port,
+        if up { "up" } else { "down" },
+        if up { m.last_io.elapsed().as_secs() as i64 } else { -1 },
+        (m.state == LinkState::Transfer) as u8,
+        s.prop.offset,
+        s.prop.offset,
+    );
+    if m.state == LinkState::Transfer {
+        let left = if m.sync_total >= 0 {
+            m.sync_total - m.sync_read
+        } else {
+            0
+        };
+        let perc = if m.sync_total > 0 {
+            m.sync_read as f64 * 100.0 / m.sync_total as f64
+        } else {
+            0.0
+        };
+        out.push_str(&format!(
+            "master_sync_total_bytes:{}\r\nmaster_sync_read_bytes:{}\r\nmaster_sync_left_bytes:{}\r\nmaster_sync_perc:{perc:.2}\r\nmaster_sync_last_io_seconds_ago:{}\r\n",
+            m.sync_total,
+            m.sync_read,
+            left,
+            m.sync_last_io.elapsed().as_secs()
+        ));
+    }
+    if !up {
+        out.push_str(&format!(
+            "master_link_down_since_seconds:{}\r\n",
+            m.down_since.elapsed().as_secs()
+        ));
+    }
+    let prio = s
+        .cfg
+        .get_value("replica-priority")
+        .unwrap_or_else(|| "100".into());
+    let ro = s
+        .cfg
+        .get_value("replica-read-only")
+        .is_none_or(|v| v == "yes");
+    out.push_str(&format!(
+        "slave_priority:{prio}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+        ro as u8
+    ));
+    out
+}

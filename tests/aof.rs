@@ -1,0 +1,282 @@
+//! The append-only file across processes: `appendfsync always` keeps every acknowledged write
+//! through `kill -9` (20 trials); a full disk under `appendfsync everysec` turns writes into
+//! -MISCONF while reads go on, and the server resumes by itself when space returns with nothing
+//! acknowledged lost; AOF files exchanged both ways with real redis-server 7.0.15.
+#![allow(clippy::unwrap_used)]
+
+use cinnabar_testkit::{cinnabar_bin, have_redis, loud_note, redis_bin, Conn, Reply, Server};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn start_in(bin: &Path, dir: &Path, extra: &[&str]) -> Server {
+    let d = dir.display().to_string();
+    let mut args = vec!["--dir", d.as_str(), "--enable-debug-command", "yes"];
+    args.extend_from_slice(extra);
+    Server::start(bin, &args)
+}
+
+fn s(r: &Reply) -> String {
+    r.as_str().unwrap_or_default()
+}
+
+fn kill9(srv: &Server) {
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &srv.pid().to_string()])
+        .status();
+    let t0 = Instant::now();
+    while srv.is_alive() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn kill_9_under_appendfsync_always_loses_no_acknowledged_write() {
+    let dir = cinnabar_testkit::TempDir::new("aof-kill9").unwrap();
+    let opts = ["--appendonly", "yes", "--appendfsync", "always"];
+    // Acknowledged pushes per writer, over all trials.
+    let writers = 3;
+    let mut acked = vec![0u64; writers];
+    for trial in 0..20 {
+        let srv = start_in(&cinnabar_bin(), dir.path(), &opts);
+        {
+            // Everything acknowledged before is there, in order.
+            let mut c = srv.conn();
+            for (w, slot) in acked.iter_mut().enumerate() {
+                let n = *slot;
+                let len = c.call(&["LLEN", &format!("list{w}")]).as_int().unwrap();
+                assert!(
+                    len as u64 >= n,
+                    "trial {trial}: list{w} has {len} elements, {n} were acknowledged\n{}",
+                    srv.log_tail(30)
+                );
+                if n > 0 {
+                    let last = c.call(&["LINDEX", &format!("list{w}"), &(n - 1).to_string()]);
+                    assert_eq!(s(&last), (n - 1).to_string(), "trial {trial}");
+                }
+                // Continue from what the file holds (a write may have landed unacknowledged).
+                *slot = len as u64;
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut handles = Vec::new();
+        for (w, start) in acked.iter().copied().enumerate() {
+            let mut c = srv.conn();
+            let stop = stop.clone();
+            handles.push(std::thread::spawn(move || {
+                let mut next = start;
+                while !stop.load(Ordering::Relaxed) {
+                    c.send_cmd(&["RPUSH", &format!("list{w}"), &next.to_string()]);
+                    match c.read_reply() {
+                        Ok(Reply::Int(_)) => next += 1,
+                        _ => break,
+                    }
+                }
+                next
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(50 + (trial as u64 * 37) % 200));
+        kill9(&srv);
+        stop.store(true, Ordering::Relaxed);
+        for (w, h) in handles.into_iter().enumerate() {
+            acked[w] = h.join().unwrap();
+        }
+        drop(srv);
+    }
+    assert!(acked.iter().sum::<u64>() > 100, "too few writes: {acked:?}");
+}
+
+/// Mounts a tmpfs of `size` at `path` (we run as root); None when mounting is not possible.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        ok.then(|| Tmpfs(path.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn full_disk_gives_misconf_and_recovers_by_itself() {
+    let dir = cinnabar_testkit::TempDir::new("aof-enospc").unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let Some(fs) = Tmpfs::mount(&mnt, "4m") else {
+        loud_note("cannot mount a tmpfs here: the full-disk test did not run");
+        return;
+    };
+    let srv = start_in(
+        &cinnabar_bin(),
+        &mnt,
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+        ],
+    );
+    let mut c = srv.conn();
+    // A filler file the test can delete to give the space back.
+    let filler = mnt.join("filler");
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    let value = "v".repeat(1000);
+    // Fill the disk: write until the server refuses with -MISCONF.
+    let misconf = loop {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "never refused a write"
+        );
+        let r = c.call(&["SET", &format!("key:{n}"), &value]);
+        match r {
+            Reply::Status(_) => n += 1,
+            Reply::Error(e) => break e,
+            other => panic!("{other:?}"),
+        }
+        if n == 1000 {
+            // Take most of what is left with a filler file.
+            let _ = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "dd if=/dev/zero of={} bs=64k 2>/dev/null",
+                    filler.display()
+                ))
+                .status();
+        }
+    };
+    assert!(misconf.starts_with("MISCONF"), "{misconf}");
+    let acked = n;
+    // Reads go on.
+    assert_eq!(s(&c.call(&["GET", "key:0"])), value);
+    assert_eq!(c.call(&["DBSIZE"]).as_int(), Some(acked as i64));
+    assert_eq!(
+        c.info_field("aof_last_write_status").as_deref(),
+        Some("err")
+    );
+    // Space comes back: the server resumes by itself.
+    std::fs::remove_file(&filler).unwrap();
+    let t0 = Instant::now();
+    loop {
+        let r = c.call(&["SET", "after", "1"]);
+        if !r.is_error() {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "did not recover: {r:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(c.info_field("aof_last_write_status").as_deref(), Some("ok"));
+    // Nothing acknowledged was lost, and the file loads whole.
+    c.send_cmd(&["SHUTDOWN"]);
+    assert!(c.wait_closed(Duration::from_secs(10)));
+    drop(c);
+    drop(srv);
+    let srv = start_in(
+        &cinnabar_bin(),
+        &mnt,
+        &["--appendonly", "yes", "--save", ""],
+    );
+    let mut c = srv.conn();
+    assert_eq!(c.call(&["DBSIZE"]).as_int(), Some(acked as i64 + 1));
+    for i in (0..acked).step_by(97) {
+        assert_eq!(s(&c.call(&["GET", &format!("key:{i}")])), value);
+    }
+    drop(c);
+    drop(srv);
+    drop(fs);
+}
+
+fn populate(c: &mut Conn) {
+    c.call(&["SET", "str", "hello"]);
+    c.call(&["SET", "ttl", "x", "EX", "1000"]);
+    c.call(&["RPUSH", "list", "a", "b", "c"]);
+    c.call(&["SADD", "set", "1", "2", "x"]);
+    c.call(&["ZADD", "zset", "1.5", "a", "2", "b"]);
+    c.call(&["HSET", "hash", "f", "v", "g", "1"]);
+    c.call(&["INCRBYFLOAT", "float", "1.25"]);
+    c.call(&["SELECT", "5"]);
+    c.call(&["SET", "in5", "yes"]);
+    c.call(&["SELECT", "0"]);
+}
+
+#[test]
+fn aof_files_exchange_with_real_redis() {
+    if !have_redis() {
+        loud_note("redis-server not installed: AOF interop with real Redis not checked");
+        return;
+    }
+    for preamble in ["yes", "no"] {
+        let dir = cinnabar_testkit::TempDir::new("aof-interop").unwrap();
+        let opts = ["--appendonly", "yes", "--aof-use-rdb-preamble", preamble];
+        let digest;
+        {
+            let srv = start_in(&cinnabar_bin(), dir.path(), &opts);
+            let mut c = srv.conn();
+            populate(&mut c);
+            // A rewrite, then more writes into the new incr file.
+            assert!(s(&c.call(&["BGREWRITEAOF"])).contains("rewriting"));
+            let t0 = Instant::now();
+            while c.info_field("aof_rewrite_in_progress").as_deref() != Some("0")
+                || c.info_field("aof_rewrite_scheduled").as_deref() != Some("0")
+            {
+                assert!(t0.elapsed() < Duration::from_secs(20));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            c.call(&["RPUSH", "list", "d"]);
+            c.call(&["EXPIRE", "str", "5000"]);
+            digest = s(&c.call(&["DEBUG", "DIGEST"]));
+        }
+        let check = std::process::Command::new("redis-check-aof")
+            .arg(dir.path().join("appendonlydir/appendonly.aof.manifest"))
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "redis-check-aof: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        {
+            let srv = start_in(&redis_bin(), dir.path(), &opts);
+            let mut c = srv.conn();
+            assert_eq!(
+                s(&c.call(&["DEBUG", "DIGEST"])),
+                digest,
+                "real Redis loaded our AOF"
+            );
+            c.call(&["SET", "from-redis", "1"]);
+            assert!(s(&c.call(&["BGREWRITEAOF"])).contains("rewriting"));
+            let t0 = Instant::now();
+            while c.info_field("aof_rewrite_in_progress").as_deref() != Some("0") {
+                assert!(t0.elapsed() < Duration::from_secs(20));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            c.call(&["DEL", "from-redis"]);
+        }
+        let srv = start_in(&cinnabar_bin(), dir.path(), &opts);
+        let mut c = srv.conn();
+        assert_eq!(
+            s(&c.call(&["DEBUG", "DIGEST"])),
+            digest,
+            "we loaded real Redis's AOF"
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! Replication across processes: a Cinnabar replica of a Cinnabar master (full sync of an
+//! existing dataset, the live stream, READONLY, WAIT, ROLE, INFO, a chained replica,
+//! REPLICAOF NO ONE), and interop both ways with real redis-server 7.0.15.
+#![allow(clippy::unwrap_used)]
+
+use cinnabar_testkit::{cinnabar_bin, have_redis, loud_note, redis_bin, Conn, Reply, Server};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn start(bin: &Path) -> Server {
+    Server::start(
+        bin,
+        &[
+            "--enable-debug-command",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+        ],
+    )
+}
+
+fn s(r: &Reply) -> String {
+    r.as_str().unwrap_or_default()
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn populate(c: &mut Conn) {
+    c.call(&["SET", "str", "hello"]);
+    c.call(&["SET", "ttl", "x", "EX", "1000"]);
+    c.call(&["RPUSH", "list", "a", "b", "c"]);
+    c.call(&["SADD", "set", "1", "2", "x"]);
+    c.call(&["ZADD", "zset", "1.5", "a", "2", "b"]);
+    c.call(&["HSET", "hash", "f", "v", "g", "1"]);
+    c.call(&["SELECT", "4"]);
+    c.call(&["SET", "in4", "yes"]);
+    c.call(&["SELECT", "0"]);
+}
+
+fn digest(c: &mut Conn) -> String {
+    s(&c.call(&["DEBUG", "DIGEST"]))
+}
+
+/// Attaches `replica` to `master` and waits for the link to come up.
+fn attach(replica: &Server, master: &Server) -> Conn {
+    let mut r = replica.conn();
+    assert_eq!(
+        s(&r.call(&["REPLICAOF", "127.0.0.1", &master.port().to_string()])),
+        "OK"
+    );
+    wait_until("the link to come up", || {
+        r.info_field("master_link_status").as_deref() == Some("up")
+    });
+    r
+}
+
+fn check_pair(master_bin: &Path, replica_bin: &Path) {
+    let master = start(master_bin);
+    let mut m = master.conn();
+    populate(&mut m);
+    let replica = start(replica_bin);
+    let mut r = attach(&replica, &master);
+    // The full sync brought the dataset.
+    wait_until("the snapshot", || digest(&mut r) == digest(&mut m));
+    // The live stream follows.
+    m.call(&["INCR", "counter"]);
+    m.call(&["SET", "k", "v", "EX", "100"]);
+    m.call(&["SELECT", "4"]);
+    m.call(&["RPUSH", "list4", "x"]);
+    m.call(&["SELECT", "0"]);
+    m.call(&["DEL", "set"]);
+    wait_until("the stream", || digest(&mut r) == digest(&mut m));
+    // Writes to the replica are refused.
+    let e = r.call(&["SET", "x", "1"]);
+    assert!(s(&e).starts_with("READONLY"), "{e:?}");
+    // ROLE on both ends.
+    let role = r.call(&["ROLE"]);
+    let items = role.as_array().unwrap();
+    assert_eq!(s(&items[0]), "slave");
+    assert_eq!(s(&items[3]), "connected");
+    let role = m.call(&["ROLE"]);
+    assert_eq!(s(&role.as_array().unwrap()[0]), "master");
+    // WAIT counts the replica once it acknowledged the write.
+    m.call(&["SET", "acked", "1"]);
+    assert_eq!(m.call(&["WAIT", "1", "5000"]).as_int(), Some(1));
+    assert_eq!(m.info_field("connected_slaves").as_deref(), Some("1"));
+    // Promotion.
+    assert_eq!(s(&r.call(&["REPLICAOF", "NO", "ONE"])), "OK");
+    assert_eq!(r.info_field("role").as_deref(), Some("master"));
+    assert_eq!(s(&r.call(&["SET", "x", "1"])), "OK");
+}
+
+#[test]
+fn cinnabar_replica_of_cinnabar_master() {
+    check_pair(&cinnabar_bin(), &cinnabar_bin());
+}
+
+#[test]
+fn chained_replicas_receive_the_same_stream() {
+    let master = start(&cinnabar_bin());
+    let mut m = master.conn();
+    populate(&mut m);
+    let mid = start(&cinnabar_bin());
+    let _r1 = attach(&mid, &master);
+    let leaf = start(&cinnabar_bin());
+    let mut r2 = attach(&leaf, &mid);
+    for i in 0..100 {
+        m.call(&["RPUSH", "chain", &i.to_string()]);
+    }
+    wait_until("the chain", || digest(&mut r2) == digest(&mut m));
+    assert_eq!(r2.call(&["LLEN", "chain"]).as_int(), Some(100));
+}
+
+#[test]
+fn interop_with_real_redis_both_ways() {
+    if !have_redis() {
+        loud_note("redis-server not installed: replication interop not checked");
+        return;
+    }
+    check_pair(&cinnabar_bin(), &redis_bin());
+    check_pair(&redis_bin(), &cinnabar_bin());
+}
+
+#[test]
+fn a_dropped_link_resumes_with_a_partial_resync() {
+    let master = start(&cinnabar_bin());
+    let mut m = master.conn();
+    populate(&mut m);
+    let replica = start(&cinnabar_bin());
+    let mut r = attach(&replica, &master);
+    m.call(&["SELECT", "3"]);
+    m.call(&["SET", "before", "1"]);
+    wait_until("the stream", || digest(&mut r) == digest(&mut m));
+    // Cut the replica's connection on the master's side; write meanwhile.
+    let list = s(&m.call(&["CLIENT", "LIST"]));
+    let line = list
+        .lines()
+        .find(|l| l.contains("flags=S"))
+        .unwrap()
+        .to_string();
+    let addr = line
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("addr="))
+        .unwrap()
+        .to_string();
+    assert_eq!(s(&m.call(&["CLIENT", "KILL", &addr])), "OK");
+    m.call(&["SET", "after", "2"]);
+    wait_until("the stream after the cut", || {
+        digest(&mut r) == digest(&mut m)
+    });
+    assert!(
+        master.wait_for_log("Partial resynchronization request", Duration::from_secs(5)),
+        "{}",
+        master.log_tail(20)
+    );
+    r.call(&["SELECT", "3"]);
+    assert_eq!(s(&r.call(&["GET", "after"])), "2");
+}
