@@ -23,6 +23,9 @@ pub struct Ctx<'a> {
     pub limits: cinnabar_keyspace::types::TypeLimits,
     /// False inside MULTI and scripts: blocking commands then answer at once.
     pub may_block: bool,
+    /// The command is replayed (AOF loading, a master's stream): an expiry time already in
+    /// the past is set, not turned into a deletion, as Redis does.
+    pub replaying: bool,
     /// Set by a blocking command that found nothing to serve (see `Ctx::block_on`).
     pub block: Option<crate::blocking::Block>,
     /// What this call propagates to the AOF and replicas instead of its own arguments (Redis's

@@ -90,6 +90,9 @@ pub struct Db {
     /// Keys deleted by expiry (lazy or active) since the server last drained this list: the
     /// server touches WATCHed keys with them (and will propagate their deletion).
     pub expired_keys: Vec<CompactBytes>,
+    /// Commands are being replayed (AOF loading, a master's stream): keys past their expiry
+    /// are not deleted on access, as Redis does while loading and for its master client.
+    pub replaying: bool,
     /// This database's part of the running snapshot.
     pub snap: SnapState,
 }
@@ -115,6 +118,7 @@ impl Db {
             avg_ttl: 0,
             expired_total: 0,
             expired_keys: Vec::new(),
+            replaying: false,
             snap: SnapState::default(),
         }
     }
@@ -139,6 +143,9 @@ impl Db {
 
     /// Deletes `key` if it is expired at `now`; true if it did.
     pub fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
+        if self.replaying {
+            return false;
+        }
         match self.expire_of(key) {
             Some(when) if is_expired(when, now) => {
                 self.delete_expired(key);

@@ -4,11 +4,11 @@
 //! - **Feeding**: the propagation point hands every unit's encoded stream to
 //!   [`Aof::append`] (`#TS:` annotations added when enabled). Commands meant only for replicas
 //!   (PING, REPLCONF GETACK) never reach it.
-//! - **Writing**: `appendfsync always` writes and fsyncs before a connection's replies go out
-//!   (several connections' commands buffered meanwhile go out in one write: group commit);
-//!   `everysec`/`no` write from a flusher task that runs once the ready connections have run
-//!   (one write per loop turn), and from the cron, which also retries a failed write every
-//!   second. A failed write leaves nothing half-written, keeps the data buffered and turns
+//! - **Writing**: before a connection's replies go out, the buffer is written (so an
+//!   acknowledged write survives a crash of the process) and, under `appendfsync always`,
+//!   fsynced (several connections' commands buffered meanwhile go out in one write: group
+//!   commit); `everysec` fsyncs in the background at most once a second (scheduled from the
+//!   cron), which also retries a failed write every second. A failed write leaves nothing half-written, keeps the data buffered and turns
 //!   writes into `-MISCONF` until it succeeds again.
 //! - **Rewrite** (BGREWRITEAOF, automatic on growth, `CONFIG SET appendonly yes`): a new incr
 //!   file is opened at once and the fork-less snapshot is written to
@@ -171,8 +171,7 @@ impl Aof {
     }
 }
 
-/// Flushes the buffer (and fsyncs per policy). Called before replies go out (`always`), by the
-/// flusher task and by the cron.
+/// Flushes the buffer (and fsyncs per policy). Called before replies go out and by the cron.
 pub fn flush(s: &mut Server, force: bool) {
     let Some(w) = s.aof.writer.as_mut() else {
         return;
@@ -189,29 +188,15 @@ pub fn flush(s: &mut Server, force: bool) {
     }
 }
 
-/// Before a connection's replies go out: under `always` the commands they acknowledge must be
-/// on disk.
+/// Before a connection's replies go out, what they acknowledge is written to the file (so a
+/// crash of the process after the reply loses nothing); under `always` it is also fsynced.
+/// Commands several connections buffered meanwhile go out in one write.
 pub fn before_reply(s: &mut Server) {
-    if s.aof.on && s.settings.appendfsync == crate::settings::Fsync::Always {
-        if let Some(w) = s.aof.writer.as_ref() {
-            if w.buffer_len() == 0 {
-                return;
-            }
-        }
-        flush(s, false);
-    } else if s.aof.writer.as_ref().is_some_and(|w| w.buffer_len() > 0) {
-        s.aof_flush_notify.notify_one();
+    if !(s.aof.on || s.aof.wait_rewrite) {
+        return;
     }
-}
-
-/// The flusher task of `everysec`/`no`: one write per turn of the loop.
-pub async fn flusher(srv: Rc<RefCell<Server>>) {
-    let notify = srv.borrow().aof_flush_notify.clone();
-    loop {
-        notify.notified().await;
-        // Let the other ready connections run first: their commands join this write.
-        tokio::task::yield_now().await;
-        flush(&mut srv.borrow_mut(), false);
+    if s.aof.writer.as_ref().is_some_and(|w| w.buffer_len() > 0) {
+        flush(s, false);
     }
 }
 
@@ -261,16 +246,22 @@ fn exec_argv(s: &mut Server, c: &mut Client, argv: &[Vec<u8>]) -> Result<(), Str
     let flat: Vec<u8> = argv.concat();
     let args = Args::new(&flat, &spans);
     let mut clock = Instant::now();
+    for db in s.ks.dbs.iter_mut() {
+        db.replaying = true;
+    }
     let _ = crate::dispatch::execute(s, c, args, now_ms(), &mut clock);
+    for db in s.ks.dbs.iter_mut() {
+        db.replaying = false;
+    }
+    let unknown = c.reply.out.starts_with(b"-ERR unknown command");
     c.reply.out.clear();
-    if !c.reply.errors.is_empty() {
-        let code = c.reply.errors.drain(..).next().unwrap_or_default();
+    c.reply.errors.clear();
+    if unknown {
         let name = String::from_utf8_lossy(argv.first().map_or(&b""[..], |v| v.as_slice()));
-        if code.starts_with("ERR unknown command") || name.eq_ignore_ascii_case("multi") {
-            return Err(format!(
-                "Unknown command '{name}' reading the append only file"
-            ));
-        }
+        return Err(format!(
+            "Unknown command '{name}' reading the append only file {}",
+            s.aof_loading_file
+        ));
     }
     Ok(())
 }
@@ -292,6 +283,10 @@ fn load_file(s: &mut Server, c: &mut Client, path: &Path, last: bool) -> Result<
         }
     };
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    s.aof_loading_file = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if size == 0 {
         return Ok(LoadEnd::Empty);
     }
@@ -366,8 +361,7 @@ fn load_file(s: &mut Server, c: &mut Client, path: &Path, last: bool) -> Result<
                     ));
                 }
                 if !s.settings.aof_load_truncated {
-                    warning!("Unexpected end of file reading the append only file {name}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.");
-                    return Err("Unexpected end of file".into());
+                    return Err(format!("Unexpected end of file reading the append only file {name}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."));
                 }
                 warning!("!!! Warning: short read while loading the AOF file {name}!!!");
                 warning!("!!! Truncating the AOF {name} at offset {valid_up_to} !!!");
@@ -408,7 +402,8 @@ pub fn load_at_startup(s: &mut Server) -> Result<(), String> {
             for l in e.log_lines() {
                 warning!("{l}");
             }
-            format!("{e}")
+            // Already logged.
+            String::new()
         })?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::new(),
         Err(e) => {
@@ -595,8 +590,18 @@ pub fn start_rewrite(s: &mut Server) -> Result<(), String> {
     let d = dir(s);
     std::fs::create_dir_all(&d).map_err(|e| format!("ERR {e}"))?;
     let fname = s.settings.appendfilename.clone();
-    // New commands go to a new incr file from now on.
     let now = unix();
+    if !(s.aof.on || s.aof.wait_rewrite) {
+        // The AOF is off: only a new base is written (no incr file is opened).
+        let tmp = d.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+        let preamble = s.settings.aof_use_rdb_preamble;
+        crate::persist::start_aof_rewrite(s, &tmp, preamble).map_err(|e| format!("ERR {e}"))?;
+        s.aof.rewrite_scheduled = false;
+        s.aof.rewrite_started = Some(Instant::now());
+        notice!("Background append only file rewriting started");
+        return Ok(());
+    }
+    // New commands go to a new incr file from now on.
     let incr = s.aof.manifest.new_incr(&fname);
     let file = cinnabar_aof::open_append(&d.join(&incr), true).map_err(|e| {
         s.aof.manifest.incr.pop();
@@ -660,7 +665,8 @@ pub fn rewrite_done(s: &mut Server, tmp: &Path, res: io::Result<()>) {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         );
-        s.aof.manifest.mark_rewritten_incr_as_history(true);
+        let keep_last = s.aof.on || s.aof.wait_rewrite;
+        s.aof.manifest.mark_rewritten_incr_as_history(keep_last);
         persist_manifest(s)
     });
     match finished {

@@ -167,6 +167,7 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
             lazy_user_flush: s.settings.lazyfree_lazy_user_flush,
             limits: s.settings.limits,
             may_block: true,
+            replaying: false,
             block: None,
             propagate: None,
             force_propagate: false,

@@ -252,6 +252,7 @@ pub fn call(
                 lazy_user_flush: s.settings.lazyfree_lazy_user_flush,
                 limits: s.settings.limits,
                 may_block,
+                replaying: c.is_master,
                 block: None,
                 propagate: None,
                 force_propagate: false,
@@ -262,6 +263,24 @@ pub fn call(
             let rewritten = ctx.propagate.take();
             let force = ctx.force_propagate;
             s.dirty += dirty;
+            if cmd.fullname == "flushall" {
+                // As Redis: a running BGSAVE is stopped (its picture is obsolete) and, with
+                // save points, the empty dataset is saved at once.
+                if s.persist
+                    .bgsave
+                    .as_ref()
+                    .is_some_and(|b| b.kind == crate::persist::JobKind::Disk)
+                {
+                    crate::persist::kill_bgsave(s);
+                }
+                if !s.settings.save_params.is_empty()
+                    && s.persist.bgsave.is_none()
+                    && crate::persist::save_sync(s).is_ok()
+                {
+                    // The FLUSHALL itself still counts as a change, as Redis does.
+                    s.dirty = 1;
+                }
+            }
             for d in 0..s.ks.dbs.len() {
                 if !s.ks.dbs[d].expired_keys.is_empty() {
                     crate::multi::drain_expired(s, d);

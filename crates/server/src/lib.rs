@@ -324,7 +324,6 @@ async fn run(cfg: cinnabar_config::Config, config_file: Option<PathBuf>) -> i32 
     }
     notice!("Server initialized");
     let cron = tokio::task::spawn_local(cron::run(srv.clone()));
-    tokio::task::spawn_local(aof::flusher(srv.clone()));
     if persist::load_at_startup(&srv).await.is_err() {
         cron.abort();
         return 1;

@@ -126,6 +126,10 @@ impl Encoder {
 
     fn header(&mut self, s: &Server) {
         if self.format == Format::Commands {
+            if s.settings.aof_timestamp_enabled {
+                let t = format!("#TS:{}\r\n", now_ms() / 1000);
+                self.buf.extend_from_slice(t.as_bytes());
+            }
             return;
         }
         let ctime = (now_ms() / 1000).to_string();
@@ -1044,7 +1048,8 @@ pub fn kill_bgsave(s: &mut Server) {
                 w.set_rewrite_in_progress(false);
             }
         } else {
-            s.persist.last_bgsave_ok = false;
+            // Stopped on purpose (FLUSHALL, shutdown): not an error, as Redis's SIGUSR1.
+            warning!("Background saving terminated by signal 10");
         }
     }
 }
@@ -1179,7 +1184,14 @@ impl RdbLoad {
             if self.done {
                 return Ok(true);
             }
-            let item = self.loader.next(&limits).map_err(|e| format!("{e}"))?;
+            let item = self.loader.next(&limits).map_err(|e| match e {
+                cinnabar_rdb::RdbError::Checksum { expected, found } => {
+                    warning!("Wrong RDB checksum expected: ({expected:x}) got ({found:x}). Aborting now.");
+                    "Internal error in RDB reading offset 0, function at rdb.c:0 -> RDB CRC error"
+                        .to_string()
+                }
+                other => format!("Internal error in RDB reading: {other}"),
+            })?;
             match item {
                 None | Some(cinnabar_rdb::Item::Eof) => {
                     self.done = true;
@@ -1281,7 +1293,9 @@ pub async fn load_at_startup(srv: &Rc<RefCell<Server>>) -> Result<(), String> {
         // With the AOF on, the AOF is the dataset (dump.rdb is not read), as in Redis.
         let mut s = srv.borrow_mut();
         return crate::aof::load_at_startup(&mut s).map_err(|e| {
-            warning!("{e}");
+            if !e.is_empty() {
+                warning!("{e}");
+            }
             e
         });
     }

@@ -633,7 +633,13 @@ async fn apply_loop(
                                 getack = true;
                             } else {
                                 s.applying_master = true;
+                                for db in s.ks.dbs.iter_mut() {
+                                    db.replaying = true;
+                                }
                                 let _ = crate::dispatch::execute(&mut s, c, args, now, &mut clock);
+                                for db in s.ks.dbs.iter_mut() {
+                                    db.replaying = false;
+                                }
                                 s.applying_master = false;
                                 c.reply.out.clear();
                                 c.reply.errors.clear();

@@ -104,8 +104,8 @@ pub struct Server {
     pub repl_no_replicas_since: Option<std::time::Instant>,
     /// The append-only file.
     pub aof: crate::aof::Aof,
-    /// Wakes the AOF flusher task (`everysec`/`no`).
-    pub aof_flush_notify: Rc<Notify>,
+    /// The AOF file being loaded (for error messages).
+    pub aof_loading_file: String,
     /// Replicas waiting for the next shared snapshot.
     pub pending_syncs: Vec<crate::persist::PendingSync>,
     /// A shutdown waiting for replicas to catch up.
@@ -209,7 +209,7 @@ impl Server {
             repl_buf: Default::default(),
             repl_no_replicas_since: None,
             aof: Default::default(),
-            aof_flush_notify: Rc::new(Notify::new()),
+            aof_loading_file: String::new(),
             pending_syncs: Vec::new(),
             shutdown_pending: None,
             cron_paused: false,

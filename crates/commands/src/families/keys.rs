@@ -412,6 +412,7 @@ fn expire_generic(ctx: &mut Ctx, a: Args, base: Base, seconds: bool, name: &str)
         when += ctx.now;
     }
     let now = ctx.now;
+    let replaying = ctx.replaying;
     let db = ctx.db();
     if !db.exists(key, now) {
         return ctx.reply.int(0);
@@ -433,7 +434,7 @@ fn expire_generic(ctx: &mut Ctx, a: Args, base: Base, seconds: bool, name: &str)
             }
         }
     }
-    if when <= now {
+    if when <= now && !replaying {
         db.take(key);
         ctx.rewrite(&[b"DEL" as &[u8], key]);
     } else {
