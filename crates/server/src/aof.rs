@@ -20,16 +20,14 @@
 //!   last file is cut when `aof-load-truncated yes`, bad format anywhere stops startup with the
 //!   offset.
 
-use crate::client::{Client, ClientHandle, ClientInfo};
+use crate::client::{Client, ClientHandle};
 use crate::server::{now_ms, Server};
 use crate::{notice, verbose, warning};
 use cinnabar_aof::{AofReader, AofWriter, FsyncPolicy, Item, LogLevel, Manifest, ReadError};
 use cinnabar_resp::Args;
-use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::time::Instant;
 
 /// The AOF state and the counters INFO persistence reports.
@@ -200,33 +198,10 @@ pub fn before_reply(s: &mut Server) {
     }
 }
 
-/// The client that executes an AOF's commands.
+/// The client that executes an AOF's commands (registered only while it loads).
 fn loader_client(s: &mut Server) -> Client {
-    let id = s.next_client_id;
-    s.next_client_id += 1;
-    let now = Instant::now();
-    let h = Rc::new(ClientHandle {
-        id,
-        fd: -1,
-        addr: String::new(),
-        laddr: String::new(),
-        unix: false,
-        created: now,
-        last_interaction: Cell::new(now),
-        info: RefCell::new(ClientInfo::default()),
-        killed: Cell::new(false),
-        blocked: Cell::new(false),
-        dirty_cas: Cell::new(false),
-        multi_len: Cell::new(-1),
-        outbox: RefCell::new(Vec::new()),
-        outbox_notify: tokio::sync::Notify::new(),
-        resp3: Cell::new(false),
-        replica: Cell::new(false),
-        repl_port: Cell::new(0),
-        repl_off: Cell::new(0),
-        repl_ack_off: Cell::new(-1),
-        repl_ack_time: Cell::new(now),
-    });
+    let h = ClientHandle::internal(s, String::new());
+    s.clients.remove(&h.id);
     let mut c = Client::new(h, true);
     c.is_master = true;
     c

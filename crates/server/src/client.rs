@@ -72,6 +72,45 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
+    /// A new handle in its initial state (RESP2, db 0, not blocked, no replica).
+    pub fn new(id: u64, fd: RawFd, addr: String, laddr: String, unix: bool) -> ClientHandle {
+        let now = Instant::now();
+        ClientHandle {
+            id,
+            fd,
+            addr,
+            laddr,
+            unix,
+            created: now,
+            last_interaction: Cell::new(now),
+            info: RefCell::new(ClientInfo {
+                resp: 2,
+                ..ClientInfo::default()
+            }),
+            killed: Cell::new(false),
+            blocked: Cell::new(false),
+            dirty_cas: Cell::new(false),
+            multi_len: Cell::new(-1),
+            outbox: RefCell::new(Vec::new()),
+            outbox_notify: tokio::sync::Notify::new(),
+            resp3: Cell::new(false),
+            replica: Cell::new(false),
+            repl_port: Cell::new(0),
+            repl_off: Cell::new(0),
+            repl_ack_off: Cell::new(-1),
+            repl_ack_time: Cell::new(now),
+        }
+    }
+
+    /// A registered client with no socket of its own (the master's stream, AOF loading).
+    pub fn internal(s: &mut crate::server::Server, addr: String) -> std::rc::Rc<ClientHandle> {
+        let id = s.next_client_id;
+        s.next_client_id += 1;
+        let h = std::rc::Rc::new(ClientHandle::new(id, -1, addr, String::new(), false));
+        s.clients.insert(id, h.clone());
+        h
+    }
+
     /// Closes the client's socket from outside its task: the task's next read fails and it
     /// cleans up. Used by CLIENT KILL and the idle timeout.
     pub fn kill(&self) {

@@ -4,15 +4,15 @@
 //! CONFIG SET replaces without touching connected clients. Admission (maxclients, protected
 //! mode) happens here.
 
-use crate::client::{ClientHandle, ClientInfo};
+use crate::client::ClientHandle;
 use crate::conn;
 use crate::server::Server;
 use crate::{verbose, warning};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket, UnixListener};
 use tokio::task::JoinHandle;
 
@@ -225,44 +225,7 @@ fn admit(
     let id = s.next_client_id;
     s.next_client_id += 1;
     s.stats.total_connections_received += 1;
-    let now = Instant::now();
-    let h = Rc::new(ClientHandle {
-        id,
-        fd,
-        addr,
-        laddr,
-        unix,
-        created: now,
-        last_interaction: Cell::new(now),
-        info: RefCell::new(ClientInfo {
-            name: Vec::new(),
-            db: 0,
-            last_cmd: String::new(),
-            resp: 2,
-            qbuf: 0,
-            qbuf_free: 0,
-            argv_mem: 0,
-            obl: 0,
-            omem: 0,
-            no_evict: false,
-            lib_name: String::new(),
-            lib_ver: String::new(),
-            sub: 0,
-            psub: 0,
-        }),
-        killed: Cell::new(false),
-        blocked: Cell::new(false),
-        dirty_cas: Cell::new(false),
-        multi_len: Cell::new(-1),
-        outbox: RefCell::new(Vec::new()),
-        outbox_notify: tokio::sync::Notify::new(),
-        resp3: Cell::new(false),
-        replica: Cell::new(false),
-        repl_port: Cell::new(0),
-        repl_off: Cell::new(0),
-        repl_ack_off: Cell::new(-1),
-        repl_ack_time: Cell::new(now),
-    });
+    let h = Rc::new(ClientHandle::new(id, fd, addr, laddr, unix));
     s.clients.insert(id, h.clone());
     Some(h)
 }

@@ -32,16 +32,7 @@ pub struct Propagation {
 }
 
 fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    out.push(b'*');
-    out.extend_from_slice(argv.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in argv {
-        out.push(b'$');
-        out.extend_from_slice(a.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    crate::persist::encode_cmd(out, argv);
 }
 
 impl Propagation {

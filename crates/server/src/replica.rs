@@ -9,12 +9,12 @@
 //! exact bytes of each applied command are proxied to this server's own replicas instead, so a
 //! chain of replicas receives the same stream.
 
-use crate::client::{Client, ClientHandle, ClientInfo};
+use crate::client::{Client, ClientHandle};
 use crate::server::{now_ms, Server};
 use crate::{notice, warning};
 use cinnabar_resp::parse::Source;
 use cinnabar_resp::{Args, CommandParser, Limits};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io::Write as _;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -546,33 +546,7 @@ fn unreachable_state() -> Result<(), String> {
 
 /// The client that applies the master's stream (no socket of its own).
 fn master_handle(s: &mut Server, host: &str, port: u16) -> Rc<ClientHandle> {
-    let id = s.next_client_id;
-    s.next_client_id += 1;
-    let now = Instant::now();
-    let h = Rc::new(ClientHandle {
-        id,
-        fd: -1,
-        addr: format!("{host}:{port}"),
-        laddr: String::new(),
-        unix: false,
-        created: now,
-        last_interaction: Cell::new(now),
-        info: RefCell::new(ClientInfo::default()),
-        killed: Cell::new(false),
-        blocked: Cell::new(false),
-        dirty_cas: Cell::new(false),
-        multi_len: Cell::new(-1),
-        outbox: RefCell::new(Vec::new()),
-        outbox_notify: tokio::sync::Notify::new(),
-        resp3: Cell::new(false),
-        replica: Cell::new(false),
-        repl_port: Cell::new(0),
-        repl_off: Cell::new(0),
-        repl_ack_off: Cell::new(-1),
-        repl_ack_time: Cell::new(now),
-    });
-    s.clients.insert(id, h.clone());
-    h
+    ClientHandle::internal(s, format!("{host}:{port}"))
 }
 
 async fn apply_stream(
