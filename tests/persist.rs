@@ -442,3 +442,59 @@ fn dumpsave_sends_the_rdb_in_band() {
         assert_eq!(s(&c.call(&["PING"])), "PONG");
     }
 }
+
+#[test]
+fn migrate_moves_and_copies_keys_to_another_server() {
+    let a = cinnabar_testkit::TempDir::new("persist-migrate-a").unwrap();
+    let b = cinnabar_testkit::TempDir::new("persist-migrate-b").unwrap();
+    let src = start_in(&cinnabar_bin(), a.path(), &[]);
+    let bin = if have_redis() {
+        redis_bin()
+    } else {
+        cinnabar_bin()
+    };
+    let dst = start_in(&bin, b.path(), &[]);
+    let (mut c, mut d) = (src.conn(), dst.conn());
+    let port = dst.port().to_string();
+    c.call(&["RPUSH", "list", "a", "b", "c"]);
+    c.call(&["SET", "key", "v", "EX", "100"]);
+    assert_eq!(
+        s(&c.call(&["MIGRATE", "127.0.0.1", &port, "key", "9", "5000"])),
+        "OK"
+    );
+    assert_eq!(c.call(&["EXISTS", "key"]).as_int(), Some(0));
+    assert_eq!(c.info_field("migrate_cached_sockets").as_deref(), Some("1"));
+    d.call(&["SELECT", "9"]);
+    assert_eq!(s(&d.call(&["GET", "key"])), "v");
+    assert!(d.call(&["PTTL", "key"]).as_int().unwrap() > 90_000);
+    assert_eq!(
+        s(&c.call(&["MIGRATE", "127.0.0.1", &port, "list", "9", "5000", "COPY"])),
+        "OK"
+    );
+    let e = c.call(&["MIGRATE", "127.0.0.1", &port, "list", "9", "5000", "COPY"]);
+    assert!(
+        s(&e).starts_with("ERR Target instance replied with error: BUSYKEY"),
+        "{e:?}"
+    );
+    let r = c.call(&[
+        "MIGRATE",
+        "127.0.0.1",
+        &port,
+        "",
+        "9",
+        "5000",
+        "REPLACE",
+        "KEYS",
+        "nokey",
+        "list",
+    ]);
+    assert_eq!(s(&r), "OK");
+    assert_eq!(c.call(&["EXISTS", "list"]).as_int(), Some(0));
+    assert_eq!(s(&d.call(&["LINDEX", "list", "2"])), "c");
+    assert_eq!(
+        s(&c.call(&["MIGRATE", "127.0.0.1", &port, "nokey", "9", "5000"])),
+        "NOKEY"
+    );
+    let e = c.call(&["MIGRATE", "127.0.0.1", "1", "nokey2", "9", "100"]);
+    assert_eq!(s(&e), "NOKEY");
+}

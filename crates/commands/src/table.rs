@@ -799,6 +799,7 @@ pub static COMMANDS: &[Def] = &[
     def!("slaveof", 3, "admin noscript stale no_async_loading", NOKEY, "", "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", Server),
     def!("role", 1, "noscript loading stale fast", NOKEY, "admin dangerous", "server", "2.8.12", "Return the role of the instance in the context of replication", Server),
     def!("wait", 3, "noscript", NOKEY, "connection", "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", Server),
+    def!("migrate", -6, "write", (3, 3, 1), "keyspace dangerous", "generic", "2.6.0", "Atomically transfer a key from a Redis instance to another one.", Server),
     def!("bgrewriteaof", 1, "admin noscript no_async_loading", NOKEY, "", "server", "1.0.0", "Asynchronously rewrite the append-only file", Server),
     def!("sync", 1, "admin noscript no_async_loading no_multi", NOKEY, "", "server", "1.0.0", "Internal command used for replication", Server),
     def!("psync", -3, "admin noscript no_async_loading no_multi", NOKEY, "", "server", "2.8.0", "Internal command used for replication", Server),

@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod latency;
 pub mod listen;
 pub mod log;
+pub mod migrate;
 pub mod multi;
 pub mod persist;
 pub mod propagate;

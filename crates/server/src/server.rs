@@ -102,6 +102,8 @@ pub struct Server {
     pub repl_buf: crate::replbuf::ReplBuf,
     /// Since when no replica is attached (repl-backlog-ttl).
     pub repl_no_replicas_since: Option<std::time::Instant>,
+    /// MIGRATE's cached connections, by "host:port".
+    pub migrate_cache: std::collections::HashMap<String, crate::migrate::Cached>,
     /// The append-only file.
     pub aof: crate::aof::Aof,
     /// The AOF file being loaded (for error messages).
@@ -208,6 +210,7 @@ impl Server {
             repl_ack_notify: Rc::new(Notify::new()),
             repl_buf: Default::default(),
             repl_no_replicas_since: None,
+            migrate_cache: Default::default(),
             aof: Default::default(),
             aof_loading_file: String::new(),
             pending_syncs: Vec::new(),

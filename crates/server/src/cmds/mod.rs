@@ -118,6 +118,7 @@ pub fn run(s: &mut Server, c: &mut Client, cmd: &'static CommandSpec, a: Args) {
         },
         "replconf" => replconf(s, c, a),
         "bgrewriteaof" => crate::aof::bgrewriteaof(s, c),
+        "migrate" => crate::migrate::migrate(s, c, a),
         "replicaof" | "slaveof" => crate::replica::replicaof(s, c, a),
         "role" => role(s, c),
         "wait" => wait(s, c, a),
