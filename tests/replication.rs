@@ -165,3 +165,32 @@ fn a_dropped_link_resumes_with_a_partial_resync() {
     r.call(&["SELECT", "3"]);
     assert_eq!(s(&r.call(&["GET", "after"])), "2");
 }
+
+#[test]
+fn a_snapshot_followed_at_once_by_the_stream_is_split_right() {
+    // Writes keep coming while the replica syncs, so the stream's first bytes arrive in the same
+    // reads as the end of the diskless snapshot.
+    let master = start(&cinnabar_bin());
+    let mut m = master.conn();
+    populate(&mut m);
+    let port = master.port();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut w = Conn::connect_port(port).unwrap();
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                w.call(&["SET", &format!("w:{}", i % 500), &i.to_string()]);
+                i += 1;
+            }
+        })
+    };
+    let replica = start(&cinnabar_bin());
+    let mut r = attach(&replica, &master);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    wait_until("the replica to catch up", || {
+        digest(&mut r) == digest(&mut m)
+    });
+}

@@ -446,25 +446,17 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
                 }
             }
             (Some(m), _) => {
-                // Keep the last 40 bytes back until we know they are not the end mark.
-                tail.extend_from_slice(&data);
-                if tail.len() >= m.len() && tail.ends_with(m) {
-                    let body = tail.len() - m.len();
-                    file.write_all(&tail[..body])
-                        .map_err(|e| format!("Write error writing the RDB: {e}"))?;
-                    read += body as u64;
+                let (body, rest) = split_at_mark(&mut tail, &data, m);
+                file.write_all(&body)
+                    .map_err(|e| format!("Write error writing the RDB: {e}"))?;
+                read += body.len() as u64;
+                if let Some(rest) = rest {
+                    leftover = rest;
                     let mut s = srv.borrow_mut();
                     if let Some(m) = s.master.as_mut() {
                         m.sync_read = read as i64;
                     }
                     break;
-                }
-                if tail.len() > m.len() {
-                    let cut = tail.len() - m.len();
-                    file.write_all(&tail[..cut])
-                        .map_err(|e| format!("Write error writing the RDB: {e}"))?;
-                    read += cut as u64;
-                    tail.drain(..cut);
                 }
             }
             _ => unreachable_state()?,
@@ -538,6 +530,27 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
     };
     notice!("MASTER <-> REPLICA sync: Finished with success");
     apply_stream(srv, generation, &mut sock, leftover, handle, timeout, 0).await
+}
+
+/// Diskless snapshot framing: appends `data` to the bytes held back in `tail` and returns what
+/// is certainly snapshot (to write) and, once the end `mark` is found, what follows it (the
+/// start of the stream, which may come in the same read). The last `mark.len() - 1` bytes are
+/// held back until it is known they do not begin the mark.
+fn split_at_mark(tail: &mut Vec<u8>, data: &[u8], mark: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
+    tail.extend_from_slice(data);
+    if let Some(p) = tail.windows(mark.len()).position(|w| w == mark) {
+        let body = tail[..p].to_vec();
+        let rest = tail[p + mark.len()..].to_vec();
+        tail.clear();
+        return (body, Some(rest));
+    }
+    let keep = mark.len() - 1;
+    if tail.len() > keep {
+        let cut = tail.len() - keep;
+        let body: Vec<u8> = tail.drain(..cut).collect();
+        return (body, None);
+    }
+    (Vec::new(), None)
 }
 
 fn unreachable_state() -> Result<(), String> {
@@ -725,4 +738,54 @@ pub fn info_lines(s: &Server, m: &MasterLink) -> String {
         ro as u8
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_at_mark;
+
+    #[test]
+    fn the_end_mark_is_found_across_reads_and_before_the_stream() {
+        let mark = b"0123456789012345678901234567890123456789";
+        let rdb: Vec<u8> = (0..5000u32).map(|i| (i % 7) as u8).collect();
+        let stream = b"*1\r\n$4\r\nPING\r\n";
+        let mut all = rdb.clone();
+        all.extend_from_slice(mark);
+        all.extend_from_slice(stream);
+        // Every way of cutting the bytes into two reads, and reads of every small size.
+        for cut in (0..all.len())
+            .step_by(37)
+            .chain(rdb.len() - 5..rdb.len() + 45)
+        {
+            let mut tail = Vec::new();
+            let (mut body, rest) = split_at_mark(&mut tail, &all[..cut], mark);
+            let rest = match rest {
+                Some(r) => [r, all[cut..].to_vec()].concat(),
+                None => {
+                    let (b2, r2) = split_at_mark(&mut tail, &all[cut..], mark);
+                    body.extend_from_slice(&b2);
+                    r2.unwrap_or_default()
+                }
+            };
+            assert_eq!(body, rdb, "cut at {cut}");
+            assert_eq!(rest, stream, "cut at {cut}");
+        }
+        for size in 1..60 {
+            let mut tail = Vec::new();
+            let mut body = Vec::new();
+            let mut rest = None;
+            for chunk in all.chunks(size) {
+                if let Some(r) = rest.as_mut() {
+                    let r: &mut Vec<u8> = r;
+                    r.extend_from_slice(chunk);
+                    continue;
+                }
+                let (b, r) = split_at_mark(&mut tail, chunk, mark);
+                body.extend_from_slice(&b);
+                rest = r;
+            }
+            assert_eq!(body, rdb, "reads of {size}");
+            assert_eq!(rest.unwrap_or_default(), stream, "reads of {size}");
+        }
+    }
 }
