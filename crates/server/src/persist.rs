@@ -562,7 +562,8 @@ pub fn save_sync(s: &mut Server) -> Result<(), String> {
                 tmp.display()
             );
             warning!("{msg}");
-            s.persist.last_bgsave_ok = false;
+            // As Redis's rdbSave: a failed foreground save is reported to its caller only
+            // (it does not turn writes into -MISCONF).
             return Err(msg);
         }
     };
@@ -619,7 +620,6 @@ pub fn save_sync(s: &mut Server) -> Result<(), String> {
         Err(e) => {
             let msg = format!("Write error saving DB on disk: {e}");
             warning!("{msg}");
-            s.persist.last_bgsave_ok = false;
             Err(msg)
         }
     }
