@@ -579,6 +579,8 @@ pub struct Keyspace {
     pub stats: DbStats,
     /// State of the random generator used for RANDOMKEY and sampling.
     pub rng: u64,
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE does not check the payload's CRC-64.
+    pub skip_checksum_validation: bool,
 }
 
 impl Keyspace {
@@ -595,6 +597,7 @@ impl Keyspace {
             dbs,
             stats: DbStats::default(),
             rng: seed,
+            skip_checksum_validation: false,
         }
     }
 

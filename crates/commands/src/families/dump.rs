@@ -111,7 +111,8 @@ pub fn restore(ctx: &mut Ctx, a: Args) {
     if ttl < 0 {
         return ctx.reply.error("ERR Invalid TTL value, must be >= 0");
     }
-    let value = match cinnabar_rdb::restore_payload(a.get(3), &ctx.limits) {
+    let verify = !ctx.ks.skip_checksum_validation;
+    let value = match cinnabar_rdb::restore_payload_checked(a.get(3), &ctx.limits, verify) {
         Ok(v) => v,
         Err(cinnabar_rdb::RdbError::Footer) => {
             return ctx

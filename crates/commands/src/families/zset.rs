@@ -1278,7 +1278,9 @@ pub fn zrandmember(ctx: &mut Ctx, a: Args) {
             return ctx.reply.error("ERR value is out of range");
         }
         let ks = &mut *ctx.ks;
-        let Keyspace { dbs, stats, rng } = ks;
+        let Keyspace {
+            dbs, stats, rng, ..
+        } = ks;
         let z = match dbs[db].get(a.get(1), now, stats) {
             None => return ctx.reply.array(0),
             Some(Value::ZSet(z)) => &**z,
@@ -1346,7 +1348,9 @@ pub fn zrandmember(ctx: &mut Ctx, a: Args) {
         }
         return;
     }
-    let Keyspace { dbs, stats, rng } = &mut *ctx.ks;
+    let Keyspace {
+        dbs, stats, rng, ..
+    } = &mut *ctx.ks;
     match dbs[db].get(a.get(1), now, stats) {
         None => ctx.reply.null(),
         Some(Value::ZSet(z)) => match z.random(rng) {

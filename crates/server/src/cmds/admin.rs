@@ -293,8 +293,11 @@ pub fn debug(s: &mut Server, c: &mut Client, a: Args) {
         | ("quicklist-packed-threshold", 3)
         | ("set-disable-deny-scripts", 3)
         | ("replybuffer", 4)
-        | ("dict-resizing", 3)
-        | ("set-skip-checksum-validation", 3) => c.reply.ok(),
+        | ("dict-resizing", 3) => c.reply.ok(),
+        ("set-skip-checksum-validation", 3) => {
+            s.ks.skip_checksum_validation = num::string2ll(a.get(2)).unwrap_or(0) != 0;
+            c.reply.ok();
+        }
         ("change-repl-id", 2) => {
             s.run_id = crate::server::random_hex40();
             c.reply.ok();
