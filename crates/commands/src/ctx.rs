@@ -35,6 +35,8 @@ pub struct Ctx<'a> {
     pub propagate: Option<Vec<Vec<Vec<u8>>>>,
     /// Propagate even without a change (FLUSHALL/FLUSHDB of empty databases, as Redis does).
     pub force_propagate: bool,
+    /// Warnings for the server log (the server writes them after the call).
+    pub warnings: Vec<String>,
 }
 
 impl<'a> Ctx<'a> {

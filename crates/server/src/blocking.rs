@@ -171,6 +171,7 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
             block: None,
             propagate: None,
             force_propagate: false,
+            warnings: Vec::new(),
         };
         f(&mut ctx, args.args());
         let (dirty, still_blocked) = (ctx.dirty, ctx.block.is_some());

@@ -256,8 +256,12 @@ pub fn call(
                 block: None,
                 propagate: None,
                 force_propagate: false,
+                warnings: Vec::new(),
             };
             f(&mut ctx, args);
+            for w in ctx.warnings.drain(..) {
+                crate::warning!("{w}");
+            }
             let dirty = ctx.dirty;
             let block = ctx.block.take();
             let rewritten = ctx.propagate.take();

@@ -119,7 +119,12 @@ pub fn restore(ctx: &mut Ctx, a: Args) {
                 .reply
                 .error("ERR DUMP payload version or checksum are wrong")
         }
-        Err(_) => return ctx.reply.error("ERR Bad data format"),
+        Err(e) => {
+            // Logged as Redis does when a payload fails its integrity check.
+            ctx.warnings
+                .push(format!("RESTORE payload integrity check failed: {e}"));
+            return ctx.reply.error("ERR Bad data format");
+        }
     };
     let deleted = replace && ctx.db().remove(key, now);
     if ttl != 0 && !absttl {
