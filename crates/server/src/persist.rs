@@ -391,40 +391,53 @@ impl Out for AofTemp {
 /// with the preamble) or as commands.
 pub fn write_snapshot_file(s: &mut Server, path: &Path, rdb: bool) -> io::Result<()> {
     let mut out = BufWriter::new(File::create(path)?);
-    s.ks.snapshot_begin();
     let mut enc = Encoder::new(s);
     enc.format = if rdb { Format::Rdb } else { Format::Commands };
     enc.aof_base = true;
-    enc.header(s);
-    let mut crc = cinnabar_rdb::Crc64::new();
-    let mut res = Ok(());
-    loop {
-        let done = run_slice(s, &mut enc, None, 1024);
-        if done {
-            enc.footer();
-        }
-        crc.update(&enc.buf);
-        if let Err(e) = out.write_all(&enc.buf) {
-            res = Err(e);
-            break;
-        }
-        enc.buf.clear();
-        if done {
-            break;
-        }
-    }
-    s.ks.snapshot_abort();
-    res?;
+    let crc = run_foreground(s, &mut enc, &mut |b| out.write_all(b))?;
     if rdb {
-        let sum = if s.settings.rdbchecksum {
-            crc.finish()
-        } else {
-            0
-        };
+        let sum = if s.settings.rdbchecksum { crc } else { 0 };
         out.write_all(&sum.to_le_bytes())?;
     }
     out.flush()?;
     out.get_ref().sync_all()
+}
+
+/// A whole snapshot in the foreground (the engine does nothing else meanwhile, as Redis's
+/// SAVE): header, every key, footer, each chunk handed to `sink`. Returns the CRC-64 of what
+/// was written. `rdb-key-save-delay` (microseconds per key) slows it too, as in Redis.
+fn run_foreground(
+    s: &mut Server,
+    enc: &mut Encoder,
+    sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<u64> {
+    s.ks.snapshot_begin();
+    enc.header(s);
+    let mut crc = cinnabar_rdb::Crc64::new();
+    let delay = s.settings.rdb_key_save_delay.max(0) as u64;
+    let res = loop {
+        let done = if delay > 0 {
+            let before = enc.keys;
+            let d = run_slice(s, enc, Some(Instant::now()), 1);
+            std::thread::sleep(Duration::from_micros(delay * (enc.keys - before)));
+            d
+        } else {
+            run_slice(s, enc, None, 1024)
+        };
+        if done {
+            enc.footer();
+        }
+        crc.update(&enc.buf);
+        if let Err(e) = sink(&enc.buf) {
+            break Err(e);
+        }
+        enc.buf.clear();
+        if done {
+            break Ok(crc.finish());
+        }
+    };
+    s.ks.snapshot_abort();
+    res
 }
 
 /// Starts the snapshot of an AOF rewrite into `tmp` (RDB preamble or commands).
@@ -567,43 +580,11 @@ pub fn save_sync(s: &mut Server) -> Result<(), String> {
             return Err(msg);
         }
     };
-    s.ks.snapshot_begin();
     let mut enc = Encoder::new(s);
-    enc.header(s);
-    let mut crc = cinnabar_rdb::Crc64::new();
-    let mut res = Ok(());
-    // `rdb-key-save-delay` (microseconds per key) slows a foreground save too, as in Redis.
-    let delay = s.settings.rdb_key_save_delay.max(0) as u64;
-    loop {
-        let done = if delay > 0 {
-            let before = enc.keys;
-            let d = run_slice(s, &mut enc, Some(Instant::now()), 1);
-            std::thread::sleep(Duration::from_micros(delay * (enc.keys - before)));
-            d
-        } else {
-            run_slice(s, &mut enc, None, 1024)
-        };
-        if done {
-            enc.footer();
-        }
-        crc.update(&enc.buf);
-        if let Err(e) = file.write(&enc.buf) {
-            res = Err(e);
-            break;
-        }
-        enc.buf.clear();
-        if done {
-            break;
-        }
-    }
-    s.ks.snapshot_abort();
+    let res = run_foreground(s, &mut enc, &mut |b| file.write(b));
     let file = Box::new(file);
     let res = match res {
-        Ok(()) => file.finish(if s.settings.rdbchecksum {
-            crc.finish()
-        } else {
-            0
-        }),
+        Ok(crc) => file.finish(if s.settings.rdbchecksum { crc } else { 0 }),
         Err(e) => {
             file.discard();
             Err(e)
