@@ -11,7 +11,6 @@
 
 use crate::server::{now_ms, Server};
 use crate::{notice, warning};
-use cinnabar_keyspace::db::idle_seconds;
 use cinnabar_keyspace::value::Value;
 use cinnabar_rdb::{AuxValue, EncodeOpts};
 use std::cell::{Cell, RefCell};
@@ -104,7 +103,6 @@ pub struct Encoder {
     cur_index: Option<usize>,
     limits: cinnabar_keyspace::types::TypeLimits,
     opts: EncodeOpts,
-    now: i64,
     pub keys: u64,
 }
 
@@ -119,7 +117,6 @@ impl Encoder {
             opts: EncodeOpts {
                 compress: s.settings.rdbcompression,
             },
-            now: now_ms(),
             keys: 0,
         }
     }
@@ -132,31 +129,22 @@ impl Encoder {
             }
             return;
         }
-        let ctime = (now_ms() / 1000).to_string();
-        let used = crate::cmds::introspect::allocator_stats().0.to_string();
+        let ctime = now_ms() / 1000;
+        let used = crate::cmds::introspect::allocator_stats().0 as i64;
         let aux: Vec<(&[u8], AuxValue)> = vec![
             (
                 b"redis-ver",
                 AuxValue::Str(crate::REDIS_VERSION.as_bytes().to_vec()),
             ),
             (b"redis-bits", AuxValue::Int(64)),
-            (b"ctime", AuxValue::Int(ctime.parse().unwrap_or(0))),
-            (b"used-mem", AuxValue::Int(used.parse().unwrap_or(0))),
+            (b"ctime", AuxValue::Int(ctime)),
+            (b"used-mem", AuxValue::Int(used)),
             (b"aof-base", AuxValue::Int(self.aof_base as i64)),
         ];
-        let _ = s;
         cinnabar_rdb::write_header(&mut self.buf, &aux);
     }
 
-    fn key(
-        &mut self,
-        index: usize,
-        sizes: (usize, usize),
-        k: &[u8],
-        v: &Value,
-        exp: Option<i64>,
-        lru: u32,
-    ) {
+    fn key(&mut self, index: usize, sizes: (usize, usize), k: &[u8], v: &Value, exp: Option<i64>) {
         if self.format == Format::Commands {
             if self.cur_index != Some(index) {
                 let n = index.to_string();
@@ -172,7 +160,6 @@ impl Encoder {
             cinnabar_rdb::write_resize_db(&mut self.buf, sizes.0 as u64, sizes.1 as u64);
             self.cur_index = Some(index);
         }
-        let _ = idle_seconds(lru, self.now);
         cinnabar_rdb::write_key(
             &mut self.buf,
             k,
@@ -284,8 +271,8 @@ fn run_slice(
         let db = &mut s.ks.dbs[i];
         let index = db.snap.index;
         let sizes = (db.len(), db.expires.len());
-        db.snap_step(per_step, &mut |k, v, e, lru| {
-            enc.key(index, sizes, k, v, e, lru)
+        db.snap_step(per_step, &mut |k, v, e, _lru| {
+            enc.key(index, sizes, k, v, e)
         });
         if enc.buf.len() >= CHUNK {
             return false;
@@ -1380,7 +1367,6 @@ pub fn debug_reload(s: &mut Server, merge: bool, flush: bool, save: bool) -> Res
 
 /// INFO persistence.
 pub fn info(s: &Server) -> String {
-    let now = now_ms() / 1000;
     let (inprog, cur_time, processed, total) = match &s.persist.bgsave {
         Some(b) => (
             1,
@@ -1390,7 +1376,6 @@ pub fn info(s: &Server) -> String {
         ),
         None => (0, -1, 0, 0),
     };
-    let _ = now;
     // How far the running snapshot is (Redis's current_fork_perc).
     let perc = if total > 0 {
         processed as f64 * 100.0 / total as f64
