@@ -12,7 +12,7 @@ fn start_in(bin: &Path, dir: &Path, extra: &[&str]) -> Server {
     let d = dir.display().to_string();
     let mut args = vec!["--dir", d.as_str(), "--enable-debug-command", "yes"];
     args.extend_from_slice(extra);
-    Server::start(bin, &args)
+    Server::start_loaded(bin, &args)
 }
 
 fn s(r: &Reply) -> String {

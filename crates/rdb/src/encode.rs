@@ -6,6 +6,7 @@ use crate::{lzf, opcodes, types, RDB_VERSION};
 use cinnabar_keyspace::types::TypeLimits;
 use cinnabar_keyspace::value::Value;
 use cinnabar_util::num::{d2string_into, ll2string, string2ll};
+use std::cell::RefCell;
 
 /// An AUX field's value: a string, or an integer (written as its decimal text, which the
 /// string writer then stores int-encoded when it fits, as Redis's `rdbSaveAuxFieldStrInt`).
@@ -26,6 +27,28 @@ pub struct EncodeOpts {
 impl Default for EncodeOpts {
     fn default() -> Self {
         EncodeOpts { compress: true }
+    }
+}
+
+/// How the value writers store strings longer than 20 bytes.
+#[derive(Clone, Copy)]
+pub(crate) enum Comp<'a> {
+    /// Length + bytes.
+    Plain,
+    /// LZF when it pays, as Redis's `rdbSaveRawString`.
+    Lzf,
+    /// Length + bytes now, and the string's offset in the output noted, so that
+    /// [`compress_deferred`] can LZF it later on another thread.
+    Later(&'a RefCell<Vec<usize>>),
+}
+
+impl Comp<'_> {
+    fn of(compress: bool) -> Comp<'static> {
+        if compress {
+            Comp::Lzf
+        } else {
+            Comp::Plain
+        }
     }
 }
 
@@ -65,6 +88,10 @@ fn write_int_encoded(out: &mut Vec<u8>, v: i64) -> bool {
 /// Redis's `rdbSaveRawString`: int encoding for short integer text, LZF for longer strings
 /// when `compress` and it pays, else length + bytes.
 pub(crate) fn write_raw_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
+    write_string(out, s, Comp::of(compress))
+}
+
+fn write_string(out: &mut Vec<u8>, s: &[u8], c: Comp) {
     if s.len() <= 11 {
         if let Some(v) = string2ll(s) {
             if write_int_encoded(out, v) {
@@ -72,17 +99,79 @@ pub(crate) fn write_raw_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
             }
         }
     }
-    if compress && s.len() > 20 {
-        if let Some(c) = lzf::compress(s, s.len() - 4) {
-            out.push(0xC3);
-            write_len(out, c.len() as u64);
-            write_len(out, s.len() as u64);
-            out.extend_from_slice(&c);
-            return;
+    if s.len() > 20 {
+        match c {
+            Comp::Plain => {}
+            Comp::Lzf => {
+                if write_lzf(out, s) {
+                    return;
+                }
+            }
+            Comp::Later(spans) => spans.borrow_mut().push(out.len()),
         }
     }
     write_len(out, s.len() as u64);
     out.extend_from_slice(s);
+}
+
+/// The LZF form of `s` (0xC3, compressed length, length, data) when it saves at least 4
+/// bytes, as Redis stores it; false (nothing written) otherwise.
+fn write_lzf(out: &mut Vec<u8>, s: &[u8]) -> bool {
+    match lzf::compress(s, s.len() - 4) {
+        Some(c) => {
+            out.push(0xC3);
+            write_len(out, c.len() as u64);
+            write_len(out, s.len() as u64);
+            out.extend_from_slice(&c);
+            true
+        }
+        None => false,
+    }
+}
+
+/// A length written by [`write_len`] at the start of `b`: (value, header bytes).
+fn read_len(b: &[u8]) -> Option<(usize, usize)> {
+    let first = *b.first()?;
+    match first >> 6 {
+        0 => Some(((first & 0x3F) as usize, 1)),
+        1 => Some(((((first & 0x3F) as usize) << 8) | *b.get(1)? as usize, 2)),
+        _ if first == 0x80 => {
+            let w: [u8; 4] = b.get(1..5)?.try_into().ok()?;
+            Some((u32::from_be_bytes(w) as usize, 5))
+        }
+        _ if first == 0x81 => {
+            let w: [u8; 8] = b.get(1..9)?.try_into().ok()?;
+            Some((usize::try_from(u64::from_be_bytes(w)).ok()?, 9))
+        }
+        _ => None,
+    }
+}
+
+/// Finishes a chunk written with deferred compression ([`write_key_deferred`]): each string
+/// at one of `spans` (ascending offsets into `raw`) is LZF-compressed when that pays; the
+/// result is exactly what [`write_key`] with compression would have written.
+pub fn compress_deferred(raw: &[u8], spans: &[usize], out: &mut Vec<u8>) {
+    let mut pos = 0;
+    for &at in spans {
+        let Some(head) = raw.get(at..) else {
+            break;
+        };
+        let Some((len, hdr)) = read_len(head) else {
+            continue;
+        };
+        let Some(s) = head.get(hdr..hdr + len) else {
+            continue;
+        };
+        if at < pos {
+            continue;
+        }
+        out.extend_from_slice(&raw[pos..at]);
+        if !write_lzf(out, s) {
+            out.extend_from_slice(&head[..hdr + len]);
+        }
+        pos = at + hdr + len;
+    }
+    out.extend_from_slice(&raw[pos..]);
 }
 
 /// The RDB header ("REDIS0010") and AUX fields.
@@ -129,6 +218,53 @@ pub fn write_key(
     limits: &TypeLimits,
     opts: &EncodeOpts,
 ) {
+    write_entry(
+        out,
+        key,
+        v,
+        expire_ms,
+        idle,
+        freq,
+        limits,
+        Comp::of(opts.compress),
+    );
+}
+
+/// [`write_key`] with compression deferred: strings are written plain and the offsets of
+/// those LZF might shrink are appended to `spans`; [`compress_deferred`] then turns the
+/// chunk into what `write_key` with compression writes. This moves LZF off the thread that
+/// walks the keyspace.
+pub fn write_key_deferred(
+    out: &mut Vec<u8>,
+    spans: &RefCell<Vec<usize>>,
+    key: &[u8],
+    v: &Value,
+    expire_ms: Option<i64>,
+    limits: &TypeLimits,
+) {
+    write_entry(
+        out,
+        key,
+        v,
+        expire_ms,
+        None,
+        None,
+        limits,
+        Comp::Later(spans),
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_entry(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    v: &Value,
+    expire_ms: Option<i64>,
+    idle: Option<u64>,
+    freq: Option<u8>,
+    limits: &TypeLimits,
+    c: Comp,
+) {
     if let Some(ms) = expire_ms {
         out.push(opcodes::EXPIRETIME_MS);
         out.extend_from_slice(&ms.to_le_bytes());
@@ -142,8 +278,8 @@ pub fn write_key(
         out.push(f);
     }
     out.push(value_type(v));
-    write_raw_string(out, key, opts.compress);
-    write_value(out, v, limits, opts);
+    write_string(out, key, c);
+    write_value(out, v, limits, c);
 }
 
 /// A function library (FUNCTION2 opcode, then its code).
@@ -161,7 +297,7 @@ pub fn write_eof(out: &mut Vec<u8>) {
 pub fn dump_payload(v: &Value, limits: &TypeLimits, opts: &EncodeOpts) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     out.push(value_type(v));
-    write_value(&mut out, v, limits, opts);
+    write_value(&mut out, v, limits, Comp::of(opts.compress));
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -226,10 +362,9 @@ enum Node<'a> {
     Plain(&'a [u8]),
 }
 
-fn write_value(out: &mut Vec<u8>, v: &Value, limits: &TypeLimits, opts: &EncodeOpts) {
-    let c = opts.compress;
+fn write_value(out: &mut Vec<u8>, v: &Value, limits: &TypeLimits, c: Comp) {
     match v {
-        Value::Str(s) => write_raw_string(out, s.as_slice(), c),
+        Value::Str(s) => write_string(out, s.as_slice(), c),
         Value::List(l) => {
             // Nodes as a tail-push-built quicklist would have them.
             let fill = limits.list_max_listpack_size.clamp(-5, (1 << 15) - 1);
@@ -260,11 +395,11 @@ fn write_value(out: &mut Vec<u8>, v: &Value, limits: &TypeLimits, opts: &EncodeO
                 match n {
                     Node::Packed(lp) => {
                         write_len(out, 2);
-                        write_raw_string(out, lp, c);
+                        write_string(out, lp, c);
                     }
                     Node::Plain(e) => {
                         write_len(out, 1);
-                        write_raw_string(out, e, c);
+                        write_string(out, e, c);
                     }
                 }
             }
@@ -283,11 +418,11 @@ fn write_value(out: &mut Vec<u8>, v: &Value, limits: &TypeLimits, opts: &EncodeO
                         }
                     }
                 }
-                write_raw_string(out, &blob, c);
+                write_string(out, &blob, c);
             } else {
                 write_len(out, s.len() as u64);
                 for m in s.iter() {
-                    m.with_bytes(|b| write_raw_string(out, b, c));
+                    m.with_bytes(|b| write_string(out, b, c));
                 }
             }
         }
@@ -295,7 +430,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value, limits: &TypeLimits, opts: &EncodeO
             if z.is_big() {
                 write_len(out, z.len() as u64);
                 z.range(0, z.len(), true, |m, score| {
-                    write_raw_string(out, m, c);
+                    write_string(out, m, c);
                     out.extend_from_slice(&score.to_le_bytes());
                 });
             } else {
@@ -307,7 +442,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value, limits: &TypeLimits, opts: &EncodeO
                     d2string_into(score, &mut t);
                     b.push(&t);
                 });
-                write_raw_string(out, &b.finish(), c);
+                write_string(out, &b.finish(), c);
             }
         }
         Value::Hash(h) => {
@@ -317,12 +452,12 @@ fn write_value(out: &mut Vec<u8>, v: &Value, limits: &TypeLimits, opts: &EncodeO
                     b.push(f);
                     b.push(val);
                 }
-                write_raw_string(out, &b.finish(), c);
+                write_string(out, &b.finish(), c);
             } else {
                 write_len(out, h.len() as u64);
                 for (f, val) in h.iter() {
-                    write_raw_string(out, f, c);
-                    write_raw_string(out, val, c);
+                    write_string(out, f, c);
+                    write_string(out, val, c);
                 }
             }
         }

@@ -18,8 +18,8 @@ mod lzf;
 pub use crc64::{crc64, Crc64};
 pub use decode::{load_all, restore_payload, restore_payload_checked, Item, Loader};
 pub use encode::{
-    dump_payload, write_eof, write_function, write_header, write_key, write_resize_db,
-    write_select_db, AuxValue, EncodeOpts,
+    compress_deferred, dump_payload, write_eof, write_function, write_header, write_key,
+    write_key_deferred, write_resize_db, write_select_db, AuxValue, EncodeOpts,
 };
 
 use std::fmt;

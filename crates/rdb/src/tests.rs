@@ -855,3 +855,30 @@ fn display_messages() {
     .contains("CRC mismatch"));
     assert_eq!(RdbError::Lzf.to_string(), "Invalid LZF compressed string");
 }
+
+#[test]
+fn deferred_compression_writes_the_same_bytes() {
+    use crate::{compress_deferred, write_key_deferred};
+    for l in [TypeLimits::default(), small_limits()] {
+        let mut vals = samples(&l);
+        // Strings around every length-header boundary, compressible and not.
+        for n in [20usize, 21, 63, 64, 16383, 16384, 70_000] {
+            vals.push(Value::from_bytes(&vec![b'a'; n]));
+            let noisy: Vec<u8> = (0..n).map(|i| (i * 7919 % 251) as u8).collect();
+            vals.push(Value::from_bytes(&noisy));
+        }
+        let mut direct = Vec::new();
+        let mut raw = Vec::new();
+        let spans = std::cell::RefCell::new(Vec::new());
+        for (i, v) in vals.iter().enumerate() {
+            let key = format!("key:{i}:{}", "k".repeat(i % 30));
+            let exp = (i % 3 == 0).then_some(1_700_000_000_000 + i as i64);
+            let opts = EncodeOpts { compress: true };
+            write_key(&mut direct, key.as_bytes(), v, exp, None, None, &l, &opts);
+            write_key_deferred(&mut raw, &spans, key.as_bytes(), v, exp, &l);
+        }
+        let mut finished = Vec::new();
+        compress_deferred(&raw, &spans.borrow(), &mut finished);
+        assert_eq!(finished, direct);
+    }
+}

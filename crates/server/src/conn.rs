@@ -163,7 +163,6 @@ async fn stream_snapshot(
         None
     };
     let mut whole: Vec<u8> = Vec::new();
-    let mut crc = cinnabar_rdb::Crc64::new();
     loop {
         match rx.recv().await {
             Some(crate::persist::Msg::Preamble(p)) => {
@@ -175,9 +174,6 @@ async fn stream_snapshot(
                     stream.write_all(&h).await.map_err(|_| ())?;
                     total += h.len() as u64;
                 }
-                if checksum {
-                    crc.update(&b);
-                }
                 if eof {
                     stream.write_all(&b).await.map_err(|_| ())?;
                     total += b.len() as u64;
@@ -185,12 +181,12 @@ async fn stream_snapshot(
                     whole.extend_from_slice(&b);
                 }
             }
-            Some(crate::persist::Msg::Finish) => {
+            Some(crate::persist::Msg::Finish(crc)) => {
                 if let Some(h) = head.take() {
                     stream.write_all(&h).await.map_err(|_| ())?;
                     total += h.len() as u64;
                 }
-                let sum = if checksum { crc.finish() } else { 0 };
+                let sum = if checksum { crc } else { 0 };
                 let mut tail = sum.to_le_bytes().to_vec();
                 if eof {
                     tail.extend_from_slice(mark.as_bytes());

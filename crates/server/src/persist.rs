@@ -2,12 +2,15 @@
 //! loading at startup — all on the fork-less snapshot (`cinnabar_keyspace::snapshot`).
 //!
 //! A background save is a task on the engine thread: it begins a snapshot, then repeatedly
-//! takes a slice of about a millisecond (a few dozen keys), encodes them in the RDB format into
-//! a chunk, hands full chunks to a writer thread through a bounded channel, and yields to the
-//! connections. The writer thread owns the file: it computes the CRC64, writes `temp-<id>.rdb`,
-//! fsyncs it, renames it over `dbfilename` and fsyncs the directory. When the disk is slower
-//! than the engine, the channel fills and the task waits (without blocking the engine); only
-//! the keys written meanwhile cost memory (their old versions are kept for the snapshot).
+//! takes a slice of about a millisecond, encodes keys in the RDB format into a chunk, hands
+//! full chunks to a thread of the job through a bounded channel, and yields to the
+//! connections. The engine writes strings uncompressed and notes where they are; the job's
+//! thread LZF-compresses them (the costliest part of encoding, off the engine), computes the
+//! CRC64, and either owns the file (writes `temp-<id>.rdb`, fsyncs it, renames it over
+//! `dbfilename`, fsyncs the directory; or a pipe's stdin) or relays the finished chunks to the
+//! connections that stream them (DUMPSAVE, replicas). When the consumer is slower than the
+//! engine, the channel fills and the task waits (without blocking the engine); only the keys
+//! written meanwhile cost memory (their old versions are kept for the snapshot).
 
 use crate::server::{now_ms, Server};
 use crate::{notice, warning};
@@ -100,6 +103,10 @@ pub struct Encoder {
     /// The RDB is an AOF base (aux `aof-base` 1).
     pub aof_base: bool,
     pub buf: Vec<u8>,
+    /// Offsets in `buf` of the strings whose compression is left to the job's thread.
+    spans: RefCell<Vec<usize>>,
+    /// Compression is deferred (`spans`) rather than done while encoding.
+    defer: bool,
     cur_index: Option<usize>,
     limits: cinnabar_keyspace::types::TypeLimits,
     opts: EncodeOpts,
@@ -112,6 +119,8 @@ impl Encoder {
             format: Format::Rdb,
             aof_base: false,
             buf: Vec::with_capacity(CHUNK + 64 * 1024),
+            spans: RefCell::new(Vec::new()),
+            defer: false,
             cur_index: None,
             limits: s.settings.limits,
             opts: EncodeOpts {
@@ -160,17 +169,27 @@ impl Encoder {
             cinnabar_rdb::write_resize_db(&mut self.buf, sizes.0 as u64, sizes.1 as u64);
             self.cur_index = Some(index);
         }
-        cinnabar_rdb::write_key(
-            &mut self.buf,
-            k,
-            v,
-            exp,
-            None,
-            None,
-            &self.limits,
-            &self.opts,
-        );
+        if self.defer {
+            cinnabar_rdb::write_key_deferred(&mut self.buf, &self.spans, k, v, exp, &self.limits);
+        } else {
+            cinnabar_rdb::write_key(
+                &mut self.buf,
+                k,
+                v,
+                exp,
+                None,
+                None,
+                &self.limits,
+                &self.opts,
+            );
+        }
         self.keys += 1;
+    }
+
+    /// The chunk encoded so far, with its deferred-compression offsets.
+    fn take_part(&mut self) -> Part {
+        let buf = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 64 * 1024));
+        Part::Chunk(buf, std::mem::take(&mut *self.spans.borrow_mut()))
     }
 
     fn footer(&mut self) {
@@ -442,13 +461,7 @@ pub fn start_aof_rewrite(s: &mut Server, tmp: &Path, preamble: bool) -> io::Resu
     } else {
         Format::Commands
     };
-    start_job_as(
-        s,
-        JobKind::AofRewrite,
-        SinkTx::Thread(tx),
-        Some(drx),
-        format,
-    );
+    start_job_as(s, JobKind::AofRewrite, tx, drx, format);
     if let Some(b) = s.persist.bgsave.as_mut() {
         b.tmp = Some(tmp.to_path_buf());
     }
@@ -593,40 +606,48 @@ pub fn save_sync(s: &mut Server) -> Result<(), String> {
     }
 }
 
-/// What the snapshot task hands to its consumer.
+/// What a connection streaming a snapshot receives.
 pub enum Msg {
     /// Bytes that go before the snapshot (a replica's `+FULLRESYNC <replid> <offset>`).
     Preamble(Vec<u8>),
     Data(std::sync::Arc<Vec<u8>>),
+    /// The end, with the CRC-64 of all the data.
+    Finish(u64),
+}
+
+/// What the engine hands to a job's thread: a chunk as encoded (strings at the offsets still
+/// to be compressed), then the end.
+pub enum Part {
+    Chunk(Vec<u8>, Vec<usize>),
     Finish,
 }
 
-/// The engine's end of a snapshot consumer.
-pub enum SinkTx {
-    /// A writer thread (file, pipe).
-    Thread(SyncSender<Msg>),
-    /// A client connection task streaming the snapshot to its socket (DUMPSAVE, SYNC).
-    Task(tokio::sync::mpsc::Sender<Msg>),
-    /// Several replicas sharing one snapshot: each gets every chunk; one that goes away is
-    /// dropped, the others go on.
-    Many(RefCell<Vec<tokio::sync::mpsc::Sender<Msg>>>),
+/// A chunk in its final form: the deferred strings LZF-compressed where that pays.
+fn finish_chunk(buf: Vec<u8>, spans: &[usize]) -> Vec<u8> {
+    if spans.is_empty() {
+        return buf;
+    }
+    let mut out = Vec::with_capacity(buf.len());
+    cinnabar_rdb::compress_deferred(&buf, spans, &mut out);
+    out
 }
 
-/// The writer thread of a background save: CRC64 as the bytes pass, then `finish`.
+/// The writer thread of a background save: finishes each chunk, computes the CRC64 as the
+/// bytes pass, then `finish`.
 fn spawn_writer(
     mut out: Box<dyn Out>,
     checksum: bool,
     done: tokio::sync::oneshot::Sender<io::Result<()>>,
-) -> SyncSender<Msg> {
-    let (tx, rx): (SyncSender<Msg>, Receiver<Msg>) = sync_channel(CHANNEL_CHUNKS);
+) -> SyncSender<Part> {
+    let (tx, rx): (SyncSender<Part>, Receiver<Part>) = sync_channel(CHANNEL_CHUNKS);
     let spawned = std::thread::Builder::new()
         .name("rdb-writer".into())
         .spawn(move || {
             let mut crc = cinnabar_rdb::Crc64::new();
             loop {
                 match rx.recv() {
-                    Ok(Msg::Preamble(_)) => {}
-                    Ok(Msg::Data(b)) => {
+                    Ok(Part::Chunk(b, spans)) => {
+                        let b = finish_chunk(b, &spans);
                         crc.update(&b);
                         if let Err(e) = out.write(&b) {
                             out.discard();
@@ -634,7 +655,7 @@ fn spawn_writer(
                             return;
                         }
                     }
-                    Ok(Msg::Finish) => {
+                    Ok(Part::Finish) => {
                         let sum = if checksum { crc.finish() } else { 0 };
                         let _ = done.send(out.finish(sum));
                         return;
@@ -650,6 +671,58 @@ fn spawn_writer(
         });
     if let Err(e) = spawned {
         warning!("Can't start the RDB writer thread: {e}");
+    }
+    tx
+}
+
+/// The relay thread of a snapshot streamed to connections (DUMPSAVE, `redis-cli --rdb`, one
+/// or several replicas): finishes each chunk, computes the CRC64, and hands the chunk to every
+/// connection still there. One that went away is dropped and the others go on; when none is
+/// left the job ends ("the client went away").
+fn spawn_relay(
+    mut conns: Vec<tokio::sync::mpsc::Sender<Msg>>,
+    done: tokio::sync::oneshot::Sender<io::Result<()>>,
+) -> SyncSender<Part> {
+    let (tx, rx): (SyncSender<Part>, Receiver<Part>) = sync_channel(4);
+    let spawned = std::thread::Builder::new()
+        .name("rdb-relay".into())
+        .spawn(move || {
+            let mut crc = cinnabar_rdb::Crc64::new();
+            let gone = || Err(io::Error::other("the client went away"));
+            loop {
+                let msg = match rx.recv() {
+                    Ok(Part::Chunk(b, spans)) => {
+                        let b = finish_chunk(b, &spans);
+                        crc.update(&b);
+                        Msg::Data(std::sync::Arc::new(b))
+                    }
+                    Ok(Part::Finish) => Msg::Finish(crc.finish()),
+                    Err(_) => {
+                        let _ = done.send(Err(io::Error::other("cancelled")));
+                        return;
+                    }
+                };
+                let last = matches!(msg, Msg::Finish(_));
+                conns.retain(|c| {
+                    let m = match &msg {
+                        Msg::Data(b) => Msg::Data(b.clone()),
+                        Msg::Finish(c) => Msg::Finish(*c),
+                        Msg::Preamble(p) => Msg::Preamble(p.clone()),
+                    };
+                    c.blocking_send(m).is_ok()
+                });
+                if conns.is_empty() {
+                    let _ = done.send(gone());
+                    return;
+                }
+                if last {
+                    let _ = done.send(Ok(()));
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        warning!("Can't start the RDB relay thread: {e}");
     }
     tx
 }
@@ -693,7 +766,7 @@ pub fn start_bgsave(s: &mut Server) -> Result<(), String> {
     let (dtx, drx) = tokio::sync::oneshot::channel();
     let tx = spawn_writer(Box::new(file), s.settings.rdbchecksum, dtx);
     s.persist.rdb_saves += 1;
-    start_job(s, JobKind::Disk, SinkTx::Thread(tx), Some(drx));
+    start_job(s, JobKind::Disk, tx, drx);
     notice!("Background saving started");
     Ok(())
 }
@@ -717,7 +790,7 @@ pub fn start_pipesave(s: &mut Server) -> Result<(), String> {
     };
     let (dtx, drx) = tokio::sync::oneshot::channel();
     let tx = spawn_writer(Box::new(out), s.settings.rdbchecksum, dtx);
-    start_job(s, JobKind::Pipe, SinkTx::Thread(tx), Some(drx));
+    start_job(s, JobKind::Pipe, tx, drx);
     notice!("Background pipe save started");
     Ok(())
 }
@@ -729,7 +802,9 @@ pub fn start_client_stream(s: &mut Server) -> Result<tokio::sync::mpsc::Receiver
         return Err("ERR Background save already in progress".into());
     }
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    start_job(s, JobKind::Client, SinkTx::Task(tx), None);
+    let (dtx, drx) = tokio::sync::oneshot::channel();
+    let relay = spawn_relay(vec![tx], dtx);
+    start_job(s, JobKind::Client, relay, drx);
     notice!("Starting snapshot streamed to a client");
     Ok(rx)
 }
@@ -803,14 +878,16 @@ pub fn start_pending_syncs(s: &mut Server) {
         txs.len(),
         if txs.len() == 1 { "" } else { "s" }
     );
-    start_job(s, JobKind::Client, SinkTx::Many(RefCell::new(txs)), None);
+    let (dtx, drx) = tokio::sync::oneshot::channel();
+    let relay = spawn_relay(txs, dtx);
+    start_job(s, JobKind::Client, relay, drx);
 }
 
 fn start_job(
     s: &mut Server,
     kind: JobKind,
-    sink: SinkTx,
-    done: Option<tokio::sync::oneshot::Receiver<io::Result<()>>>,
+    sink: SyncSender<Part>,
+    done: tokio::sync::oneshot::Receiver<io::Result<()>>,
 ) {
     start_job_as(s, kind, sink, done, Format::Rdb);
 }
@@ -818,13 +895,14 @@ fn start_job(
 fn start_job_as(
     s: &mut Server,
     kind: JobKind,
-    sink: SinkTx,
-    done: Option<tokio::sync::oneshot::Receiver<io::Result<()>>>,
+    sink: SyncSender<Part>,
+    done: tokio::sync::oneshot::Receiver<io::Result<()>>,
     format: Format,
 ) {
     s.ks.snapshot_begin();
     let mut enc = Encoder::new(s);
     enc.format = format;
+    enc.defer = format == Format::Rdb && enc.opts.compress;
     enc.aof_base = kind == JobKind::AofRewrite;
     enc.header(s);
     let cancel = Rc::new(Cell::new(false));
@@ -842,46 +920,28 @@ fn start_job_as(
     tokio::task::spawn_local(bgsave_task(enc, sink, done, cancel, keys_done));
 }
 
-async fn send_chunk(tx: &SinkTx, mut m: Msg, cancel: &Cell<bool>) -> bool {
-    match tx {
-        SinkTx::Thread(tx) => loop {
-            match tx.try_send(m) {
-                Ok(()) => return true,
-                Err(TrySendError::Full(back)) => {
-                    if cancel.get() {
-                        return false;
-                    }
-                    m = back;
-                    tokio::time::sleep(Duration::from_millis(1)).await;
+/// Hands a part to the job's thread, waiting (without blocking the engine) while its channel
+/// is full; false when the job is cancelled or its thread is gone.
+async fn send_part(tx: &SyncSender<Part>, mut p: Part, cancel: &Cell<bool>) -> bool {
+    loop {
+        match tx.try_send(p) {
+            Ok(()) => return !cancel.get(),
+            Err(TrySendError::Full(back)) => {
+                if cancel.get() {
+                    return false;
                 }
-                Err(TrySendError::Disconnected(_)) => return false,
+                p = back;
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
-        },
-        SinkTx::Task(tx) => tx.send(m).await.is_ok() && !cancel.get(),
-        SinkTx::Many(txs) => {
-            let list: Vec<_> = txs.borrow().clone();
-            let mut alive = Vec::with_capacity(list.len());
-            for tx in list {
-                let msg = match &m {
-                    Msg::Data(b) => Msg::Data(b.clone()),
-                    Msg::Finish => Msg::Finish,
-                    Msg::Preamble(p) => Msg::Preamble(p.clone()),
-                };
-                if tx.send(msg).await.is_ok() {
-                    alive.push(tx);
-                }
-            }
-            let any = !alive.is_empty();
-            *txs.borrow_mut() = alive;
-            any && !cancel.get()
+            Err(TrySendError::Disconnected(_)) => return false,
         }
     }
 }
 
 async fn bgsave_task(
     mut enc: Encoder,
-    tx: SinkTx,
-    done_rx: Option<tokio::sync::oneshot::Receiver<io::Result<()>>>,
+    tx: SyncSender<Part>,
+    done_rx: tokio::sync::oneshot::Receiver<io::Result<()>>,
     cancel: Rc<Cell<bool>>,
     keys_done: Rc<Cell<u64>>,
 ) {
@@ -915,14 +975,14 @@ async fn bgsave_task(
             enc.footer();
         }
         if enc.buf.len() >= CHUNK || done {
-            let chunk = std::mem::replace(&mut enc.buf, Vec::with_capacity(CHUNK + 64 * 1024));
-            if !send_chunk(&tx, Msg::Data(std::sync::Arc::new(chunk)), &cancel).await {
+            let part = enc.take_part();
+            if !send_part(&tx, part, &cancel).await {
                 ok = false;
                 break;
             }
         }
         if done {
-            ok = send_chunk(&tx, Msg::Finish, &cancel).await;
+            ok = send_part(&tx, Part::Finish, &cancel).await;
             break;
         }
         owed_delay_us += delay_us;
@@ -934,14 +994,10 @@ async fn bgsave_task(
         }
     }
     drop(tx);
-    let res = match done_rx {
-        Some(rx) => match rx.await {
-            Ok(r) if ok => r,
-            Ok(Err(e)) => Err(e),
-            _ => Err(io::Error::other("cancelled")),
-        },
-        None if ok => Ok(()),
-        None => Err(io::Error::other("the client went away")),
+    let res = match done_rx.await {
+        Ok(r) if ok => r,
+        Ok(Err(e)) => Err(e),
+        _ => Err(io::Error::other("cancelled")),
     };
     let mut s = srv.borrow_mut();
     finish_bgsave(&mut s, res);

@@ -149,6 +149,21 @@ impl Server {
         }
     }
 
+    /// [`Server::start`], then waits (up to 60 s) until the data set is loaded: INFO answers
+    /// `loading:0` (a server answers PING with `-LOADING` while it loads).
+    pub fn start_loaded(bin: &Path, args: &[&str]) -> Server {
+        let srv = Server::start(bin, args);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut c = srv.conn();
+        while c.info_field("loading").as_deref() != Some("0") {
+            if Instant::now() >= deadline {
+                panic!("still loading after 60 s; log:\n{}", srv.log());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        srv
+    }
+
     /// `Server::start(&cinnabar_bin(), args)`.
     pub fn cinnabar(args: &[&str]) -> Server {
         Server::start(&cinnabar_bin(), args)
