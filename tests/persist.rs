@@ -498,3 +498,31 @@ fn migrate_moves_and_copies_keys_to_another_server() {
     let e = c.call(&["MIGRATE", "127.0.0.1", "1", "nokey2", "9", "100"]);
     assert_eq!(s(&e), "NOKEY");
 }
+
+#[test]
+fn a_bgsave_right_after_one_stopped_by_flushall_completes() {
+    let data = cinnabar_testkit::TempDir::new("persist-flushall-bg").unwrap();
+    let srv = start_in(
+        &cinnabar_bin(),
+        data.path(),
+        &["--save", "", "--rdb-key-save-delay", "1000"],
+    );
+    let mut c = srv.conn();
+    c.call(&["DEBUG", "POPULATE", "3000", "key"]);
+    assert_eq!(s(&c.call(&["BGSAVE"])), "Background saving started");
+    c.call(&["FLUSHALL"]);
+    assert_eq!(c.info_field("rdb_bgsave_in_progress").as_deref(), Some("0"));
+    // The stopped job is still winding down when the next one starts: it must not end it.
+    c.call(&["SET", "x", "xx"]);
+    c.call(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    assert_eq!(s(&c.call(&["BGSAVE"])), "Background saving started");
+    wait_bgsave(&mut c);
+    assert_eq!(
+        c.info_field("rdb_last_bgsave_status").as_deref(),
+        Some("ok")
+    );
+    assert_eq!(
+        c.info_field("rdb_changes_since_last_save").as_deref(),
+        Some("0")
+    );
+}

@@ -11,6 +11,15 @@ use crate::dict::Dict;
 use crate::snapshot::{Detached, SnapState};
 use crate::value::Value;
 
+/// A key read from a dump file, for [`Db::load_batch`].
+pub struct LoadedKey {
+    pub key: Vec<u8>,
+    pub value: Value,
+    pub expire: Option<i64>,
+    /// Time of the last access (ms), for the LRU clock.
+    pub lru_ms: i64,
+}
+
 /// Counters the INFO stats section reports.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DbStats {
@@ -488,25 +497,63 @@ impl Db {
         lru_ms: i64,
         replace: bool,
     ) -> bool {
-        if self.main.contains_key(key) {
-            if !replace {
-                return false;
-            }
+        if replace && self.main.contains_key(key) {
             self.take(key);
         }
-        self.main.insert(
-            CompactBytes::from(key),
-            Obj {
-                value,
-                lru: lru_clock(lru_ms),
-                raw: false,
-                epoch: self.snap.epoch,
-            },
-        );
+        let obj = Obj {
+            value,
+            lru: lru_clock(lru_ms),
+            raw: false,
+            epoch: self.snap.epoch,
+        };
+        if !self.main.insert_new(CompactBytes::from(key), obj) {
+            return false;
+        }
         if let Some(when) = expire {
             self.expires.insert(CompactBytes::from(key), when);
         }
         true
+    }
+
+    /// Inserts keys read from a dump file, as [`Db::load_insert`] each, but as a batch: the
+    /// buckets of the keys a few places ahead are prefetched while one is inserted, so a load
+    /// waits for memory once per several keys rather than once per key. Stops at the first key
+    /// already present (unless `replace`) and returns it; the rest of the batch is dropped.
+    pub fn load_batch(&mut self, batch: &mut Vec<LoadedKey>, replace: bool) -> Result<(), Vec<u8>> {
+        const AHEAD: usize = 16;
+        if replace {
+            for e in batch.drain(..) {
+                self.load_insert(&e.key, e.value, e.expire, e.lru_ms, true);
+            }
+            return Ok(());
+        }
+        let hashes: Vec<u64> = batch
+            .iter()
+            .map(|e| self.main.hash_key(e.key.as_slice()))
+            .collect();
+        for (i, e) in batch.drain(..).enumerate() {
+            if let Some(&h) = hashes.get(i + AHEAD) {
+                self.main.prefetch_bucket(h);
+            }
+            if let Some(&h) = hashes.get(i + AHEAD / 2) {
+                self.main.prefetch_chain(h);
+            }
+            let obj = Obj {
+                value: e.value,
+                lru: lru_clock(e.lru_ms),
+                raw: false,
+                epoch: self.snap.epoch,
+            };
+            let key = CompactBytes::from(e.key.as_slice());
+            if !self.main.insert_new_hashed(hashes[i], key, obj) {
+                return Err(e.key);
+            }
+            if let Some(when) = e.expire {
+                self.expires
+                    .insert(CompactBytes::from(e.key.as_slice()), when);
+            }
+        }
+        Ok(())
     }
 
     /// One slice of this database's part of the running snapshot: hands up to about `max` keys

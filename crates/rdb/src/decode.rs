@@ -48,6 +48,8 @@ pub enum Item {
     Function(Vec<u8>),
     /// Module AUX data, skipped (this server has no modules).
     ModuleAux,
+    /// A key whose collection is empty: skipped (Redis logs and skips it too).
+    EmptyKey(Vec<u8>),
     /// The EOF opcode (the checksum after it has been verified).
     Eof,
 }
@@ -563,7 +565,6 @@ impl<R: Read> Loader<R> {
         self.version
     }
 
-    /// Empty collections met and skipped so far (Redis skips them too, with a warning).
     /// Bytes of the RDB consumed so far (after the Eof item: the RDB's whole length, so what
     /// follows it, such as an AOF tail after an RDB preamble, starts there). The reader itself
     /// may have been read further (the loader buffers).
@@ -571,6 +572,7 @@ impl<R: Read> Loader<R> {
         self.inp.consumed
     }
 
+    /// Empty collections met and skipped so far (Redis skips them too, with a warning).
     pub fn empty_keys_skipped(&self) -> u64 {
         self.empty_keys_skipped
     }
@@ -592,8 +594,8 @@ impl<R: Read> Loader<R> {
         Ok(())
     }
 
-    /// The next item; `Ok(None)` after `Eof` (and after an error). Empty keys are skipped
-    /// (counted in [`Loader::empty_keys_skipped`]), as Redis does.
+    /// The next item; `Ok(None)` after `Eof` (and after an error). An empty collection comes
+    /// back as [`Item::EmptyKey`] (and is counted in [`Loader::empty_keys_skipped`]).
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self, limits: &TypeLimits) -> Result<Option<Item>> {
         let r = self.step(limits);
@@ -696,7 +698,10 @@ impl<R: Read> Loader<R> {
                                 freq,
                             }))
                         }
-                        Err(RdbError::EmptyKey) => self.empty_keys_skipped += 1,
+                        Err(RdbError::EmptyKey) => {
+                            self.empty_keys_skipped += 1;
+                            return Ok(Some(Item::EmptyKey(key)));
+                        }
                         Err(e) => return Err(e),
                     }
                 }

@@ -615,12 +615,16 @@ fn duplicates_empties_and_unsupported_are_refused() {
     });
     let mut ld = Loader::new(&f[..]);
     let mut keys = Vec::new();
+    let mut empty = Vec::new();
     while let Some(it) = ld.next(&l).unwrap() {
-        if let Item::Key { key, .. } = it {
-            keys.push(key);
+        match it {
+            Item::Key { key, .. } => keys.push(key),
+            Item::EmptyKey(key) => empty.push(key),
+            _ => {}
         }
     }
     assert_eq!(keys, vec![b"k".to_vec()]);
+    assert_eq!(empty, vec![b"empty".to_vec()]);
     assert_eq!(ld.empty_keys_skipped(), 1);
     for t in [
         types::STREAM_LISTPACKS,

@@ -12,7 +12,7 @@
 //!   writes into `-MISCONF` until it succeeds again.
 //! - **Rewrite** (BGREWRITEAOF, automatic on growth, `CONFIG SET appendonly yes`): a new incr
 //!   file is opened at once and the fork-less snapshot is written to
-//!   `temp-rewriteaof-bg-<pid>.aof` (RDB preamble or commands); when complete it becomes the new
+//!   `temp-rewriteaof-bg-<pid>-<job>.aof` (RDB preamble or commands); when complete it becomes the new
 //!   base, the manifest is switched atomically and the old files deleted. A failure removes the
 //!   temp file; the old files stay valid; retries back off after three failures in a row.
 //! - **Loading** at startup: the manifest's base (RDB or commands) then incr files, executed
@@ -297,6 +297,12 @@ fn load_file(s: &mut Server, c: &mut Client, path: &Path, last: bool) -> Result<
                     }
                     s.ks.dbs[db].load_insert(&key, value, expire_ms, now, true);
                 }
+                Some(cinnabar_rdb::Item::EmptyKey(key)) => {
+                    warning!(
+                        "rdbLoadObject skipping empty key: {}",
+                        String::from_utf8_lossy(&key)
+                    );
+                }
                 Some(_) => {}
             }
         }
@@ -568,7 +574,11 @@ pub fn start_rewrite(s: &mut Server) -> Result<(), String> {
     let now = unix();
     if !(s.aof.on || s.aof.wait_rewrite) {
         // The AOF is off: only a new base is written (no incr file is opened).
-        let tmp = d.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+        let tmp = d.join(format!(
+            "temp-rewriteaof-bg-{}-{}.aof",
+            std::process::id(),
+            crate::persist::next_job_seq()
+        ));
         let preamble = s.settings.aof_use_rdb_preamble;
         crate::persist::start_aof_rewrite(s, &tmp, preamble).map_err(|e| format!("ERR {e}"))?;
         s.aof.rewrite_scheduled = false;
@@ -606,7 +616,11 @@ pub fn start_rewrite(s: &mut Server) -> Result<(), String> {
         notice!("Creating AOF incr file {incr} on background rewrite");
     }
     crate::propagate::refresh_enabled(s);
-    let tmp = d.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let tmp = d.join(format!(
+        "temp-rewriteaof-bg-{}-{}.aof",
+        std::process::id(),
+        crate::persist::next_job_seq()
+    ));
     let preamble = s.settings.aof_use_rdb_preamble;
     crate::persist::start_aof_rewrite(s, &tmp, preamble).map_err(|e| format!("ERR {e}"))?;
     s.aof.rewrite_scheduled = false;

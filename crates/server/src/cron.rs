@@ -47,6 +47,11 @@ pub fn active_expire(s: &mut Server, budget_us: u64) {
 /// Shrinks sparse tables, then gives 1 ms of incremental rehashing to the first database that
 /// is rehashing (Redis's `databasesCron` with `activerehashing yes`).
 fn databases_cron(s: &mut Server) {
+    if s.loading.is_some() {
+        // Tables are sized for the whole file while it loads (RESIZEDB): shrinking them
+        // back meanwhile would only rehash them again, as Redis does not resize then either.
+        return;
+    }
     for db in s.ks.dbs.iter_mut() {
         db.main.shrink_if_needed();
         db.expires.shrink_if_needed();

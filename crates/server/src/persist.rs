@@ -30,6 +30,8 @@ const CHUNK: usize = 256 * 1024;
 const CHANNEL_CHUNKS: usize = 16;
 /// Engine time one slice may take.
 const SLICE: Duration = Duration::from_micros(1000);
+/// Keys inserted together while loading (their cache misses overlap).
+const LOAD_BATCH: usize = 128;
 /// Retry a failed background save after this many seconds (Redis's CONFIG_BGSAVE_RETRY_DELAY),
 /// doubling after each consecutive failure up to `RETRY_MAX_S`.
 const RETRY_DELAY_S: i64 = 5;
@@ -544,10 +546,18 @@ pub fn shutdown_temp_path(s: &Server) -> PathBuf {
     temp_path(s, false)
 }
 
+/// A number for each background job's temp file, unique in this process.
+pub fn next_job_seq() -> u64 {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+}
+
 fn temp_path(s: &Server, bg: bool) -> PathBuf {
     let dest = rdb_path(s);
     let name = if bg {
-        format!("temp-bg-{}.rdb", std::process::id())
+        // One name per job: a stopped job's thread may still be removing its file when the
+        // next job starts.
+        format!("temp-bg-{}-{}.rdb", std::process::id(), next_job_seq())
     } else {
         format!("temp-{}.rdb", std::process::id())
     };
@@ -999,6 +1009,10 @@ async fn bgsave_task(
         Ok(Err(e)) => Err(e),
         _ => Err(io::Error::other("cancelled")),
     };
+    if cancel.get() {
+        // Stopped by kill_bgsave, which already cleaned up; a newer job may be running now.
+        return;
+    }
     let mut s = srv.borrow_mut();
     finish_bgsave(&mut s, res);
 }
@@ -1020,11 +1034,6 @@ fn finish_bgsave(s: &mut Server, res: io::Result<()>) {
                     s.lastsave = now_ms() / 1000;
                     s.persist.last_bgsave_ok = true;
                     s.persist.bgsave_failures = 0;
-                }
-                Err(e) if bg.cancel.get() => {
-                    warning!("Background saving terminated by signal 10");
-                    let _ = e;
-                    s.persist.last_bgsave_ok = false;
                 }
                 Err(e) => {
                     warning!("Write error saving DB on disk: {e}");
@@ -1166,6 +1175,10 @@ pub struct RdbLoad {
     now: i64,
     started: Instant,
     done: bool,
+    /// The file's size (bounds the RESIZEDB hints).
+    total_bytes: u64,
+    /// Keys read and not inserted yet (inserted as a batch: `Db::load_batch`).
+    batch: Vec<cinnabar_keyspace::db::LoadedKey>,
 }
 
 impl RdbLoad {
@@ -1191,6 +1204,8 @@ impl RdbLoad {
             now: now_ms(),
             started: Instant::now(),
             done: false,
+            total_bytes: total,
+            batch: Vec::with_capacity(LOAD_BATCH),
         };
         let info = Loading {
             started: Instant::now(),
@@ -1201,21 +1216,61 @@ impl RdbLoad {
         Ok(Some((load, info)))
     }
 
+    /// Inserts the keys read so far.
+    fn flush(&mut self, s: &mut Server) -> Result<(), String> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let n = self.batch.len() as u64;
+        match s.ks.dbs[self.db].load_batch(&mut self.batch, self.merge) {
+            Ok(()) => {
+                self.keys += n;
+                Ok(())
+            }
+            Err(key) => Err(self.corrupt(&format!(
+                "RDB has duplicated key '{}' in DB {}",
+                String::from_utf8_lossy(&key),
+                self.db
+            ))),
+        }
+    }
+
     /// Loads up to `max` items; Ok(true) when the file is complete.
     pub fn step(&mut self, s: &mut Server, max: usize) -> Result<bool, String> {
+        let r = self.read_items(s, max);
+        if r.is_err() {
+            self.batch.clear();
+            return r;
+        }
+        self.flush(s)?;
+        r
+    }
+
+    fn read_items(&mut self, s: &mut Server, max: usize) -> Result<bool, String> {
         let limits = s.settings.limits;
         for _ in 0..max {
             if self.done {
                 return Ok(true);
             }
-            let item = self.loader.next(&limits).map_err(|e| match e {
-                cinnabar_rdb::RdbError::Checksum { expected, found } => {
-                    warning!("Wrong RDB checksum expected: ({expected:x}) got ({found:x}). Aborting now.");
-                    "Internal error in RDB reading offset 0, function at rdb.c:0 -> RDB CRC error"
-                        .to_string()
+            if self.batch.len() >= LOAD_BATCH {
+                self.flush(s)?;
+            }
+            let item = match self.loader.next(&limits) {
+                Ok(item) => item,
+                Err(e) => {
+                    let msg = match e {
+                        cinnabar_rdb::RdbError::Checksum { expected, found } => {
+                            warning!("Wrong RDB checksum expected: ({expected:x}) got ({found:x}). Aborting now.");
+                            "RDB CRC error".to_string()
+                        }
+                        other => other.to_string(),
+                    };
+                    return Err(self.corrupt(&msg));
                 }
-                other => format!("Internal error in RDB reading: {other}"),
-            })?;
+            };
+            if !matches!(item, Some(cinnabar_rdb::Item::Key { .. })) {
+                self.flush(s)?;
+            }
             match item {
                 None | Some(cinnabar_rdb::Item::Eof) => {
                     self.done = true;
@@ -1226,6 +1281,24 @@ impl RdbLoad {
                         return Err(format!("FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting", s.ks.dbs.len()));
                     }
                     self.db = n as usize;
+                }
+                Some(cinnabar_rdb::Item::ResizeDb {
+                    db_size,
+                    expires_size,
+                }) => {
+                    // Size the tables at once, as Redis's dictExpand on RESIZEDB (no rehash
+                    // while loading), but never beyond what the rest of the file can hold
+                    // (a key takes at least 3 bytes), whatever the hint says.
+                    let room = self.total_bytes.saturating_sub(self.loader.consumed()) / 3;
+                    let db = &mut s.ks.dbs[self.db];
+                    db.main.reserve(db_size.min(room) as usize);
+                    db.expires.reserve(expires_size.min(room) as usize);
+                }
+                Some(cinnabar_rdb::Item::EmptyKey(key)) => {
+                    warning!(
+                        "rdbLoadObject skipping empty key: {}",
+                        String::from_utf8_lossy(&key)
+                    );
                 }
                 Some(cinnabar_rdb::Item::Aux { key, value }) => {
                     if key == b"redis-ver" {
@@ -1260,14 +1333,12 @@ impl RdbLoad {
                         }
                     }
                     let lru_ms = self.now - idle.unwrap_or(0).min(1 << 30) as i64 * 1000;
-                    if !s.ks.dbs[self.db].load_insert(&key, value, expire_ms, lru_ms, self.merge) {
-                        return Err(format!(
-                            "RDB has duplicated key '{}' in DB {}",
-                            String::from_utf8_lossy(&key),
-                            self.db
-                        ));
-                    }
-                    self.keys += 1;
+                    self.batch.push(cinnabar_keyspace::db::LoadedKey {
+                        key,
+                        value,
+                        expire: expire_ms,
+                        lru_ms,
+                    });
                 }
                 Some(_) => {}
             }
@@ -1275,12 +1346,31 @@ impl RdbLoad {
         Ok(false)
     }
 
+    /// A damaged file: logged as Redis reports it (the error, then the check report with the
+    /// offset reached); the returned line is the last the server logs before it exits.
+    fn corrupt(&self, msg: &str) -> String {
+        let line = format!(
+            "Internal error in RDB reading offset {}, function at rdb.c:0 -> {msg}",
+            self.loader.consumed()
+        );
+        warning!("{line}");
+        warning!("--- RDB ERROR DETECTED ---");
+        warning!("[offset {}] {line}", self.loader.consumed());
+        "Terminating server after rdb file reading failure.".to_string()
+    }
+
     /// Logs the result and records it for INFO.
     pub fn finish(self, s: &mut Server) -> Loaded {
+        let empty = self.loader.empty_keys_skipped();
         notice!(
-            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            "Done loading RDB, keys loaded: {}, keys expired: {}{}.",
             self.keys,
-            self.expired
+            self.expired,
+            if empty > 0 {
+                format!(", empty keys skipped: {empty}")
+            } else {
+                String::new()
+            }
         );
         notice!(
             "DB loaded from disk: {:.3} seconds",
@@ -1327,7 +1417,7 @@ pub async fn load_at_startup(srv: &Rc<RefCell<Server>>) -> Result<(), String> {
     match load_file_async(srv, &path).await {
         Ok(_) => Ok(()),
         Err(e) => {
-            warning!("Fatal error loading the DB: {e}. Exiting.");
+            warning!("{e}");
             Err(e)
         }
     }
@@ -1343,7 +1433,7 @@ pub async fn load_file_async(srv: &Rc<RefCell<Server>>, path: &Path) -> Result<b
             srv.borrow_mut().loading = Some(info);
             load
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
     let res = loop {
         let r = {
