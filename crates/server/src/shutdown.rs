@@ -200,6 +200,7 @@ fn finish(s: &mut Server, req: ShutdownRequest) -> Outcome {
         );
     }
     if crate::persist::prepare_shutdown(s, &req).is_err() && !req.force {
+        warning!("Errors trying to shut down the server. Check the logs for more information.");
         if let Some(sig) = signal_name() {
             warning!("{sig} received but errors trying to shut down the server, check the logs for more information");
         }

@@ -149,11 +149,16 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
         let _ = write!(
             out,
             "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:{}\r\n",
-            s.clients.len(),
+            // Replicas are not counted, as in Redis.
+            s.clients.len().saturating_sub(s.replicas.len()),
             s.settings.maxclients,
             max_in,
             max_out,
-            s.blocked.len(),
+            // Clients waiting in SHUTDOWN for the replicas are blocked too.
+            s.blocked.len()
+                + s.shutdown_pending
+                    .as_ref()
+                    .map_or(0, |p| p.waiters.len()),
             s.blocked
                 .waiters
                 .values()
