@@ -194,3 +194,42 @@ fn a_snapshot_followed_at_once_by_the_stream_is_split_right() {
         digest(&mut r) == digest(&mut m)
     });
 }
+
+#[test]
+fn a_replica_hides_expired_keys_and_expires_its_own() {
+    let master = start(&cinnabar_bin());
+    let replica = start(&cinnabar_bin());
+    let mut m = master.conn();
+    // Keys that expired on the master before it deleted them (and one already expired
+    // when the replica loads the snapshot): the replica keeps them until the master's DEL,
+    // but its readers do not see them.
+    m.call(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    m.call(&["SET", "early", "1", "PX", "1"]);
+    std::thread::sleep(Duration::from_millis(5));
+    let mut r = attach(&replica, &master);
+    m.call(&["SET", "k1", "5", "PX", "10"]);
+    m.call(&["SET", "k2", "5", "PX", "10"]);
+    wait_until("the keys to reach the replica", || {
+        r.call(&["DBSIZE"]).as_int() == Some(3)
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(r.call(&["EXISTS", "k1", "k2", "early"]).as_int(), Some(0));
+    assert_eq!(r.call(&["GET", "k2"]), Reply::Nil);
+    assert_eq!(r.call(&["DBSIZE"]).as_int(), Some(3), "reads do not delete");
+    // A write on a writable replica does delete (INCR recreates k1 without a TTL).
+    r.call(&["CONFIG", "SET", "replica-read-only", "no"]);
+    assert_eq!(r.call(&["INCR", "k1"]).as_int(), Some(1));
+    assert_eq!(r.call(&["TTL", "k1"]).as_int(), Some(-1));
+    // Keys the replica's own clients gave a TTL are expired by the replica itself.
+    r.call(&["SELECT", "6"]);
+    r.call(&["SET", "mine", "1", "PX", "100"]);
+    wait_until("the replica to expire its own key", || {
+        r.call(&["DBSIZE"]).as_int() == Some(0)
+    });
+    // The master's DELs remove the rest (k1 too: the master's k1 expired).
+    m.call(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+    r.call(&["SELECT", "0"]);
+    wait_until("the master's DELs", || {
+        r.call(&["DBSIZE"]).as_int() == Some(0)
+    });
+}

@@ -102,6 +102,12 @@ pub struct Db {
     /// Commands are being replayed (AOF loading, a master's stream): keys past their expiry
     /// are not deleted on access, as Redis does while loading and for its master client.
     pub replaying: bool,
+    /// The server is a replica: a read does not see a key past its TTL but does not delete
+    /// it either (the master's DEL does; a write on a writable replica does), as Redis.
+    pub replica: bool,
+    /// On a (writable) replica, keys its own clients gave a TTL: the replica expires these
+    /// itself ([`Db::expire_replica_keys`]), as Redis's `slaveKeysWithExpire`.
+    pub replica_ttl_keys: std::collections::HashSet<Vec<u8>>,
     /// This database's part of the running snapshot.
     pub snap: SnapState,
 }
@@ -128,6 +134,8 @@ impl Db {
             expired_total: 0,
             expired_keys: Vec::new(),
             replaying: false,
+            replica: false,
+            replica_ttl_keys: std::collections::HashSet::new(),
             snap: SnapState::default(),
         }
     }
@@ -148,6 +156,39 @@ impl Db {
             return None;
         }
         self.expires.get(key).copied()
+    }
+
+    /// For a read: true if `key` is past its TTL at `now` (it then counts as missing). The key
+    /// is deleted, except on a replica, where it stays until the master's DEL.
+    pub fn expired_for_read(&mut self, key: &[u8], now: i64) -> bool {
+        if self.replica && !self.replaying {
+            return self.expire_of(key).is_some_and(|w| is_expired(w, now));
+        }
+        self.expire_if_needed(key, now)
+    }
+
+    /// A replica's cron: deletes the keys its own clients gave a TTL once it has passed, and
+    /// forgets those that no longer have one. Returns how many it deleted.
+    pub fn expire_replica_keys(&mut self, now: i64) -> usize {
+        if self.replica_ttl_keys.is_empty() {
+            return 0;
+        }
+        let keys: Vec<Vec<u8>> = self.replica_ttl_keys.iter().cloned().collect();
+        let mut n = 0;
+        for k in keys {
+            match self.expire_of(&k) {
+                Some(w) if is_expired(w, now) => {
+                    self.delete_expired(&k);
+                    self.replica_ttl_keys.remove(&k);
+                    n += 1;
+                }
+                Some(_) => {}
+                None => {
+                    self.replica_ttl_keys.remove(&k);
+                }
+            }
+        }
+        n
     }
 
     /// Deletes `key` if it is expired at `now`; true if it did.
@@ -200,20 +241,27 @@ impl Db {
     /// Looks `key` up without touching the hit/miss counters or the access clock, expiring it
     /// first if needed.
     pub fn peek(&mut self, key: &[u8], now: i64) -> Option<&Value> {
-        self.expire_if_needed(key, now);
+        if self.expired_for_read(key, now) {
+            return None;
+        }
         self.main.get(key).map(|o| &o.value)
     }
 
     /// The whole slot (value and access clock) without touching anything.
     pub fn peek_obj(&mut self, key: &[u8], now: i64) -> Option<&Obj> {
-        self.expire_if_needed(key, now);
+        if self.expired_for_read(key, now) {
+            return None;
+        }
         self.main.get(key)
     }
 
     /// Looks `key` up for reading: expires it first if needed; counts a hit or a miss and
     /// updates the key's access clock.
     pub fn get(&mut self, key: &[u8], now: i64, stats: &mut DbStats) -> Option<&Value> {
-        self.expire_if_needed(key, now);
+        if self.expired_for_read(key, now) {
+            stats.misses += 1;
+            return None;
+        }
         match self.main.get_mut(key) {
             Some(o) => {
                 stats.hits += 1;
@@ -247,7 +295,9 @@ impl Db {
 
     /// Updates the access clock of `key` (TOUCH); true if the key exists.
     pub fn touch(&mut self, key: &[u8], now: i64) -> bool {
-        self.expire_if_needed(key, now);
+        if self.expired_for_read(key, now) {
+            return false;
+        }
         match self.main.get_mut(key) {
             Some(o) => {
                 o.lru = lru_clock(now);
@@ -259,8 +309,7 @@ impl Db {
 
     /// True if `key` exists (and is not expired).
     pub fn exists(&mut self, key: &[u8], now: i64) -> bool {
-        self.expire_if_needed(key, now);
-        self.main.contains_key(key)
+        !self.expired_for_read(key, now) && self.main.contains_key(key)
     }
 
     /// Sets `key` to `value` at time `now`. Unless `keep_ttl`, any TTL is removed (SET
@@ -300,7 +349,8 @@ impl Db {
 
     /// Adds `key` only if absent (an expired key counts as absent). True if added.
     pub fn add(&mut self, key: &[u8], value: Value, now: i64) -> bool {
-        if self.exists(key, now) {
+        self.expire_if_needed(key, now);
+        if self.main.contains_key(key) {
             return false;
         }
         let lru = lru_clock(now);
@@ -361,6 +411,9 @@ impl Db {
             *slot = when;
         } else {
             self.expires.insert(CompactBytes::from(key), when);
+        }
+        if self.replica && !self.replaying {
+            self.replica_ttl_keys.insert(key.to_vec());
         }
         true
     }
@@ -682,6 +735,16 @@ impl Keyspace {
     }
 
     /// Bytes currently held by the snapshot for keys written during it.
+    /// The server became a replica (true) or a master (false): see [`Db::replica`].
+    pub fn set_replica(&mut self, on: bool) {
+        for db in self.dbs.iter_mut() {
+            db.replica = on;
+            if !on {
+                db.replica_ttl_keys.clear();
+            }
+        }
+    }
+
     pub fn snapshot_kept_bytes(&self) -> usize {
         self.dbs.iter().map(|d| d.snap.kept_bytes).sum()
     }

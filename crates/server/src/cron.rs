@@ -80,6 +80,13 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
         crate::shutdown::cron(&mut s);
         let period_us = 1_000_000 / hz as u64;
         // A replica leaves expiry to its master (which sends the DELs).
+        if s.master.is_some() && s.loading.is_none() {
+            // A writable replica expires the keys its own clients gave a TTL.
+            let now = crate::server::now_ms();
+            for db in s.ks.dbs.iter_mut() {
+                db.expire_replica_keys(now);
+            }
+        }
         if s.active_expire_enabled && s.loading.is_none() && s.master.is_none() {
             active_expire(&mut s, period_us / 4);
         }

@@ -1327,7 +1327,8 @@ impl RdbLoad {
                     ..
                 }) => {
                     if let Some(when) = expire_ms {
-                        if when < self.now {
+                        // A replica keeps them: its master's DELs will remove them.
+                        if when < self.now && s.master.is_none() {
                             self.expired += 1;
                             continue;
                         }

@@ -107,6 +107,7 @@ pub fn set_master(s: &mut Server, host: String, port: u16) {
         shift_replid(s);
     }
     notice!("Connecting to MASTER {host}:{port}");
+    s.ks.set_replica(true);
     let now = Instant::now();
     s.master = Some(MasterLink {
         host,
@@ -149,6 +150,7 @@ fn shift_replid(s: &mut Server) {
 pub fn become_master(s: &mut Server) {
     stop_link(s);
     s.master = None;
+    s.ks.set_replica(false);
     shift_replid(s);
     s.prop.reset_db();
 }

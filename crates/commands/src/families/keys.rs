@@ -288,7 +288,7 @@ pub fn scan(ctx: &mut Ctx, a: Args) {
                 continue;
             }
         }
-        if db.expire_if_needed(&k, now) {
+        if db.expired_for_read(&k, now) {
             continue;
         }
         if let Some(tp) = typ {
