@@ -233,3 +233,77 @@ fn a_replica_hides_expired_keys_and_expires_its_own() {
         r.call(&["DBSIZE"]).as_int() == Some(0)
     });
 }
+
+/// Kills a hand-started server when the test ends, however it ends.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_restarted_master_continues_its_replicas_with_a_partial_resync() {
+    let mut master = start(&cinnabar_bin());
+    let replica = start(&cinnabar_bin());
+    let mut m = master.conn();
+    let mut r = attach(&replica, &master);
+    populate(&mut m);
+    m.call(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    m.call(&["SELECT", "3"]);
+    m.call(&["SET", "dies", "soon", "PX", "50"]);
+    let offset = m.info_field("master_repl_offset").unwrap();
+    wait_until("the replica to catch up", || {
+        r.info_field("master_repl_offset").as_deref() == Some(offset.as_str())
+    });
+    std::thread::sleep(Duration::from_millis(60));
+    let replid = m.info_field("master_replid").unwrap();
+    let (port, dir) = (master.port(), master.dir().to_path_buf());
+    // The shutdown save records the offset after whatever the shutdown itself sent.
+    m.send_cmd(&["SHUTDOWN", "SAVE"]);
+    assert!(m.wait_closed(Duration::from_secs(10)));
+    master.stop();
+    std::thread::sleep(Duration::from_millis(60));
+    // The same port and directory: the replica reconnects by itself.
+    let child = std::process::Command::new(cinnabar_bin())
+        .args(["--port", &port.to_string(), "--dir"])
+        .arg(&dir)
+        .args(["--enable-debug-command", "yes", "--save", ""])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Kill(child);
+    let mut m2 = None;
+    wait_until("the master to come back", || {
+        m2 = Conn::connect_port(port).ok();
+        m2.as_mut()
+            .is_some_and(|c| c.info_field("loading").as_deref() == Some("0"))
+    });
+    let mut m2 = m2.unwrap();
+    assert_eq!(
+        m2.info_field("master_replid2").as_deref(),
+        Some(replid.as_str())
+    );
+    let off: u64 = r.info_field("master_repl_offset").unwrap().parse().unwrap();
+    assert_eq!(
+        m2.info_field("second_repl_offset"),
+        Some((off + 1).to_string())
+    );
+    // The key that expired meanwhile went out as a DEL in the continued stream.
+    assert_eq!(
+        m2.info_field("rdb_last_load_keys_expired").as_deref(),
+        Some("1")
+    );
+    wait_until("the partial resync", || {
+        m2.info_field("sync_partial_ok").as_deref() == Some("1")
+            && m2.info_field("connected_slaves").as_deref() == Some("1")
+    });
+    assert_eq!(m2.info_field("sync_full").as_deref(), Some("0"));
+    let end = m2.info_field("master_repl_offset").unwrap();
+    wait_until("the replica to catch up again", || {
+        r.info_field("master_repl_offset").as_deref() == Some(end.as_str())
+    });
+    assert_eq!(digest(&mut m2), digest(&mut r));
+}

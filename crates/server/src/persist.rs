@@ -142,7 +142,7 @@ impl Encoder {
         }
         let ctime = now_ms() / 1000;
         let used = crate::cmds::introspect::allocator_stats().0 as i64;
-        let aux: Vec<(&[u8], AuxValue)> = vec![
+        let mut aux: Vec<(&[u8], AuxValue)> = vec![
             (
                 b"redis-ver",
                 AuxValue::Str(crate::REDIS_VERSION.as_bytes().to_vec()),
@@ -150,8 +150,17 @@ impl Encoder {
             (b"redis-bits", AuxValue::Int(64)),
             (b"ctime", AuxValue::Int(ctime)),
             (b"used-mem", AuxValue::Int(used)),
-            (b"aof-base", AuxValue::Int(self.aof_base as i64)),
         ];
+        if s.repl_buf.active || s.master.is_some() {
+            // Where this snapshot stands in the replication history: a master restarted
+            // from it (or a replica) can then continue its replicas' (its own) stream with a
+            // partial resync (PSYNC2), as Redis's rdbSaveInfo.
+            let db = s.prop.cur_db().unwrap_or(0) as i64;
+            aux.push((b"repl-stream-db", AuxValue::Int(db)));
+            aux.push((b"repl-id", AuxValue::Str(s.replid.as_bytes().to_vec())));
+            aux.push((b"repl-offset", AuxValue::Int(s.prop.offset as i64)));
+        }
+        aux.push((b"aof-base", AuxValue::Int(self.aof_base as i64)));
         cinnabar_rdb::write_header(&mut self.buf, &aux);
     }
 
@@ -1179,6 +1188,12 @@ pub struct RdbLoad {
     total_bytes: u64,
     /// Keys read and not inserted yet (inserted as a batch: `Db::load_batch`).
     batch: Vec<cinnabar_keyspace::db::LoadedKey>,
+    /// Startup load: the replication id and offset saved in the file are restored.
+    restore_repl: bool,
+    repl_id: Option<String>,
+    /// The replication history was restored as a master's: keys found expired are
+    /// propagated as DELs, so the replicas that continue the stream drop them too.
+    feed_repl: bool,
 }
 
 impl RdbLoad {
@@ -1206,6 +1221,9 @@ impl RdbLoad {
             done: false,
             total_bytes: total,
             batch: Vec::with_capacity(LOAD_BATCH),
+            restore_repl: false,
+            repl_id: None,
+            feed_repl: false,
         };
         let info = Loading {
             started: Instant::now(),
@@ -1310,6 +1328,15 @@ impl RdbLoad {
                         if let Some(t) = cinnabar_util::num::string2ll(&value) {
                             notice!("RDB age {} seconds", (self.now / 1000 - t).max(0));
                         }
+                    } else if key == b"repl-id" && self.restore_repl {
+                        if value.len() == 40 {
+                            self.repl_id = Some(String::from_utf8_lossy(&value).into_owned());
+                        }
+                    } else if key == b"repl-offset" && self.restore_repl {
+                        let off = cinnabar_util::num::string2ll(&value).filter(|o| *o >= 0);
+                        if let (Some(id), Some(off)) = (self.repl_id.take(), off) {
+                            self.feed_repl = restore_repl_info(s, id, off as u64);
+                        }
                     } else if key == b"used-mem" {
                         if let Some(m) = cinnabar_util::num::string2ll(&value) {
                             notice!(
@@ -1330,6 +1357,10 @@ impl RdbLoad {
                         // A replica keeps them: its master's DELs will remove them.
                         if when < self.now && s.master.is_none() {
                             self.expired += 1;
+                            if self.feed_repl {
+                                s.prop.add(self.db, vec![b"DEL".to_vec(), key]);
+                                crate::propagate::end_unit(s, true);
+                            }
                             continue;
                         }
                     }
@@ -1386,6 +1417,27 @@ impl RdbLoad {
     }
 }
 
+/// A master restarting from a file that carries its replication id and offset takes them as
+/// its second id and offset (PSYNC2), with an empty backlog from there, so its replicas
+/// continue with a partial resync, as Redis does. Returns true when it did.
+fn restore_repl_info(s: &mut Server, id: String, off: u64) -> bool {
+    if s.master.is_some() {
+        return false;
+    }
+    s.replid2 = id;
+    s.second_repl_offset = off as i64 + 1;
+    s.prop.offset = off;
+    s.prop.reset_db();
+    s.repl_buf.deactivate();
+    s.repl_buf.activate(off);
+    crate::propagate::refresh_enabled(s);
+    notice!(
+        "Restored the replication id {} and offset {off} from the RDB file",
+        s.replid2
+    );
+    true
+}
+
 /// Loads the RDB file at `path` into the keyspace in one go (duplicates are an error unless
 /// `merge`). Ok(None) when there is no file.
 pub fn load_rdb(s: &mut Server, path: &Path, merge: bool) -> Result<Option<Loaded>, String> {
@@ -1415,7 +1467,7 @@ pub async fn load_at_startup(srv: &Rc<RefCell<Server>>) -> Result<(), String> {
         });
     }
     let path = rdb_path(&srv.borrow());
-    match load_file_async(srv, &path).await {
+    match load_file_async(srv, &path, true).await {
         Ok(_) => Ok(()),
         Err(e) => {
             warning!("{e}");
@@ -1426,11 +1478,16 @@ pub async fn load_at_startup(srv: &Rc<RefCell<Server>>) -> Result<(), String> {
 
 /// Loads an RDB file into the keyspace in slices of about 2 ms, yielding to the connections
 /// in between; `loading:1` meanwhile. Ok(false) when there is no file.
-pub async fn load_file_async(srv: &Rc<RefCell<Server>>, path: &Path) -> Result<bool, String> {
+pub async fn load_file_async(
+    srv: &Rc<RefCell<Server>>,
+    path: &Path,
+    restore_repl: bool,
+) -> Result<bool, String> {
     let opened = RdbLoad::open(path, false);
     let mut load = match opened {
         Ok(None) => return Ok(false),
-        Ok(Some((load, info))) => {
+        Ok(Some((mut load, info))) => {
+            load.restore_repl = restore_repl;
             srv.borrow_mut().loading = Some(info);
             load
         }

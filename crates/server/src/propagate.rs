@@ -91,6 +91,11 @@ impl Propagation {
         }
     }
 
+    /// The database the stream last SELECTed.
+    pub fn cur_db(&self) -> Option<usize> {
+        self.cur_db
+    }
+
     /// A new consumer starts from here: the next operation will SELECT its database.
     pub fn reset_db(&mut self) {
         self.cur_db = None;

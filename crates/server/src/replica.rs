@@ -495,7 +495,7 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
         crate::propagate::refresh_enabled(&mut s);
     }
     notice!("MASTER <-> REPLICA sync: Loading DB in memory");
-    if let Err(e) = crate::persist::load_file_async(srv, &tmp).await {
+    if let Err(e) = crate::persist::load_file_async(srv, &tmp, false).await {
         let _ = std::fs::remove_file(&tmp);
         return Err(format!(
             "Failed trying to load the MASTER synchronization DB from disk: {e}"

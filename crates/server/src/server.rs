@@ -23,6 +23,10 @@ pub struct Stats {
     pub total_error_replies: u64,
     pub unexpected_error_replies: u64,
     pub client_qbuf_limit_disconnections: u64,
+    /// Full synchronizations served, partial ones accepted and refused (replid not '?').
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
     pub error_codes: BTreeMap<String, u64>,
     /// Ring of (ms, commands) samples for instantaneous_ops_per_sec.
     pub ops_samples: Vec<(i64, u64)>,

@@ -223,6 +223,7 @@ fn sync(s: &mut Server, c: &mut Client, a: Args) {
         let known = replid == s.replid.as_bytes()
             || (replid == s.replid2.as_bytes() && wanted <= s.second_repl_offset);
         if known && wanted >= 1 && s.repl_buf.has_from(wanted as u64 - 1) {
+            s.stats.sync_partial_ok += 1;
             c.reply.simple(&format!("CONTINUE {}", s.replid));
             attach(s, c, wanted as u64 - 1);
             c.handle.outbox_notify.notify_one();
@@ -235,6 +236,7 @@ fn sync(s: &mut Server, c: &mut Client, a: Args) {
             return;
         }
         if replid != b"?" {
+            s.stats.sync_partial_err += 1;
             crate::notice!(
                 "Partial resynchronization not accepted: Replication ID mismatch or offset out of range (Replica asked for '{}' / {}, my replication IDs are '{}' and '{}')",
                 String::from_utf8_lossy(replid),
@@ -244,6 +246,7 @@ fn sync(s: &mut Server, c: &mut Client, a: Args) {
             );
         }
     }
+    s.stats.sync_full += 1;
     // Wait for the next snapshot, shared with the other replicas that arrive meanwhile
     // (see persist::start_pending_syncs); the stream starts where that snapshot is taken.
     let (tx, rx) = tokio::sync::mpsc::channel(4);
