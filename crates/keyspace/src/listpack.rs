@@ -282,7 +282,13 @@ pub fn replace_int(lp: &mut Vec<u8>, p: usize, v: i64) -> bool {
     };
     let mut enc = Vec::with_capacity(12);
     put_int_entry(&mut enc, v);
-    lp.splice(p..next, enc);
+    match lp.get_mut(p..next) {
+        // Same size: in place (a node's counters and flags usually keep their size).
+        Some(slot) if slot.len() == enc.len() => slot.copy_from_slice(&enc),
+        _ => {
+            lp.splice(p..next, enc);
+        }
+    }
     set_total(lp);
     true
 }
