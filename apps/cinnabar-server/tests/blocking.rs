@@ -124,3 +124,49 @@ fn bzpopmin_is_served_by_zadd() {
     assert_eq!(a.read(), "[$z,$a,$1]");
     assert_eq!(w.cmd(&["ZCARD", "z"]), ":1");
 }
+
+#[test]
+fn xread_block_dollar_is_served_by_a_later_xadd() {
+    let s = Srv::start(&[]);
+    let mut a = s.conn();
+    let mut w = s.conn();
+    assert_eq!(w.cmd(&["XADD", "st", "1-1", "f", "old"]), "$1-1");
+    a.send(
+        b"*6\r\n$5\r\nXREAD\r\n$5\r\nBLOCK\r\n$1\r\n0\r\n$7\r\nSTREAMS\r\n$2\r\nst\r\n$1\r\n$\r\n",
+    );
+    wait_blocked(&mut w, 1);
+    // Another key or a deletion does not serve it; the entry after the old last ID does.
+    assert_eq!(w.cmd(&["XADD", "other", "5-0", "f", "v"]), "$5-0");
+    assert_eq!(w.cmd(&["DEL", "st"]), ":1");
+    wait_blocked(&mut w, 1);
+    assert_eq!(w.cmd(&["XADD", "st", "2-0", "f", "new"]), "$2-0");
+    assert_eq!(a.read(), "[[$st,[[$2-0,[$f,$new]]]]]");
+    assert_eq!(info_field(&mut w, "blocked_clients"), "0");
+}
+
+#[test]
+fn xreadgroup_block_is_served_or_unblocked_when_the_key_goes() {
+    let s = Srv::start(&[]);
+    let mut a = s.conn();
+    let mut w = s.conn();
+    assert_eq!(
+        w.cmd(&["XGROUP", "CREATE", "st", "g", "$", "MKSTREAM"]),
+        "+OK"
+    );
+    let block = b"*9\r\n$10\r\nXREADGROUP\r\n$5\r\nGROUP\r\n$1\r\ng\r\n$5\r\nalice\r\n$5\r\nBLOCK\r\n$1\r\n0\r\n$7\r\nSTREAMS\r\n$2\r\nst\r\n$1\r\n>\r\n";
+    a.send(block);
+    wait_blocked(&mut w, 1);
+    assert_eq!(w.cmd(&["XADD", "st", "7-0", "f", "v"]), "$7-0");
+    assert_eq!(a.read(), "[[$st,[[$7-0,[$f,$v]]]]]");
+    assert_eq!(
+        w.cmd(&["XPENDING", "st", "g"]),
+        "[:1,$7-0,$7-0,[[$alice,$1]]]"
+    );
+    a.send(block);
+    wait_blocked(&mut w, 1);
+    assert_eq!(w.cmd(&["SET", "st", "x"]), "+OK");
+    assert!(a
+        .read()
+        .contains("UNBLOCKED the stream key no longer exists"));
+    assert_eq!(info_field(&mut w, "blocked_clients"), "0");
+}

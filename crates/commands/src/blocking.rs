@@ -31,6 +31,10 @@ impl TimeoutReply {
 pub enum BlockType {
     List,
     ZSet,
+    /// XREAD: a missing key or another type keeps it waiting.
+    Stream,
+    /// XREADGROUP: the key vanishing (or changing type) unblocks it with an error.
+    StreamGroup,
 }
 
 /// A request to block, set by a blocking command on `Ctx::block`.
@@ -41,6 +45,9 @@ pub struct Block {
     pub deadline_ms: i64,
     pub on_timeout: TimeoutReply,
     pub kind: BlockType,
+    /// The arguments to run again when a key is ready, if not the call's own (XREAD's `$`
+    /// resolved to the ID it stood for when blocking).
+    pub args: Option<Vec<Vec<u8>>>,
 }
 
 /// Parses a blocking command's timeout in seconds (a float) as Redis does, replying its error
@@ -80,6 +87,7 @@ impl Ctx<'_> {
                 deadline_ms,
                 on_timeout,
                 kind,
+                args: None,
             });
         } else {
             on_timeout.write(self.reply);

@@ -5,7 +5,9 @@
 //! into bit masks once at startup. The implicit categories Redis derives from flags (`@write`,
 //! `@read`, `@fast`/`@slow`, `@admin @dangerous`, ...) are derived the same way here.
 
-use crate::families::{bitmap, bitops, dump, hash, hll, keys, list, set, sort, string, zset};
+use crate::families::{
+    bitmap, bitops, dump, hash, hll, keys, list, set, sort, stream, string, zset,
+};
 use crate::Ctx;
 use cinnabar_resp::Args;
 use std::collections::HashMap;
@@ -1119,6 +1121,7 @@ static FAMILIES: &[(&[Def], &[Extra])] = &[
     (hll::DEFS, hll::EXTRAS),
     (sort::DEFS, sort::EXTRAS),
     (dump::DEFS, dump::EXTRAS),
+    (stream::DEFS, stream::EXTRAS),
 ];
 
 /// The key flags of a call whose spec says `variable_flags`: what this very call does to its

@@ -49,6 +49,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "zset-max-listpack-entries",
     "zset-max-listpack-value",
     "hll-sparse-max-bytes",
+    "stream-node-max-bytes",
+    "stream-node-max-entries",
     "port",
     "bind",
     "unixsocket",

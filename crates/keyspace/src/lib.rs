@@ -4,6 +4,7 @@ pub mod compact;
 pub mod db;
 pub mod dict;
 pub mod hll;
+pub mod listpack;
 pub mod snapshot;
 pub mod types;
 pub mod value;

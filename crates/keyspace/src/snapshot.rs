@@ -106,6 +106,7 @@ pub fn approx_size(key: &CompactBytes, v: &Value) -> usize {
         Value::List(l) => l.heap_size(),
         Value::Set(x) => x.heap_size(),
         Value::ZSet(z) => z.heap_size(),
+        Value::Stream(x) => x.heap_size(),
     };
     key.heap_size() + vb + 64
 }

@@ -2,7 +2,9 @@
 //! with its own module under `types/`, so a `Value` stays 24 bytes.
 
 use crate::compact::CompactBytes;
-use crate::types::{hash::HashValue, list::ListValue, set::SetValue, zset::ZSetValue};
+use crate::types::{
+    hash::HashValue, list::ListValue, set::SetValue, stream::StreamValue, zset::ZSetValue,
+};
 
 /// A key's value.
 #[derive(Clone, Debug)]
@@ -13,6 +15,7 @@ pub enum Value {
     List(Box<ListValue>),
     Set(Box<SetValue>),
     ZSet(Box<ZSetValue>),
+    Stream(Box<StreamValue>),
 }
 
 /// Redis's `WRONGTYPE` error text.
@@ -27,6 +30,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -47,6 +51,7 @@ impl Value {
             Value::List(l) => l.encoding_name(),
             Value::Set(x) => x.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
+            Value::Stream(_) => "stream",
         }
     }
 

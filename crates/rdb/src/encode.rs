@@ -330,6 +330,7 @@ pub(crate) fn value_type(v: &Value) -> u8 {
                 types::HASH
             }
         }
+        Value::Stream(_) => types::STREAM_LISTPACKS_2,
     }
 }
 
@@ -458,6 +459,41 @@ fn write_value(out: &mut Vec<u8>, v: &Value, limits: &TypeLimits, c: Comp) {
                 for (f, val) in h.iter() {
                     write_string(out, f, c);
                     write_string(out, val, c);
+                }
+            }
+        }
+        Value::Stream(st) => {
+            write_len(out, st.nodes.len() as u64);
+            for (k, lp) in &st.nodes {
+                write_raw_string(out, &k.to_be_bytes(), c);
+                write_raw_string(out, lp, c);
+            }
+            write_len(out, st.length);
+            for id in [st.last_id, st.first_id, st.max_deleted_entry_id] {
+                write_len(out, id.ms);
+                write_len(out, id.seq);
+            }
+            write_len(out, st.entries_added);
+            write_len(out, st.groups.len() as u64);
+            for (name, g) in &st.groups {
+                write_raw_string(out, name, c);
+                write_len(out, g.last_id.ms);
+                write_len(out, g.last_id.seq);
+                write_len(out, g.entries_read as u64);
+                write_len(out, g.pel.len() as u64);
+                for (id, n) in &g.pel {
+                    out.extend_from_slice(&id.to_be_bytes());
+                    out.extend_from_slice(&n.delivery_time.to_le_bytes());
+                    write_len(out, n.delivery_count);
+                }
+                write_len(out, g.consumers.len() as u64);
+                for (cname, cons) in &g.consumers {
+                    write_raw_string(out, cname, c);
+                    out.extend_from_slice(&cons.seen_time.to_le_bytes());
+                    write_len(out, cons.pel.len() as u64);
+                    for id in &cons.pel {
+                        out.extend_from_slice(&id.to_be_bytes());
+                    }
                 }
             }
         }

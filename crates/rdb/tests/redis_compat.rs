@@ -24,6 +24,7 @@ enum Content {
     Set(Vec<Vec<u8>>),
     ZSet(Vec<(Vec<u8>, u64)>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    Stream(Box<cinnabar_keyspace::types::stream::StreamValue>),
 }
 
 fn norm_score(s: f64) -> u64 {
@@ -54,6 +55,7 @@ fn content_of(v: &Value) -> Content {
             p.sort();
             Content::Hash(p)
         }
+        Value::Stream(s) => Content::Stream(s.clone()),
     }
 }
 

@@ -113,7 +113,9 @@ pub fn signal_written_keys(s: &mut Server, spec: &'static CommandSpec, db: usize
 fn type_matches(kind: BlockType, v: &Value) -> bool {
     matches!(
         (kind, v),
-        (BlockType::List, Value::List(_)) | (BlockType::ZSet, Value::ZSet(_))
+        (BlockType::List, Value::List(_))
+            | (BlockType::ZSet, Value::ZSet(_))
+            | (BlockType::Stream | BlockType::StreamGroup, Value::Stream(_))
     )
 }
 
@@ -148,7 +150,11 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
         };
         match dbref.peek(key, now) {
             Some(v) if type_matches(w.kind, v) => {}
-            _ => return,
+            _ if w.kind == BlockType::StreamGroup => {
+                unblock(s, id, Some("UNBLOCKED the stream key no longer exists"));
+                continue;
+            }
+            _ => continue,
         }
         let Handler::Data(f) = w.spec.def.handler else {
             continue;
@@ -199,6 +205,9 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
         if dirty > 0 {
             crate::multi::touch_written_keys(s, spec, db, &all);
         }
+        if !reply.errors.is_empty() {
+            cinnabar_commands::table::CmdStats::bump(&spec.stats.failed, 1);
+        }
         for code in reply.errors.drain(..) {
             *s.stats.error_codes.entry(code).or_insert(0) += 1;
             s.stats.total_error_replies += 1;
@@ -233,6 +242,14 @@ pub fn unblock(s: &mut Server, id: u64, error: Option<&str>) -> bool {
     *w.slot.reply.borrow_mut() = Some(r.out);
     w.slot.notify.notify_one();
     true
+}
+
+/// After FLUSHALL/FLUSHDB: every key waited on may be gone.
+pub fn signal_all(s: &mut Server) {
+    let keys: Vec<(usize, Vec<u8>)> = s.blocked.by_key.keys().cloned().collect();
+    for (d, k) in keys {
+        s.blocked.signal(d, &k);
+    }
 }
 
 /// After SWAPDB: every key waited on in either database may now hold data.

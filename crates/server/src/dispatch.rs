@@ -307,7 +307,10 @@ pub fn call(
                     c.handle.id,
                     crate::blocking::Waiter {
                         spec: cmd,
-                        args: cinnabar_resp::OwnedArgs::from_slices(args.iter()),
+                        args: match &b.args {
+                            Some(v) => cinnabar_resp::OwnedArgs::from_slices(v.iter()),
+                            None => cinnabar_resp::OwnedArgs::from_slices(args.iter()),
+                        },
                         db: c.db,
                         resp3: c.reply.resp3,
                         keys: b.keys,
@@ -318,6 +321,11 @@ pub fn call(
                     },
                 );
                 blocked = Some(Exec::Blocked(slot, deadline));
+            } else if !s.blocked.is_empty()
+                && (cmd.fullname == "flushall" || cmd.fullname == "flushdb")
+            {
+                // XREADGROUP waiters learn that their key is gone.
+                crate::blocking::signal_all(s);
             } else if dirty > 0 && !s.blocked.is_empty() && cmd.fullname == "swapdb" {
                 let p = |x: &[u8]| cinnabar_util::num::string2ll(x).map(|v| v as usize);
                 if let (Some(x), Some(y)) = (p(args.get(1)), p(args.get(2))) {

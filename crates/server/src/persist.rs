@@ -272,10 +272,101 @@ fn write_key_commands(out: &mut Vec<u8>, key: &[u8], v: &Value, exp: Option<i64>
             }
             batches(out, b"HMSET", key, items, 2);
         }
+        Value::Stream(st) => write_stream_commands(out, key, st),
     }
     if let Some(ms) = exp {
         let t = ms.to_string();
         encode_cmd(out, &[b"PEXPIREAT", key, t.as_bytes()]);
+    }
+}
+
+/// A stream as Redis's AOF rewrite writes it: one XADD per entry (or XADD MAXLEN 0 of a
+/// dummy entry for an empty stream), XSETID with ENTRIESADDED/MAXDELETEDID, then per group
+/// XGROUP CREATE ... ENTRIESREAD, and per consumer its PEL as XCLAIM ... JUSTID FORCE (or
+/// XGROUP CREATECONSUMER when it has none).
+fn write_stream_commands(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    st: &cinnabar_keyspace::types::stream::StreamValue,
+) {
+    use cinnabar_keyspace::types::stream::StreamId;
+    if st.length > 0 {
+        st.range(StreamId::MIN, StreamId::MAX, false, &mut |e| {
+            let id = e.id.to_text();
+            let mut vals: Vec<Vec<u8>> = Vec::with_capacity(e.fields.len() * 2);
+            for (f, v) in &e.fields {
+                vals.push(f.to_vec());
+                vals.push(v.to_vec());
+            }
+            let mut args: Vec<&[u8]> = vec![b"XADD", key, id.as_bytes()];
+            args.extend(vals.iter().map(|x| x.as_slice()));
+            encode_cmd(out, &args);
+            true
+        });
+    } else {
+        encode_cmd(out, &[b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]);
+    }
+    let last = st.last_id.to_text();
+    let added = st.entries_added.to_string();
+    let maxdel = st.max_deleted_entry_id.to_text();
+    encode_cmd(
+        out,
+        &[
+            b"XSETID",
+            key,
+            last.as_bytes(),
+            b"ENTRIESADDED",
+            added.as_bytes(),
+            b"MAXDELETEDID",
+            maxdel.as_bytes(),
+        ],
+    );
+    for (name, g) in &st.groups {
+        let gl = g.last_id.to_text();
+        let er = g.entries_read.to_string();
+        encode_cmd(
+            out,
+            &[
+                b"XGROUP",
+                b"CREATE",
+                key,
+                name,
+                gl.as_bytes(),
+                b"ENTRIESREAD",
+                er.as_bytes(),
+            ],
+        );
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                encode_cmd(out, &[b"XGROUP", b"CREATECONSUMER", key, name, cname]);
+                continue;
+            }
+            for id in &c.pel {
+                let Some(n) = g.pel.get(id) else {
+                    continue;
+                };
+                let ids = id.to_text();
+                let t = n.delivery_time.to_string();
+                let rc = n.delivery_count.to_string();
+                encode_cmd(
+                    out,
+                    &[
+                        b"XCLAIM",
+                        key,
+                        name,
+                        cname,
+                        b"0",
+                        ids.as_bytes(),
+                        b"TIME",
+                        t.as_bytes(),
+                        b"RETRYCOUNT",
+                        rc.as_bytes(),
+                        b"JUSTID",
+                        b"FORCE",
+                    ],
+                );
+            }
+        }
     }
 }
 

@@ -173,6 +173,8 @@ impl Settings {
                     as usize,
                 zset_max_listpack_value: num(cfg, "zset-max-listpack-value", 64).max(0) as usize,
                 hll_sparse_max_bytes: num(cfg, "hll-sparse-max-bytes", 3000).max(0) as usize,
+                stream_node_max_bytes: num(cfg, "stream-node-max-bytes", 4096).max(0) as usize,
+                stream_node_max_entries: num(cfg, "stream-node-max-entries", 100).max(0),
             },
         }
     }

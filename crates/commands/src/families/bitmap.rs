@@ -109,6 +109,7 @@ pub fn memory_usage(ctx: &mut Ctx, a: Args) {
         Value::Set(x) => x.heap_size(),
         Value::List(l) => l.heap_size(),
         Value::ZSet(z) => z.heap_size(),
+        Value::Stream(x) => x.heap_size(),
     };
     let expire = if db.expire_of(key).is_some() {
         node + key_heap

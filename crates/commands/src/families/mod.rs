@@ -11,5 +11,6 @@ pub mod keys;
 pub mod list;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod zset;

@@ -5,6 +5,7 @@
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod zset;
 
 /// The conversion thresholds of the collection encodings (Redis's `*-max-*` directives).
@@ -24,6 +25,10 @@ pub struct TypeLimits {
     pub zset_max_listpack_value: usize,
     /// `hll-sparse-max-bytes`: a sparse HyperLogLog larger than this turns dense.
     pub hll_sparse_max_bytes: usize,
+    /// `stream-node-max-bytes`: a stream node's listpack stops growing at this size (0: 1 GB).
+    pub stream_node_max_bytes: usize,
+    /// `stream-node-max-entries`: entries (live + deleted) per stream node (0: no limit).
+    pub stream_node_max_entries: i64,
 }
 
 impl Default for TypeLimits {
@@ -37,6 +42,8 @@ impl Default for TypeLimits {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             hll_sparse_max_bytes: 3000,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
         }
     }
 }

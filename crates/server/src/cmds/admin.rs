@@ -475,6 +475,7 @@ fn object_digest(d: &mut [u8; 20], v: &Value, expires: bool) {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     };
     mix_digest(d, &ty.to_be_bytes());
     match v {
@@ -502,6 +503,17 @@ fn object_digest(d: &mut [u8; 20], v: &Value, expires: bool) {
                 mix_digest(&mut e, val);
                 xor_digest(d, &e);
             }
+        }
+        Value::Stream(st) => {
+            use cinnabar_keyspace::types::stream::StreamId;
+            st.range(StreamId::MIN, StreamId::MAX, false, &mut |e| {
+                mix_digest(d, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
+                for (f, v) in &e.fields {
+                    mix_digest(d, &f.to_vec());
+                    mix_digest(d, &v.to_vec());
+                }
+                true
+            });
         }
     }
     if expires {
