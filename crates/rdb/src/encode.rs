@@ -465,8 +465,8 @@ fn write_value(out: &mut Vec<u8>, v: &Value, limits: &TypeLimits, c: Comp) {
         Value::Stream(st) => {
             write_len(out, st.nodes.len() as u64);
             for (k, lp) in &st.nodes {
-                write_raw_string(out, &k.to_be_bytes(), c);
-                write_raw_string(out, lp, c);
+                write_string(out, &k.to_be_bytes(), c);
+                write_string(out, lp, c);
             }
             write_len(out, st.length);
             for id in [st.last_id, st.first_id, st.max_deleted_entry_id] {
@@ -476,7 +476,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value, limits: &TypeLimits, c: Comp) {
             write_len(out, st.entries_added);
             write_len(out, st.groups.len() as u64);
             for (name, g) in &st.groups {
-                write_raw_string(out, name, c);
+                write_string(out, name, c);
                 write_len(out, g.last_id.ms);
                 write_len(out, g.last_id.seq);
                 write_len(out, g.entries_read as u64);
@@ -488,7 +488,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value, limits: &TypeLimits, c: Comp) {
                 }
                 write_len(out, g.consumers.len() as u64);
                 for (cname, cons) in &g.consumers {
-                    write_raw_string(out, cname, c);
+                    write_string(out, cname, c);
                     out.extend_from_slice(&cons.seen_time.to_le_bytes());
                     write_len(out, cons.pel.len() as u64);
                     for id in &cons.pel {
