@@ -307,3 +307,45 @@ fn a_restarted_master_continues_its_replicas_with_a_partial_resync() {
     });
     assert_eq!(digest(&mut m2), digest(&mut r));
 }
+
+#[test]
+fn failover_hands_the_master_role_to_a_caught_up_replica() {
+    let master = start(&cinnabar_bin());
+    let replica = start(&cinnabar_bin());
+    let mut m = master.conn();
+    let mut r = attach(&replica, &master);
+    assert_eq!(
+        s(&r.call(&["FAILOVER"])),
+        "ERR FAILOVER is not valid when server is a replica."
+    );
+    assert_eq!(
+        s(&m.call(&["FAILOVER", "TO", "127.0.0.1", "1", "FORCE"])),
+        "ERR FAILOVER with force option requires both a timeout and target HOST and IP."
+    );
+    assert_eq!(
+        s(&m.call(&["FAILOVER", "TO", "127.0.0.1", "1"])),
+        "ERR FAILOVER target HOST and PORT is not a replica."
+    );
+    assert_eq!(
+        s(&m.call(&["FAILOVER", "ABORT"])),
+        "ERR No failover in progress."
+    );
+    populate(&mut m);
+    let port = replica.port().to_string();
+    assert_eq!(s(&m.call(&["FAILOVER", "TO", "127.0.0.1", &port])), "OK");
+    wait_until("the roles to swap", || {
+        m.info_field("role").as_deref() == Some("slave")
+            && r.info_field("role").as_deref() == Some("master")
+    });
+    assert_eq!(
+        m.info_field("master_failover_state").as_deref(),
+        Some("no-failover")
+    );
+    // The old master continued the new master's stream: a partial resync, same data.
+    assert_eq!(r.info_field("sync_partial_ok").as_deref(), Some("1"));
+    r.call(&["SET", "after", "failover"]);
+    wait_until("the write to reach the old master", || {
+        s(&m.call(&["GET", "after"])) == "failover"
+    });
+    assert_eq!(digest(&mut m), digest(&mut r));
+}

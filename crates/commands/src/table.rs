@@ -797,6 +797,7 @@ pub static COMMANDS: &[Def] = &[
     def!("shutdown", -1, "admin noscript loading stale no_multi allow_busy", NOKEY, "", "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", Server),
     def!("save", 1, "admin noscript no_async_loading no_multi", NOKEY, "", "server", "1.0.0", "Write the dataset to disk in the foreground", Server),
     def!("bgsave", -1, "admin noscript no_async_loading", NOKEY, "", "server", "1.0.0", "Write the dataset to disk in the background", Server),
+    def!("failover", -1, "admin noscript stale", NOKEY, "", "server", "6.2.0", "Start a coordinated failover between this server and one of its replicas.", Server),
     def!("replicaof", 3, "admin noscript stale no_async_loading", NOKEY, "", "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", Server),
     def!("slaveof", 3, "admin noscript stale no_async_loading", NOKEY, "", "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", Server),
     def!("role", 1, "noscript loading stale fast", NOKEY, "admin dangerous", "server", "2.8.12", "Return the role of the instance in the context of replication", Server),

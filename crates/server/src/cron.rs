@@ -78,6 +78,7 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
         }
         s.cron_loops += 1;
         crate::shutdown::cron(&mut s);
+        crate::replica::failover_cron(&mut s);
         let period_us = 1_000_000 / hz as u64;
         // A replica leaves expiry to its master (which sends the DELs).
         if s.master.is_some() && s.loading.is_none() {

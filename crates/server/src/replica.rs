@@ -62,6 +62,11 @@ pub struct MasterLink {
 
 /// REPLICAOF host port | NO ONE (and SLAVEOF).
 pub fn replicaof(s: &mut Server, c: &mut Client, a: Args) {
+    if s.failover.is_some() {
+        return c
+            .reply
+            .error("ERR REPLICAOF not allowed while failing over.");
+    }
     if a.get(1).eq_ignore_ascii_case(b"no") && a.get(2).eq_ignore_ascii_case(b"one") {
         if s.master.is_some() {
             become_master(s);
@@ -103,8 +108,10 @@ pub fn set_master(s: &mut Server, host: String, port: u16) {
     let generation = s.master.as_ref().map_or(0, |m| m.generation) + 1;
     stop_link(s);
     if s.master.is_none() {
-        // Keep the history we have: it becomes the second id (PSYNC2).
-        shift_replid(s);
+        // A master turning replica offers its own history (replid, offset) to the new
+        // master, which knows it when it was our replica: a partial resync (PSYNC2), as
+        // Redis's replicationCacheMasterUsingMyself.
+        s.master_cached = true;
     }
     notice!("Connecting to MASTER {host}:{port}");
     s.ks.set_replica(true);
@@ -144,6 +151,222 @@ fn stop_link(s: &mut Server) {
 fn shift_replid(s: &mut Server) {
     s.replid2 = std::mem::replace(&mut s.replid, crate::server::random_hex40());
     s.second_repl_offset = s.prop.offset as i64 + 1;
+}
+
+/// A FAILOVER under way: writes are paused until it completes or is aborted.
+pub struct Failover {
+    /// The replica to hand over to (None: the first that catches up).
+    pub target: Option<(String, u16)>,
+    /// Unix ms after which waiting stops (0: wait forever).
+    pub end_ms: i64,
+    pub force: bool,
+    /// The handover has begun: we are connecting to the target as its replica.
+    pub in_progress: bool,
+}
+
+/// INFO `master_failover_state`.
+pub fn failover_state(s: &Server) -> &'static str {
+    match &s.failover {
+        None => "no-failover",
+        Some(f) if f.in_progress => "failover-in-progress",
+        Some(_) => "waiting-for-sync",
+    }
+}
+
+/// The attached replica listening on `host:port`.
+fn find_replica<'a>(
+    s: &'a Server,
+    host: &str,
+    port: u16,
+) -> Option<&'a crate::client::ClientHandle> {
+    s.replicas
+        .iter()
+        .filter_map(|id| s.clients.get(id))
+        .find(|h| {
+            let ip = h
+                .addr
+                .rsplit_once(':')
+                .map_or(h.addr.as_str(), |(ip, _)| ip);
+            ip.eq_ignore_ascii_case(host) && h.repl_port.get() == port
+        })
+        .map(|h| &**h)
+}
+
+/// FAILOVER [TO host port [FORCE]] [TIMEOUT ms] | FAILOVER ABORT: a coordinated handover to
+/// a replica. Writes are paused; once the replica has acknowledged the whole stream (or the
+/// timeout passed, with FORCE), this server becomes its replica and asks it, with
+/// `PSYNC <replid> <offset> FAILOVER`, to become the master.
+pub fn failover(s: &mut Server, c: &mut Client, a: Args) {
+    if a.len() == 2 && a.get(1).eq_ignore_ascii_case(b"abort") {
+        if s.failover.is_none() {
+            return c.reply.error("ERR No failover in progress.");
+        }
+        abort_failover(s, "Failover manually aborted");
+        return c.reply.ok();
+    }
+    let (mut timeout, mut force, mut target) = (0i64, false, None);
+    let mut j = 1;
+    while j < a.len() {
+        let opt = a.get(j);
+        if opt.eq_ignore_ascii_case(b"timeout") && j + 1 < a.len() && timeout == 0 {
+            let Some(t) = cinnabar_util::num::string2ll(a.get(j + 1)) else {
+                return c.reply.error("ERR value is not an integer or out of range");
+            };
+            if t <= 0 {
+                return c.reply.error("ERR FAILOVER timeout must be greater than 0");
+            }
+            timeout = t;
+            j += 2;
+        } else if opt.eq_ignore_ascii_case(b"to") && j + 2 < a.len() && target.is_none() {
+            let Some(p) = cinnabar_util::num::string2ll(a.get(j + 2)) else {
+                return c.reply.error("ERR value is not an integer or out of range");
+            };
+            target = Some((String::from_utf8_lossy(a.get(j + 1)).into_owned(), p));
+            j += 3;
+        } else if opt.eq_ignore_ascii_case(b"force") && !force {
+            force = true;
+            j += 1;
+        } else {
+            return c.reply.error("ERR syntax error");
+        }
+    }
+    if s.failover.is_some() {
+        return c.reply.error("ERR FAILOVER already in progress.");
+    }
+    if s.master.is_some() {
+        return c
+            .reply
+            .error("ERR FAILOVER is not valid when server is a replica.");
+    }
+    if s.replicas.is_empty() {
+        return c.reply.error("ERR FAILOVER requires connected replicas.");
+    }
+    if force && (timeout == 0 || target.is_none()) {
+        return c.reply.error(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.",
+        );
+    }
+    let target = match target {
+        Some((host, port)) => {
+            let found = u16::try_from(port)
+                .ok()
+                .and_then(|p| find_replica(s, &host, p).map(|h| (p, h.repl_ack_off.get())));
+            let Some((port, ack)) = found else {
+                return c
+                    .reply
+                    .error("ERR FAILOVER target HOST and PORT is not a replica.");
+            };
+            if ack < 0 {
+                return c.reply.error("ERR FAILOVER target replica is not online.");
+            }
+            notice!("FAILOVER requested to {host}:{port}.");
+            Some((host, port))
+        }
+        None => {
+            notice!("FAILOVER requested to any replica.");
+            None
+        }
+    };
+    s.failover = Some(Failover {
+        target,
+        end_ms: if timeout > 0 {
+            crate::server::now_ms() + timeout
+        } else {
+            0
+        },
+        force,
+        in_progress: false,
+    });
+    // The replicas report their offset at once rather than within a second.
+    crate::propagate::feed_replicas_only(s, &[b"REPLCONF", b"GETACK", b"*"]);
+    c.reply.ok();
+}
+
+/// Ends a failover that did not complete: writes resume (and a begun handover is undone).
+fn abort_failover(s: &mut Server, why: &str) {
+    let Some(f) = s.failover.take() else {
+        return;
+    };
+    match &f.target {
+        Some((h, p)) => notice!("FAILOVER to {h}:{p} aborted: {why}"),
+        None => notice!("FAILOVER to any replica aborted: {why}"),
+    }
+    if f.in_progress {
+        stop_link(s);
+        s.master = None;
+        s.ks.set_replica(false);
+        s.master_cached = false;
+    }
+    s.pause_notify.notify_waiters();
+}
+
+/// The failover's part of the cron: times out, or starts the handover once the target (or
+/// any replica) has acknowledged the whole stream.
+pub fn failover_cron(s: &mut Server) {
+    let Some(f) = &s.failover else {
+        return;
+    };
+    if f.in_progress {
+        return;
+    }
+    let now = crate::server::now_ms();
+    if f.end_ms > 0 && f.end_ms <= now {
+        if f.force {
+            if let Some((host, port)) = f.target.clone() {
+                notice!("FAILOVER to {host}:{port} time out exceeded, failing over.");
+                start_handover(s, host, port);
+            }
+        } else {
+            abort_failover(s, "Replica never caught up before timeout");
+        }
+        return;
+    }
+    let off = s.prop.offset as i64;
+    let caught_up = match &f.target {
+        Some((host, port)) => find_replica(s, host, *port)
+            .filter(|h| h.repl_ack_off.get() == off)
+            .map(|_| (host.clone(), *port)),
+        None => s
+            .replicas
+            .iter()
+            .filter_map(|id| s.clients.get(id))
+            .find(|h| h.repl_ack_off.get() == off)
+            .map(|h| {
+                let ip = h
+                    .addr
+                    .rsplit_once(':')
+                    .map_or(h.addr.as_str(), |(ip, _)| ip);
+                (ip.to_string(), h.repl_port.get())
+            }),
+    };
+    match caught_up {
+        Some((host, port)) => {
+            notice!("Failover target {host}:{port} is synced, failing over.");
+            start_handover(s, host, port);
+        }
+        None => crate::propagate::feed_replicas_only(s, &[b"REPLCONF", b"GETACK", b"*"]),
+    }
+}
+
+fn start_handover(s: &mut Server, host: String, port: u16) {
+    if let Some(f) = s.failover.as_mut() {
+        f.in_progress = true;
+        f.target = Some((host.clone(), port));
+    }
+    set_master(s, host, port);
+}
+
+/// The new master answered our `PSYNC ... FAILOVER`: the failover is complete (Ok) or
+/// refused.
+fn failover_answered(s: &mut Server, accepted: bool) {
+    if s.failover.as_ref().is_some_and(|f| f.in_progress) {
+        if accepted {
+            s.failover = None;
+            s.pause_notify.notify_waiters();
+        } else {
+            abort_failover(s, "Failover target rejected psync request");
+        }
+    }
 }
 
 /// REPLICAOF NO ONE.
@@ -324,23 +547,32 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
         s.master_cached
             .then(|| (s.replid.clone(), s.prop.offset + 1))
     };
+    let failing_over = srv
+        .borrow()
+        .failover
+        .as_ref()
+        .is_some_and(|f| f.in_progress);
     let r = match &cached {
         Some((id, off)) => {
             notice!("Trying a partial resynchronization (request {id}:{off}).");
             let o = off.to_string();
-            command(
-                &mut sock,
-                &mut buf,
-                &[b"PSYNC", id.as_bytes(), o.as_bytes()],
-                timeout,
-            )
-            .await?
+            let mut argv: Vec<&[u8]> = vec![b"PSYNC", id.as_bytes(), o.as_bytes()];
+            if failing_over {
+                argv.push(b"FAILOVER");
+            }
+            command(&mut sock, &mut buf, &argv, timeout).await?
         }
         None => {
             notice!("Partial resynchronization not possible (no cached master)");
             command(&mut sock, &mut buf, &[b"PSYNC", b"?", b"-1"], timeout).await?
         }
     };
+    if failing_over {
+        failover_answered(
+            &mut srv.borrow_mut(),
+            r.starts_with("+CONTINUE") || r.starts_with("+FULLRESYNC"),
+        );
+    }
     if let Some(rest) = r.strip_prefix("+CONTINUE") {
         // Same history: keep the data and go on with the stream.
         let new_id = rest.trim().to_string();

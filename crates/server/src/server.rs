@@ -120,6 +120,8 @@ pub struct Server {
     pub cron_paused: bool,
     /// The replica holds a master's history it can continue with PSYNC.
     pub master_cached: bool,
+    /// A FAILOVER under way (writes are paused meanwhile).
+    pub failover: Option<crate::replica::Failover>,
     /// The database the master's stream last selected (kept for a partial resync).
     pub master_db: usize,
     /// The replication cron's last run and count of runs (one a second).
@@ -221,6 +223,7 @@ impl Server {
             shutdown_pending: None,
             cron_paused: false,
             master_cached: false,
+            failover: None,
             master_db: 0,
             repl_cron_last: std::time::Instant::now(),
             repl_cron_ticks: 0,
@@ -248,6 +251,9 @@ impl Server {
 
     /// Whether commands of this kind must wait for a CLIENT PAUSE to end.
     pub fn paused_for(&mut self, is_write: bool, now: i64) -> bool {
+        if is_write && self.failover.is_some() {
+            return true;
+        }
         match self.pause {
             Some(p) if p.until_ms <= now => {
                 self.pause = None;

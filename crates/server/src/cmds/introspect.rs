@@ -266,12 +266,13 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
         }
         let _ = write!(
             out,
-            "{}master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+            "{}master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
             if s.settings.min_replicas_to_write > 0 && s.settings.min_replicas_max_lag > 0 {
                 format!("min_slaves_good_slaves:{}\r\n", crate::cmds::good_replicas(s))
             } else {
                 String::new()
             },
+            crate::replica::failover_state(s),
             s.replid,
             s.replid2,
             s.prop.offset,

@@ -120,6 +120,7 @@ pub fn run(s: &mut Server, c: &mut Client, cmd: &'static CommandSpec, a: Args) {
         "bgrewriteaof" => crate::aof::bgrewriteaof(s, c),
         "migrate" => crate::migrate::migrate(s, c, a),
         "replicaof" | "slaveof" => crate::replica::replicaof(s, c, a),
+        "failover" => crate::replica::failover(s, c, a),
         "role" => role(s, c),
         "wait" => wait(s, c, a),
         "sync" | "psync" => sync(s, c, a),
@@ -217,6 +218,24 @@ fn sync(s: &mut Server, c: &mut Client, a: Args) {
             .error("NOMASTERLINK Can't SYNC while not connected with my master");
     }
     let psync = a.get(0).eq_ignore_ascii_case(b"psync");
+    if psync && a.len() > 3 && a.get(3).eq_ignore_ascii_case(b"failover") {
+        // Our master hands over to us (FAILOVER): become a master, then continue its
+        // stream as our replica.
+        if a.get(1) != s.replid.as_bytes() {
+            return c
+                .reply
+                .error("ERR PSYNC FAILOVER replid must match my replid.");
+        }
+        crate::replica::become_master(s);
+        crate::notice!(
+            "MASTER MODE enabled (failover request from 'id={} addr={}')",
+            c.handle.id,
+            c.handle.addr
+        );
+    }
+    if s.failover.is_some() {
+        return c.reply.error("NOMASTERLINK Can't SYNC while failing over");
+    }
     if psync && !c.repl.rdb_only {
         let replid = a.get(1);
         let wanted = cinnabar_util::num::string2ll(a.get(2)).unwrap_or(-1);
