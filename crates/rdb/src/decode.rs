@@ -224,7 +224,12 @@ fn zset_from_pairs(
 
 /// A hash from (field, value) pairs of a compact blob: listpack form unless there are more
 /// than `hash-max-listpack-entries` pairs (value lengths are not checked, as Redis).
-fn hash_from_pairs(elems: &[Elem], limits: &TypeLimits, msg: &'static str) -> Result<Value> {
+fn hash_from_pairs(
+    elems: &[Elem],
+    limits: &TypeLimits,
+    msg: &'static str,
+    dup_msg: &'static str,
+) -> Result<Value> {
     if !elems.len().is_multiple_of(2) {
         return Err(RdbError::Corrupt(msg));
     }
@@ -243,7 +248,7 @@ fn hash_from_pairs(elems: &[Elem], limits: &TypeLimits, msg: &'static str) -> Re
         let f = elem_text(pair[0]);
         let v = elem_text(pair[1]);
         if !h.set(&f, &v, &relaxed) {
-            return Err(RdbError::Corrupt(msg));
+            return Err(RdbError::Corrupt(dup_msg));
         }
     }
     Ok(Value::Hash(Box::new(h)))
@@ -451,13 +456,13 @@ fn load_object<R: Read>(inp: &mut Input<R>, t: u8, limits: &TypeLimits) -> Resul
             let blob = inp.string()?;
             let msg = "Hash ziplist integrity check failed.";
             let elems = legacy::ziplist(&blob).ok_or(RdbError::Corrupt(msg))?;
-            hash_from_pairs(&elems, limits, msg)
+            hash_from_pairs(&elems, limits, msg, "Hash ziplist with dup elements.")
         }
         types::HASH_LISTPACK => {
             let blob = inp.string()?;
             let msg = "Hash listpack integrity check failed.";
             let elems = listpack::parse(&blob).ok_or(RdbError::Corrupt(msg))?;
-            hash_from_pairs(&elems, limits, msg)
+            hash_from_pairs(&elems, limits, msg, "Hash listpack with dup elements.")
         }
         types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 => {
             load_stream(inp, t == types::STREAM_LISTPACKS_2)
