@@ -349,3 +349,23 @@ fn failover_hands_the_master_role_to_a_caught_up_replica() {
     });
     assert_eq!(digest(&mut m), digest(&mut r));
 }
+
+#[test]
+fn a_replica_that_goes_away_during_its_full_sync_is_released_at_once() {
+    let master = start(&cinnabar_bin());
+    let mut replica = start(&cinnabar_bin());
+    let mut m = master.conn();
+    m.call(&["DEBUG", "POPULATE", "200", "key"]);
+    // A snapshot that would take 200 s.
+    m.call(&["CONFIG", "SET", "rdb-key-save-delay", "1000000"]);
+    let mut r = replica.conn();
+    r.call(&["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    wait_until("the replica to attach", || {
+        m.info_field("connected_slaves").as_deref() == Some("1")
+            && m.info_field("rdb_bgsave_in_progress").as_deref() == Some("1")
+    });
+    replica.stop();
+    wait_until("the master to drop the replica", || {
+        m.info_field("connected_slaves").as_deref() == Some("0")
+    });
+}

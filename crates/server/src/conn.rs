@@ -149,6 +149,8 @@ async fn stream_snapshot(
     stream: &mut ClientSocket,
     snap: crate::client::SnapshotStream,
     checksum: bool,
+    qbuf: &mut Vec<u8>,
+    qbuf_limit: usize,
 ) -> Result<u64, ()> {
     let crate::client::SnapshotStream {
         mut rx, framing, ..
@@ -164,7 +166,22 @@ async fn stream_snapshot(
     };
     let mut whole: Vec<u8> = Vec::new();
     loop {
-        match rx.recv().await {
+        // While waiting for the snapshot, notice a peer that goes away (its replica entry
+        // and its share of the snapshot are released at once). What it sends meanwhile is
+        // kept for after the snapshot, within the query buffer limit.
+        if qbuf.capacity() - qbuf.len() < 4096 {
+            qbuf.reserve(16 * 1024);
+        }
+        let msg = tokio::select! {
+            m = rx.recv() => m,
+            r = stream.read_some(qbuf) => {
+                match r {
+                    Ok(n) if n > 0 && qbuf.len() <= qbuf_limit => continue,
+                    _ => return Err(()),
+                }
+            }
+        };
+        match msg {
             Some(crate::persist::Msg::Preamble(p)) => {
                 stream.write_all(&p).await.map_err(|_| ())?;
                 total += p.len() as u64;
@@ -388,8 +405,11 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                     continue;
                 };
                 let close = snap.close_after;
-                let checksum = srv.borrow().settings.rdbchecksum;
-                match stream_snapshot(&mut stream, snap, checksum).await {
+                let (checksum, limit) = {
+                    let s = srv.borrow();
+                    (s.settings.rdbchecksum, s.settings.client_query_buffer_limit)
+                };
+                match stream_snapshot(&mut stream, snap, checksum, &mut qbuf, limit).await {
                     Ok(n) => srv.borrow_mut().stats.net_output_bytes += n,
                     Err(()) => break,
                 }
