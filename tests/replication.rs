@@ -368,4 +368,8 @@ fn a_replica_that_goes_away_during_its_full_sync_is_released_at_once() {
     wait_until("the master to drop the replica", || {
         m.info_field("connected_slaves").as_deref() == Some("0")
     });
+    // Nobody waits for the snapshot any more: it stops too.
+    wait_until("the snapshot to stop", || {
+        m.info_field("rdb_bgsave_in_progress").as_deref() == Some("0")
+    });
 }

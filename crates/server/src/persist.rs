@@ -21,7 +21,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 /// Hand chunks of about this size to the writer.
@@ -800,14 +800,23 @@ fn spawn_relay(
             let mut crc = cinnabar_rdb::Crc64::new();
             let gone = || Err(io::Error::other("the client went away"));
             loop {
-                let msg = match rx.recv() {
+                let msg = match rx.recv_timeout(Duration::from_millis(100)) {
                     Ok(Part::Chunk(b, spans)) => {
                         let b = finish_chunk(b, &spans);
                         crc.update(&b);
                         Msg::Data(std::sync::Arc::new(b))
                     }
                     Ok(Part::Finish) => Msg::Finish(crc.finish()),
-                    Err(_) => {
+                    Err(RecvTimeoutError::Timeout) => {
+                        // A slow snapshot: stop it as soon as nobody waits for it any more.
+                        conns.retain(|c| !c.is_closed());
+                        if conns.is_empty() {
+                            let _ = done.send(gone());
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => {
                         let _ = done.send(Err(io::Error::other("cancelled")));
                         return;
                     }
@@ -1051,7 +1060,7 @@ async fn send_part(tx: &SyncSender<Part>, mut p: Part, cancel: &Cell<bool>) -> b
 async fn bgsave_task(
     mut enc: Encoder,
     tx: SyncSender<Part>,
-    done_rx: tokio::sync::oneshot::Receiver<io::Result<()>>,
+    mut done_rx: tokio::sync::oneshot::Receiver<io::Result<()>>,
     cancel: Rc<Cell<bool>>,
     keys_done: Rc<Cell<u64>>,
 ) {
@@ -1060,8 +1069,15 @@ async fn bgsave_task(
     };
     let mut owed_delay_us: u64 = 0;
     let ok;
+    // The consumer's verdict when it ends before the snapshot (every client went away).
+    let mut early = None;
     loop {
         if cancel.get() {
+            ok = false;
+            break;
+        }
+        if let Ok(r) = done_rx.try_recv() {
+            early = Some(r);
             ok = false;
             break;
         }
@@ -1104,7 +1120,11 @@ async fn bgsave_task(
         }
     }
     drop(tx);
-    let res = match done_rx.await {
+    let verdict = match early {
+        Some(r) => Ok(r),
+        None => done_rx.await,
+    };
+    let res = match verdict {
         Ok(r) if ok => r,
         Ok(Err(e)) => Err(e),
         _ => Err(io::Error::other("cancelled")),
