@@ -156,7 +156,11 @@ fn replication_cron(s: &mut Server) {
             .unwrap_or(d)
     };
     let period = num(s, "repl-ping-replica-period", 10).max(1);
-    if s.master.is_none() && !s.replicas.is_empty() && s.repl_cron_ticks.is_multiple_of(period) {
+    if s.master.is_none()
+        && !s.replicas.is_empty()
+        && s.repl_cron_ticks.is_multiple_of(period)
+        && !s.writes_paused(crate::server::now_ms())
+    {
         crate::propagate::feed_replicas_only(s, &[b"PING"]);
     }
     let ttl = num(s, "repl-backlog-ttl", 3600);

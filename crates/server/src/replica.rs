@@ -193,8 +193,8 @@ fn find_replica<'a>(
 }
 
 /// FAILOVER [TO host port [FORCE]] [TIMEOUT ms] | FAILOVER ABORT: a coordinated handover to
-/// a replica. Writes are paused; once the replica has acknowledged the whole stream (or the
-/// timeout passed, with FORCE), this server becomes its replica and asks it, with
+/// a replica. Writes are paused; once the replica has acknowledged the whole stream (its
+/// REPLCONF ACK, every second), or the timeout passed with FORCE, this server becomes its replica and asks it, with
 /// `PSYNC <replid> <offset> FAILOVER`, to become the master.
 pub fn failover(s: &mut Server, c: &mut Client, a: Args) {
     if a.len() == 2 && a.get(1).eq_ignore_ascii_case(b"abort") {
@@ -277,8 +277,8 @@ pub fn failover(s: &mut Server, c: &mut Client, a: Args) {
         force,
         in_progress: false,
     });
-    // The replicas report their offset at once rather than within a second.
-    crate::propagate::feed_replicas_only(s, &[b"REPLCONF", b"GETACK", b"*"]);
+    // Nothing more enters the stream now (not even GETACK, which would move the offset the
+    // replicas must reach): their once-a-second REPLCONF ACK tells when one has caught up.
     c.reply.ok();
 }
 
@@ -339,12 +339,9 @@ pub fn failover_cron(s: &mut Server) {
                 (ip.to_string(), h.repl_port.get())
             }),
     };
-    match caught_up {
-        Some((host, port)) => {
-            notice!("Failover target {host}:{port} is synced, failing over.");
-            start_handover(s, host, port);
-        }
-        None => crate::propagate::feed_replicas_only(s, &[b"REPLCONF", b"GETACK", b"*"]),
+    if let Some((host, port)) = caught_up {
+        notice!("Failover target {host}:{port} is synced, failing over.");
+        start_handover(s, host, port);
     }
 }
 

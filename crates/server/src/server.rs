@@ -250,6 +250,12 @@ impl Server {
     }
 
     /// Whether commands of this kind must wait for a CLIENT PAUSE to end.
+    /// Writes are paused (CLIENT PAUSE, or a FAILOVER): nothing may add to the replication
+    /// stream meanwhile, not even the master's PING or GETACK, as in Redis.
+    pub fn writes_paused(&self, now: i64) -> bool {
+        self.failover.is_some() || self.pause.is_some_and(|p| p.until_ms > now)
+    }
+
     pub fn paused_for(&mut self, is_write: bool, now: i64) -> bool {
         if is_write && self.failover.is_some() {
             return true;

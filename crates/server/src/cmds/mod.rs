@@ -382,8 +382,11 @@ fn wait(s: &mut Server, c: &mut Client, a: Args) {
     if acked >= n || c.multi.is_some() {
         return c.reply.int(acked);
     }
-    // Ask the replicas for an acknowledgement now rather than at their next second.
-    crate::propagate::feed_replicas_only(s, &[b"REPLCONF", b"GETACK", b"*"]);
+    // Ask the replicas for an acknowledgement now rather than at their next second (not
+    // while writes are paused: the request would itself move the offset).
+    if !s.writes_paused(crate::server::now_ms()) {
+        crate::propagate::feed_replicas_only(s, &[b"REPLCONF", b"GETACK", b"*"]);
+    }
     c.wait = Some(crate::client::WaitAcks {
         target,
         numreplicas: n,
