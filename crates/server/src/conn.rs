@@ -366,7 +366,8 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                     let s = srv.borrow();
                     (s.pause_notify.clone(), s.pause.map(|p| p.until_ms))
                 };
-                let wait = until.map(|u| (u - now_ms()).max(1) as u64).unwrap_or(1);
+                // No deadline (a shutdown or a FAILOVER): their end wakes us through the notify.
+                let wait = until.map(|u| (u - now_ms()).max(1) as u64).unwrap_or(100);
                 tokio::select! {
                     _ = notify.notified() => {}
                     _ = tokio::time::sleep(Duration::from_millis(wait)) => {}

@@ -133,7 +133,9 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
             rejected = Some(cmd);
         } else {
             if (s.pause.is_some() && s.paused_for(cmd.has(flag::WRITE), now))
-                || (crate::shutdown::pauses_writes(s) && cmd.has(flag::WRITE) && !c.is_master)
+                || ((crate::shutdown::pauses_writes(s) || s.failover.is_some())
+                    && cmd.has(flag::WRITE)
+                    && !c.is_master)
             {
                 return Exec::Paused;
             }

@@ -257,9 +257,6 @@ impl Server {
     }
 
     pub fn paused_for(&mut self, is_write: bool, now: i64) -> bool {
-        if is_write && self.failover.is_some() {
-            return true;
-        }
         match self.pause {
             Some(p) if p.until_ms <= now => {
                 self.pause = None;
