@@ -373,3 +373,46 @@ fn a_replica_that_goes_away_during_its_full_sync_is_released_at_once() {
         m.info_field("rdb_bgsave_in_progress").as_deref() == Some("0")
     });
 }
+
+#[test]
+fn failover_pauses_writes_and_gives_up_after_its_timeout() {
+    let master = start(&cinnabar_bin());
+    let replica = start(&cinnabar_bin());
+    let mut m = master.conn();
+    let _r = attach(&replica, &master);
+    m.call(&["SET", "k", "1"]);
+    // A replica that cannot acknowledge: the failover waits, then times out.
+    let sig = |s: &str| {
+        let _ = std::process::Command::new("kill")
+            .args([s, &replica.pid().to_string()])
+            .status();
+    };
+    sig("-STOP");
+    let port = replica.port().to_string();
+    let t0 = Instant::now();
+    assert_eq!(
+        s(&m.call(&["FAILOVER", "TO", "127.0.0.1", &port, "TIMEOUT", "700"])),
+        "OK"
+    );
+    assert_eq!(
+        m.info_field("master_failover_state").as_deref(),
+        Some("waiting-for-sync")
+    );
+    // A write waits for the failover to end; a read does not.
+    let mut w = master.conn();
+    assert_eq!(s(&w.call(&["GET", "k"])), "1");
+    assert_eq!(s(&w.call(&["SET", "k", "2"])), "OK");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(600),
+        "the write was not paused"
+    );
+    sig("-CONT");
+    assert_eq!(
+        m.info_field("master_failover_state").as_deref(),
+        Some("no-failover")
+    );
+    assert_eq!(m.info_field("role").as_deref(), Some("master"));
+    assert!(master
+        .log()
+        .contains("Replica never caught up before timeout"));
+}
