@@ -416,3 +416,29 @@ fn failover_pauses_writes_and_gives_up_after_its_timeout() {
         .log()
         .contains("Replica never caught up before timeout"));
 }
+
+#[test]
+fn a_partial_resync_after_pointing_elsewhere_continues_in_the_selected_database() {
+    let master = start(&cinnabar_bin());
+    let replica = start(&cinnabar_bin());
+    let mut m = master.conn();
+    let mut r = attach(&replica, &master);
+    m.call(&["SELECT", "9"]);
+    m.call(&["SET", "a", "1"]);
+    let off = m.info_field("master_repl_offset").unwrap();
+    wait_until("the replica to catch up", || {
+        r.info_field("master_repl_offset").as_deref() == Some(off.as_str())
+    });
+    // The link is dropped by a REPLICAOF elsewhere, then comes back.
+    r.call(&["REPLICAOF", "127.0.0.1", "1"]);
+    m.call(&["SET", "b", "2"]);
+    r.call(&["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    let off = m.info_field("master_repl_offset").unwrap();
+    wait_until("the partial resync", || {
+        r.info_field("master_repl_offset").as_deref() == Some(off.as_str())
+    });
+    assert_eq!(m.info_field("sync_partial_ok").as_deref(), Some("1"));
+    r.call(&["SELECT", "9"]);
+    assert_eq!(s(&r.call(&["GET", "b"])), "2");
+    assert_eq!(digest(&mut m), digest(&mut r));
+}

@@ -805,10 +805,7 @@ async fn apply_stream(
     let mut c = Client::new(handle, true);
     c.is_master = true;
     c.db = db;
-    let r = apply_loop(srv, generation, sock, qbuf, &mut c, timeout).await;
-    // A partial resynchronization continues in the database the stream had selected.
-    srv.borrow_mut().master_db = c.db;
-    r
+    apply_loop(srv, generation, sock, qbuf, &mut c, timeout).await
 }
 
 async fn apply_loop(
@@ -855,6 +852,10 @@ async fn apply_loop(
                                     db.replaying = true;
                                 }
                                 let _ = crate::dispatch::execute(&mut s, c, args, now, &mut clock);
+                                // Kept as we go: the link task may be aborted at any await
+                                // (REPLICAOF elsewhere), and a later partial resync continues
+                                // in the database the stream had selected.
+                                s.master_db = c.db;
                                 for db in s.ks.dbs.iter_mut() {
                                     db.replaying = false;
                                 }
