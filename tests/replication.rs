@@ -442,3 +442,40 @@ fn a_partial_resync_after_pointing_elsewhere_continues_in_the_selected_database(
     assert_eq!(s(&r.call(&["GET", "b"])), "2");
     assert_eq!(digest(&mut m), digest(&mut r));
 }
+
+#[test]
+fn client_kill_type_replica_and_master_end_in_partial_resyncs() {
+    let master = start(&cinnabar_bin());
+    let replica = start(&cinnabar_bin());
+    let mut m = master.conn();
+    let mut r = attach(&replica, &master);
+    m.call(&["INCR", "x"]);
+    assert_eq!(
+        m.call(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"])
+            .as_int(),
+        Some(0)
+    );
+    assert_eq!(
+        m.call(&["CLIENT", "KILL", "TYPE", "replica"]).as_int(),
+        Some(1)
+    );
+    wait_until("the replica to come back", || {
+        m.info_field("sync_partial_ok").as_deref() == Some("1")
+            && m.info_field("connected_slaves").as_deref() == Some("1")
+    });
+    let listed = s(&r.call(&["CLIENT", "LIST", "TYPE", "master"]));
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert_eq!(
+        r.call(&["CLIENT", "KILL", "TYPE", "master"]).as_int(),
+        Some(1)
+    );
+    wait_until("the second partial resync", || {
+        m.info_field("sync_partial_ok").as_deref() == Some("2")
+            && r.info_field("master_link_status").as_deref() == Some("up")
+    });
+    assert_eq!(m.info_field("sync_full").as_deref(), Some("1"));
+    m.call(&["INCR", "x"]);
+    wait_until("the stream to flow again", || {
+        s(&r.call(&["GET", "x"])) == "2"
+    });
+}

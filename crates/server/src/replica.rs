@@ -366,6 +366,16 @@ fn failover_answered(s: &mut Server, accepted: bool) {
     }
 }
 
+/// CLIENT KILL of the master link: the link starts over (its task is replaced), keeping
+/// our history so that the master can continue it with a partial resync.
+pub fn reconnect(s: &mut Server) {
+    if let Some(m) = &s.master {
+        let (host, port) = (m.host.clone(), m.port);
+        notice!("Connection with master lost.");
+        set_master(s, host, port);
+    }
+}
+
 /// REPLICAOF NO ONE.
 pub fn become_master(s: &mut Server) {
     stop_link(s);

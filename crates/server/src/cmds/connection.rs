@@ -189,24 +189,19 @@ fn sync_info(c: &Client) {
 pub fn client_list(s: &mut Server, c: &mut Client, a: Args) {
     sync_info(c);
     let mut ids: Option<Vec<u64>> = None;
-    let mut only_normal: Option<bool> = None;
+    let mut only_type: Option<ClientType> = None;
     if a.len() > 2 {
         let opt = a.get(2);
         if eq_ic(opt, "type") && a.len() == 4 {
             let t = a.get(3);
-            if eq_ic(t, "normal") {
-                only_normal = Some(true);
-            } else if eq_ic(t, "master")
-                || eq_ic(t, "replica")
-                || eq_ic(t, "slave")
-                || eq_ic(t, "pubsub")
-            {
-                only_normal = Some(false);
-            } else {
-                return c.reply.error(&format!(
-                    "ERR Unknown client type '{}'",
-                    String::from_utf8_lossy(t)
-                ));
+            match ClientType::parse(t) {
+                Some(ct) => only_type = Some(ct),
+                None => {
+                    return c.reply.error(&format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(t)
+                    ))
+                }
             }
         } else if eq_ic(opt, "id") && a.len() >= 4 {
             let mut v = Vec::new();
@@ -229,7 +224,7 @@ pub fn client_list(s: &mut Server, c: &mut Client, a: Args) {
                 continue;
             }
         }
-        if only_normal == Some(false) {
+        if only_type.is_some_and(|t| t != ClientType::of(s, h)) {
             continue;
         }
         let over = if *id == c.handle.id {
@@ -275,7 +270,7 @@ pub fn client_kill(s: &mut Server, c: &mut Client, a: Args) {
     let mut id: Option<u64> = None;
     let mut addr: Option<Vec<u8>> = None;
     let mut laddr: Option<Vec<u8>> = None;
-    let mut ctype: Option<bool> = None; // Some(true) = normal
+    let mut ctype: Option<ClientType> = None;
     let mut user: Option<Vec<u8>> = None;
     let mut skipme = true;
     let mut maxage: Option<u64> = None;
@@ -295,19 +290,14 @@ pub fn client_kill(s: &mut Server, c: &mut Client, a: Args) {
         } else if eq_ic(opt, "laddr") {
             laddr = Some(v.to_vec());
         } else if eq_ic(opt, "type") {
-            if eq_ic(v, "normal") {
-                ctype = Some(true);
-            } else if eq_ic(v, "master")
-                || eq_ic(v, "replica")
-                || eq_ic(v, "slave")
-                || eq_ic(v, "pubsub")
-            {
-                ctype = Some(false);
-            } else {
-                return c.reply.error(&format!(
-                    "ERR Unknown client type '{}'",
-                    String::from_utf8_lossy(v)
-                ));
+            match ClientType::parse(v) {
+                Some(ct) => ctype = Some(ct),
+                None => {
+                    return c.reply.error(&format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(v)
+                    ))
+                }
             }
         } else if eq_ic(opt, "user") {
             user = Some(v.to_vec());
@@ -331,6 +321,7 @@ pub fn client_kill(s: &mut Server, c: &mut Client, a: Args) {
     }
     let now = Instant::now();
     let mut killed = 0;
+    let mut kill_master = false;
     let victims: Vec<_> = s.clients.values().cloned().collect();
     for h in victims {
         if id.is_some_and(|i| i != h.id)
@@ -340,7 +331,7 @@ pub fn client_kill(s: &mut Server, c: &mut Client, a: Args) {
             || laddr
                 .as_ref()
                 .is_some_and(|x| x.as_slice() != h.laddr.as_bytes())
-            || ctype == Some(false)
+            || ctype.is_some_and(|t| t != ClientType::of(s, &h))
             || user.as_ref().is_some_and(|u| u.as_slice() != b"default")
             || maxage.is_some_and(|m| now.duration_since(h.created).as_secs() < m)
         {
@@ -351,12 +342,59 @@ pub fn client_kill(s: &mut Server, c: &mut Client, a: Args) {
                 continue;
             }
             c.close_after_reply = true;
+        } else if Some(h.id) == s.master_client {
+            // The link to our master: dropped, and re-established at once (with a partial
+            // resync when the master still has our offset), as Redis's freeClient(master).
+            kill_master = true;
         } else {
             h.kill();
         }
         killed += 1;
     }
+    if kill_master {
+        crate::replica::reconnect(s);
+    }
     c.reply.int(killed);
+}
+
+/// The classes CLIENT LIST / CLIENT KILL TYPE select (Redis's getClientType).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ClientType {
+    Normal,
+    Master,
+    Replica,
+    PubSub,
+}
+
+impl ClientType {
+    fn parse(v: &[u8]) -> Option<ClientType> {
+        if eq_ic(v, "normal") {
+            Some(ClientType::Normal)
+        } else if eq_ic(v, "master") {
+            Some(ClientType::Master)
+        } else if eq_ic(v, "replica") || eq_ic(v, "slave") {
+            Some(ClientType::Replica)
+        } else if eq_ic(v, "pubsub") {
+            Some(ClientType::PubSub)
+        } else {
+            None
+        }
+    }
+
+    fn of(s: &Server, h: &crate::client::ClientHandle) -> ClientType {
+        if Some(h.id) == s.master_client {
+            ClientType::Master
+        } else if h.replica.get() {
+            ClientType::Replica
+        } else {
+            let i = h.info.borrow();
+            if i.sub + i.psub > 0 {
+                ClientType::PubSub
+            } else {
+                ClientType::Normal
+            }
+        }
+    }
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]
