@@ -479,3 +479,48 @@ fn client_kill_type_replica_and_master_end_in_partial_resyncs() {
         s(&r.call(&["GET", "x"])) == "2"
     });
 }
+
+#[test]
+fn a_restarted_replica_continues_with_a_partial_resync() {
+    let master = start(&cinnabar_bin());
+    let mut replica = start(&cinnabar_bin());
+    let mut m = master.conn();
+    let mut r = attach(&replica, &master);
+    m.call(&["SELECT", "5"]);
+    m.call(&["SET", "a", "1"]);
+    let off = m.info_field("master_repl_offset").unwrap();
+    wait_until("the replica to catch up", || {
+        r.info_field("master_repl_offset").as_deref() == Some(off.as_str())
+    });
+    let (port, dir) = (replica.port(), replica.dir().to_path_buf());
+    r.send_cmd(&["SHUTDOWN", "SAVE"]);
+    assert!(r.wait_closed(Duration::from_secs(10)));
+    replica.stop();
+    // Written while the replica is down: it continues in the database the stream selected.
+    m.call(&["SET", "b", "2"]);
+    let child = std::process::Command::new(cinnabar_bin())
+        .args(["--port", &port.to_string(), "--dir"])
+        .arg(&dir)
+        .args(["--enable-debug-command", "yes", "--save", ""])
+        .args(["--replicaof", "127.0.0.1", &master.port().to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Kill(child);
+    let mut r2 = None;
+    wait_until("the replica to come back", || {
+        r2 = Conn::connect_port(port).ok();
+        r2.as_mut()
+            .is_some_and(|c| c.info_field("master_link_status").as_deref() == Some("up"))
+    });
+    let mut r2 = r2.unwrap();
+    assert_eq!(m.info_field("sync_partial_ok").as_deref(), Some("1"));
+    assert_eq!(m.info_field("sync_full").as_deref(), Some("1"));
+    let off = m.info_field("master_repl_offset").unwrap();
+    wait_until("the replica to catch up again", || {
+        r2.info_field("master_repl_offset").as_deref() == Some(off.as_str())
+    });
+    r2.call(&["SELECT", "5"]);
+    assert_eq!(s(&r2.call(&["GET", "b"])), "2");
+    assert_eq!(digest(&mut m), digest(&mut r2));
+}

@@ -69,6 +69,9 @@ pub struct ClientHandle {
     /// The offset a replica last acknowledged (REPLCONF ACK), and when.
     pub repl_ack_off: Cell<i64>,
     pub repl_ack_time: Cell<Instant>,
+    /// When a replica's pending output first went over the soft `replica` limit (unix s;
+    /// 0: it is under it).
+    pub obuf_soft_since: Cell<i64>,
 }
 
 impl ClientHandle {
@@ -98,6 +101,7 @@ impl ClientHandle {
             repl_port: Cell::new(0),
             repl_off: Cell::new(0),
             repl_ack_off: Cell::new(-1),
+            obuf_soft_since: Cell::new(0),
             repl_ack_time: Cell::new(now),
         }
     }

@@ -1302,6 +1302,10 @@ pub struct RdbLoad {
     /// Startup load: the replication id and offset saved in the file are restored.
     restore_repl: bool,
     repl_id: Option<String>,
+    repl_stream_db: usize,
+    /// The server loads as a replica (it has a master, or `replicaof` is configured):
+    /// expired keys are kept, its master's DELs remove them.
+    as_replica: bool,
     /// The replication history was restored as a master's: keys found expired are
     /// propagated as DELs, so the replicas that continue the stream drop them too.
     feed_repl: bool,
@@ -1334,6 +1338,8 @@ impl RdbLoad {
             batch: Vec::with_capacity(LOAD_BATCH),
             restore_repl: false,
             repl_id: None,
+            repl_stream_db: 0,
+            as_replica: false,
             feed_repl: false,
         };
         let info = Loading {
@@ -1439,6 +1445,10 @@ impl RdbLoad {
                         if let Some(t) = cinnabar_util::num::string2ll(&value) {
                             notice!("RDB age {} seconds", (self.now / 1000 - t).max(0));
                         }
+                    } else if key == b"repl-stream-db" && self.restore_repl {
+                        self.repl_stream_db = cinnabar_util::num::string2ll(&value)
+                            .filter(|d| *d >= 0 && (*d as usize) < s.ks.dbs.len())
+                            .unwrap_or(0) as usize;
                     } else if key == b"repl-id" && self.restore_repl {
                         if value.len() == 40 {
                             self.repl_id = Some(String::from_utf8_lossy(&value).into_owned());
@@ -1446,7 +1456,8 @@ impl RdbLoad {
                     } else if key == b"repl-offset" && self.restore_repl {
                         let off = cinnabar_util::num::string2ll(&value).filter(|o| *o >= 0);
                         if let (Some(id), Some(off)) = (self.repl_id.take(), off) {
-                            self.feed_repl = restore_repl_info(s, id, off as u64);
+                            self.feed_repl =
+                                restore_repl_info(s, id, off as u64, self.repl_stream_db);
                         }
                     } else if key == b"used-mem" {
                         if let Some(m) = cinnabar_util::num::string2ll(&value) {
@@ -1466,7 +1477,7 @@ impl RdbLoad {
                 }) => {
                     if let Some(when) = expire_ms {
                         // A replica keeps them: its master's DELs will remove them.
-                        if when < self.now && s.master.is_none() {
+                        if when < self.now && !self.as_replica {
                             self.expired += 1;
                             if self.feed_repl {
                                 s.prop.add(self.db, vec![b"DEL".to_vec(), key]);
@@ -1528,11 +1539,30 @@ impl RdbLoad {
     }
 }
 
-/// A master restarting from a file that carries its replication id and offset takes them as
-/// its second id and offset (PSYNC2), with an empty backlog from there, so its replicas
-/// continue with a partial resync, as Redis does. Returns true when it did.
-fn restore_repl_info(s: &mut Server, id: String, off: u64) -> bool {
-    if s.master.is_some() {
+/// A server restarting from a file that carries its replication id and offset keeps its
+/// place in the replication history (PSYNC2), as Redis does. A master takes them as its
+/// second id and offset, with an empty backlog from there, so its replicas continue with a
+/// partial resync (returns true: keys found expired are then propagated). A replica (one
+/// configured with `replicaof`) takes them as its own id and offset, to continue its
+/// master's stream in that database with a partial resync.
+fn restore_repl_info(s: &mut Server, id: String, off: u64, stream_db: usize) -> bool {
+    let replica = s
+        .cfg
+        .get_value("replicaof")
+        .is_some_and(|v| !v.trim().is_empty());
+    if s.master.is_some() || replica {
+        s.replid = id;
+        s.prop.offset = off;
+        s.prop.reset_db();
+        s.master_db = stream_db;
+        s.repl_buf.deactivate();
+        s.repl_buf.activate(off);
+        s.master_cached = true;
+        crate::propagate::refresh_enabled(s);
+        notice!(
+            "Restored the replication id {} and offset {off} from the RDB file (as a replica)",
+            s.replid
+        );
         return false;
     }
     s.replid2 = id;
@@ -1555,6 +1585,7 @@ pub fn load_rdb(s: &mut Server, path: &Path, merge: bool) -> Result<Option<Loade
     let Some((mut load, _)) = RdbLoad::open(path, merge)? else {
         return Ok(None);
     };
+    load.as_replica = s.master.is_some();
     while !load.step(s, 4096)? {}
     Ok(Some(load.finish(s)))
 }
@@ -1599,6 +1630,13 @@ pub async fn load_file_async(
         Ok(None) => return Ok(false),
         Ok(Some((mut load, info))) => {
             load.restore_repl = restore_repl;
+            {
+                let s = srv.borrow();
+                load.as_replica = s.master.is_some()
+                    || s.cfg
+                        .get_value("replicaof")
+                        .is_some_and(|v| !v.trim().is_empty());
+            }
             srv.borrow_mut().loading = Some(info);
             load
         }

@@ -130,10 +130,22 @@ pub fn feed(s: &mut crate::server::Server) {
         trim(s);
         return;
     }
-    let hard = s
+    let limit = s
         .cfg
-        .client_output_buffer_limit(cinnabar_config::ClientClass::Replica)
-        .hard;
+        .client_output_buffer_limit(cinnabar_config::ClientClass::Replica);
+    // A hard limit below the backlog size counts as the backlog size (as Redis: the replica
+    // shares the backlog's memory, and a partial resync would otherwise be cut off at once).
+    let backlog = s
+        .cfg
+        .get_value("repl-backlog-size")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(1 << 20);
+    let hard = if limit.hard > 0 {
+        limit.hard.max(backlog)
+    } else {
+        0
+    };
+    let now_s = crate::server::now_ms() / 1000;
     let end = s.repl_buf.end_offset();
     let mut dropped = Vec::new();
     for &id in &s.replicas {
@@ -142,7 +154,16 @@ pub fn feed(s: &mut crate::server::Server) {
             continue;
         };
         let lag = end.saturating_sub(h.repl_off.get());
-        if hard > 0 && lag > hard {
+        // The soft limit must be crossed continuously for its seconds.
+        let soft_over = limit.soft > 0 && lag >= limit.soft;
+        if !soft_over {
+            h.obuf_soft_since.set(0);
+        } else if h.obuf_soft_since.get() == 0 {
+            h.obuf_soft_since.set(now_s);
+        }
+        let soft_expired =
+            soft_over && now_s - h.obuf_soft_since.get() >= limit.soft_seconds as i64;
+        if (hard > 0 && lag >= hard) || soft_expired {
             crate::warning!(
                 "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
                 h.id,
