@@ -155,7 +155,12 @@ impl Encoder {
             // Where this snapshot stands in the replication history: a master restarted
             // from it (or a replica) can then continue its replicas' (its own) stream with a
             // partial resync (PSYNC2), as Redis's rdbSaveInfo.
-            let db = s.prop.cur_db().unwrap_or(0) as i64;
+            // A replica records the database its master's stream has selected.
+            let db = if s.master.is_some() {
+                s.master_db
+            } else {
+                s.prop.cur_db().unwrap_or(0)
+            } as i64;
             aux.push((b"repl-stream-db", AuxValue::Int(db)));
             aux.push((b"repl-id", AuxValue::Str(s.replid.as_bytes().to_vec())));
             aux.push((b"repl-offset", AuxValue::Int(s.prop.offset as i64)));

@@ -161,8 +161,7 @@ pub fn feed(s: &mut crate::server::Server) {
         } else if h.obuf_soft_since.get() == 0 {
             h.obuf_soft_since.set(now_s);
         }
-        let soft_expired =
-            soft_over && now_s - h.obuf_soft_since.get() >= limit.soft_seconds as i64;
+        let soft_expired = soft_over && now_s - h.obuf_soft_since.get() >= limit.soft_seconds;
         if (hard > 0 && lag >= hard) || soft_expired {
             crate::warning!(
                 "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
