@@ -524,3 +524,25 @@ fn a_restarted_replica_continues_with_a_partial_resync() {
     assert_eq!(s(&r2.call(&["GET", "b"])), "2");
     assert_eq!(digest(&mut m), digest(&mut r2));
 }
+
+#[test]
+fn a_master_turning_replica_unblocks_its_blocked_clients() {
+    let a = start(&cinnabar_bin());
+    let b = start(&cinnabar_bin());
+    let mut blocked = b.conn();
+    blocked.send_cmd(&["BLPOP", "foo", "0"]);
+    std::thread::sleep(Duration::from_millis(50));
+    let _ = attach(&b, &a);
+    let reply = blocked.read_reply().unwrap();
+    assert!(
+        s(&reply).starts_with("UNBLOCKED force unblock from blocking operation"),
+        "{reply:?}"
+    );
+    let mut ma = a.conn();
+    ma.call(&["RPUSH", "foo", "a", "b", "c"]);
+    let mut mb = b.conn();
+    wait_until("the push to replicate", || {
+        mb.call(&["LLEN", "foo"]).as_int() == Some(3)
+    });
+    assert_eq!(digest(&mut ma), digest(&mut mb));
+}

@@ -108,6 +108,16 @@ pub fn set_master(s: &mut Server, host: String, port: u16) {
     let generation = s.master.as_ref().map_or(0, |m| m.generation) + 1;
     stop_link(s);
     if s.master.is_none() {
+        // Clients blocked on keys would otherwise be served by the new master's writes and
+        // pop on this replica alone: they are unblocked with an error, as Redis does.
+        let blocked: Vec<u64> = s.blocked.waiters.keys().copied().collect();
+        for id in blocked {
+            crate::blocking::unblock(
+                s,
+                id,
+                Some("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"),
+            );
+        }
         // A master turning replica offers its own history (replid, offset) to the new
         // master, which knows it when it was our replica: a partial resync (PSYNC2), as
         // Redis's replicationCacheMasterUsingMyself.
