@@ -244,6 +244,27 @@ impl Drop for Kill {
     }
 }
 
+/// Starts the server again on `port` with its directory (the testkit picks new ports), and
+/// waits until INFO `field` says `value`.
+fn restart_at(port: u16, dir: &Path, extra: &[&str], field: &str, value: &str) -> (Kill, Conn) {
+    let child = std::process::Command::new(cinnabar_bin())
+        .args(["--port", &port.to_string(), "--dir"])
+        .arg(dir)
+        .args(["--enable-debug-command", "yes", "--save", ""])
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = Kill(child);
+    let mut conn = None;
+    wait_until("the server to come back", || {
+        conn = Conn::connect_port(port).ok();
+        conn.as_mut()
+            .is_some_and(|c| c.info_field(field).as_deref() == Some(value))
+    });
+    (guard, conn.unwrap())
+}
+
 #[test]
 fn a_restarted_master_continues_its_replicas_with_a_partial_resync() {
     let mut master = start(&cinnabar_bin());
@@ -267,21 +288,7 @@ fn a_restarted_master_continues_its_replicas_with_a_partial_resync() {
     master.stop();
     std::thread::sleep(Duration::from_millis(60));
     // The same port and directory: the replica reconnects by itself.
-    let child = std::process::Command::new(cinnabar_bin())
-        .args(["--port", &port.to_string(), "--dir"])
-        .arg(&dir)
-        .args(["--enable-debug-command", "yes", "--save", ""])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Kill(child);
-    let mut m2 = None;
-    wait_until("the master to come back", || {
-        m2 = Conn::connect_port(port).ok();
-        m2.as_mut()
-            .is_some_and(|c| c.info_field("loading").as_deref() == Some("0"))
-    });
-    let mut m2 = m2.unwrap();
+    let (_guard, mut m2) = restart_at(port, &dir, &[], "loading", "0");
     assert_eq!(
         m2.info_field("master_replid2").as_deref(),
         Some(replid.as_str())
@@ -498,22 +505,9 @@ fn a_restarted_replica_continues_with_a_partial_resync() {
     replica.stop();
     // Written while the replica is down: it continues in the database the stream selected.
     m.call(&["SET", "b", "2"]);
-    let child = std::process::Command::new(cinnabar_bin())
-        .args(["--port", &port.to_string(), "--dir"])
-        .arg(&dir)
-        .args(["--enable-debug-command", "yes", "--save", ""])
-        .args(["--replicaof", "127.0.0.1", &master.port().to_string()])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Kill(child);
-    let mut r2 = None;
-    wait_until("the replica to come back", || {
-        r2 = Conn::connect_port(port).ok();
-        r2.as_mut()
-            .is_some_and(|c| c.info_field("master_link_status").as_deref() == Some("up"))
-    });
-    let mut r2 = r2.unwrap();
+    let mport = master.port().to_string();
+    let extra = ["--replicaof", "127.0.0.1", mport.as_str()];
+    let (_guard, mut r2) = restart_at(port, &dir, &extra, "master_link_status", "up");
     assert_eq!(m.info_field("sync_partial_ok").as_deref(), Some("1"));
     assert_eq!(m.info_field("sync_full").as_deref(), Some("1"));
     let off = m.info_field("master_repl_offset").unwrap();
