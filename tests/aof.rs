@@ -234,13 +234,7 @@ fn aof_files_exchange_with_real_redis() {
             populate(&mut c);
             // A rewrite, then more writes into the new incr file.
             assert!(s(&c.call(&["BGREWRITEAOF"])).contains("rewriting"));
-            let t0 = Instant::now();
-            while c.info_field("aof_rewrite_in_progress").as_deref() != Some("0")
-                || c.info_field("aof_rewrite_scheduled").as_deref() != Some("0")
-            {
-                assert!(t0.elapsed() < Duration::from_secs(20));
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            wait_rewrite_done(&mut c);
             c.call(&["RPUSH", "list", "d"]);
             c.call(&["EXPIRE", "str", "5000"]);
             digest = s(&c.call(&["DEBUG", "DIGEST"]));
@@ -264,11 +258,7 @@ fn aof_files_exchange_with_real_redis() {
             );
             c.call(&["SET", "from-redis", "1"]);
             assert!(s(&c.call(&["BGREWRITEAOF"])).contains("rewriting"));
-            let t0 = Instant::now();
-            while c.info_field("aof_rewrite_in_progress").as_deref() != Some("0") {
-                assert!(t0.elapsed() < Duration::from_secs(20));
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            wait_rewrite_done(&mut c);
             c.call(&["DEL", "from-redis"]);
         }
         let srv = start_in(&cinnabar_bin(), dir.path(), &opts);
@@ -476,4 +466,65 @@ fn aof_disable_auto_gc_keeps_history_until_turned_off() {
             .join(format!("appendonlydir/appendonly.aof.{f}"))
             .exists());
     }
+}
+
+/// Real redis-server loads (and redis-check-aof accepts) what the server writes with
+/// timestamps, a MULTI/EXEC, other databases and a command-format base (no RDB preamble).
+#[test]
+fn redis_loads_timestamped_aof_with_a_command_base() {
+    if !have_redis() {
+        loud_note("redis-server not installed: AOF interop with real Redis not checked");
+        return;
+    }
+    let dir = cinnabar_testkit::TempDir::new("aof-ts-interop").unwrap();
+    let opts = [
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+        "--aof-timestamp-enabled",
+        "yes",
+    ];
+    {
+        let srv = start_in(&cinnabar_bin(), dir.path(), &opts);
+        let mut c = srv.conn();
+        c.call(&["SET", "a", "1"]);
+        c.call(&["MULTI"]);
+        c.call(&["INCR", "n"]);
+        c.call(&["INCR", "n"]);
+        c.call(&["EXEC"]);
+        assert!(s(&c.call(&["BGREWRITEAOF"])).contains("started"));
+        wait_rewrite_done(&mut c);
+        c.call(&["SELECT", "3"]);
+        c.call(&["SET", "db3", "x"]);
+        c.call(&["SELECT", "0"]);
+        c.call(&["RPUSH", "l", "p", "q"]);
+    }
+    let base = std::fs::read(dir.path().join("appendonlydir/appendonly.aof.2.base.aof")).unwrap();
+    assert!(
+        base.starts_with(b"#TS:"),
+        "the base starts with a timestamp"
+    );
+    let check = std::process::Command::new("redis-check-aof")
+        .arg(dir.path().join("appendonlydir/appendonly.aof.manifest"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(
+        check.status.success() && text.contains("is valid"),
+        "{text}"
+    );
+    let srv = start_in(&redis_bin(), dir.path(), &opts);
+    let mut c = srv.conn();
+    assert_eq!(s(&c.call(&["GET", "a"])), "1");
+    assert_eq!(s(&c.call(&["GET", "n"])), "2");
+    assert_eq!(c.call(&["LLEN", "l"]).as_int(), Some(2));
+    c.call(&["SELECT", "3"]);
+    assert_eq!(s(&c.call(&["GET", "db3"])), "x");
+    assert!(
+        srv.log()
+            .contains("DB loaded from base file appendonly.aof.2.base.aof"),
+        "{}",
+        srv.log()
+    );
 }
