@@ -234,13 +234,7 @@ fn aof_files_exchange_with_real_redis() {
             populate(&mut c);
             // A rewrite, then more writes into the new incr file.
             assert!(s(&c.call(&["BGREWRITEAOF"])).contains("rewriting"));
-            let t0 = Instant::now();
-            while c.info_field("aof_rewrite_in_progress").as_deref() != Some("0")
-                || c.info_field("aof_rewrite_scheduled").as_deref() != Some("0")
-            {
-                assert!(t0.elapsed() < Duration::from_secs(20));
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            wait_rewrite_done(&mut c);
             c.call(&["RPUSH", "list", "d"]);
             c.call(&["EXPIRE", "str", "5000"]);
             digest = s(&c.call(&["DEBUG", "DIGEST"]));
@@ -264,11 +258,7 @@ fn aof_files_exchange_with_real_redis() {
             );
             c.call(&["SET", "from-redis", "1"]);
             assert!(s(&c.call(&["BGREWRITEAOF"])).contains("rewriting"));
-            let t0 = Instant::now();
-            while c.info_field("aof_rewrite_in_progress").as_deref() != Some("0") {
-                assert!(t0.elapsed() < Duration::from_secs(20));
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            wait_rewrite_done(&mut c);
             c.call(&["DEL", "from-redis"]);
         }
         let srv = start_in(&cinnabar_bin(), dir.path(), &opts);
@@ -279,4 +269,262 @@ fn aof_files_exchange_with_real_redis() {
             "we loaded real Redis's AOF"
         );
     }
+}
+
+fn wait_rewrite_done(c: &mut Conn) {
+    let t0 = Instant::now();
+    while c.info_field("aof_rewrite_in_progress").as_deref() != Some("0")
+        || c.info_field("aof_rewrite_scheduled").as_deref() != Some("0")
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "rewrite still running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn manifest(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap_or_default()
+}
+
+fn resp(args: &[&str]) -> Vec<u8> {
+    cinnabar_testkit::encode_command(args)
+}
+
+/// Runs the server on a directory it must refuse at startup; returns its output.
+fn start_must_fail(dir: &Path) -> String {
+    let port = cinnabar_testkit::free_port().unwrap().to_string();
+    let mut child = std::process::Command::new(cinnabar_bin())
+        .args(["--port", &port, "--appendonly", "yes", "--dir"])
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("the server started on a bad AOF");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// Redis 7 upgrades a single `appendonly.aof` of Redis < 7 into the AOF directory: the manifest
+/// is written first, then the file moves; an upgrade interrupted in between is continued.
+#[test]
+fn old_single_file_aof_is_upgraded_and_an_interrupted_upgrade_continued() {
+    for interrupted in [false, true] {
+        let dir = cinnabar_testkit::TempDir::new("aof-upgrade").unwrap();
+        let mut old = resp(&["SET", "k1", "v1"]);
+        old.extend(resp(&["SET", "k2", "v2"]));
+        std::fs::write(dir.path().join("appendonly.aof"), old).unwrap();
+        if interrupted {
+            std::fs::create_dir_all(dir.path().join("appendonlydir")).unwrap();
+            std::fs::write(
+                dir.path().join("appendonlydir/appendonly.aof.manifest"),
+                "file appendonly.aof seq 1 type b\n",
+            )
+            .unwrap();
+        }
+        let srv = start_in(&cinnabar_bin(), dir.path(), &["--appendonly", "yes"]);
+        let mut c = srv.conn();
+        assert_eq!(s(&c.call(&["GET", "k2"])), "v2", "{}", srv.log_tail(20));
+        assert!(!dir.path().join("appendonly.aof").exists());
+        assert!(dir.path().join("appendonlydir/appendonly.aof").exists());
+        assert_eq!(
+            manifest(dir.path()),
+            "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        );
+        assert!(srv.log().contains(
+            "Successfully migrated an old-style AOF file (appendonly.aof) into the AOF directory (appendonlydir)."
+        ));
+        c.call(&["SET", "k3", "v3"]);
+        assert!(s(&c.call(&["BGREWRITEAOF"])).contains("started"));
+        wait_rewrite_done(&mut c);
+        assert_eq!(
+            manifest(dir.path()),
+            "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        );
+        assert!(!dir.path().join("appendonlydir/appendonly.aof").exists());
+        let d1 = s(&c.call(&["DEBUG", "DIGEST"]));
+        assert_eq!(s(&c.call(&["DEBUG", "LOADAOF"])), "OK");
+        assert_eq!(s(&c.call(&["DEBUG", "DIGEST"])), d1);
+    }
+}
+
+/// A file the manifest lists must exist: startup stops with Redis's one line about it.
+#[test]
+fn a_missing_aof_file_stops_startup() {
+    let dir = cinnabar_testkit::TempDir::new("aof-missing").unwrap();
+    std::fs::create_dir_all(dir.path().join("appendonlydir")).unwrap();
+    std::fs::write(
+        dir.path().join("appendonlydir/appendonly.aof.manifest"),
+        "file appendonly.aof seq 1 type b\n",
+    )
+    .unwrap();
+    let log = start_must_fail(dir.path());
+    let hits: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("appendonly.aof") && l.contains("No such file or directory"))
+        .collect();
+    assert_eq!(hits.len(), 1, "{log}");
+    assert!(
+        hits[0].ends_with(
+            "Unable to obtain the AOF file appendonly.aof length. stat: No such file or directory"
+        ),
+        "{log}"
+    );
+}
+
+/// With the AOF off, BGREWRITEAOF writes only a new base (the incr files become history) and
+/// DEBUG LOADAOF loads what the manifest on disk says; turning the AOF on again writes the
+/// commands of the first rewrite into a temporary incr file that becomes the next incr file.
+#[test]
+fn rewrite_with_the_aof_off_then_on_again() {
+    let dir = cinnabar_testkit::TempDir::new("aof-off-on").unwrap();
+    let srv = start_in(&cinnabar_bin(), dir.path(), &["--appendonly", "yes"]);
+    let mut c = srv.conn();
+    c.call(&["SET", "a", "1"]);
+    assert_eq!(s(&c.call(&["CONFIG", "SET", "appendonly", "no"])), "OK");
+    assert!(s(&c.call(&["BGREWRITEAOF"])).contains("started"));
+    wait_rewrite_done(&mut c);
+    assert_eq!(
+        manifest(dir.path()),
+        "file appendonly.aof.2.base.rdb seq 2 type b\n"
+    );
+    assert!(!dir
+        .path()
+        .join("appendonlydir/appendonly.aof.1.incr.aof")
+        .exists());
+    // Not in the AOF: lost by DEBUG LOADAOF.
+    c.call(&["SET", "b", "2"]);
+    assert_eq!(s(&c.call(&["DEBUG", "LOADAOF"])), "OK");
+    assert_eq!(c.call(&["DBSIZE"]).as_int(), Some(1));
+    assert_eq!(s(&c.call(&["CONFIG", "SET", "appendonly", "yes"])), "OK");
+    wait_rewrite_done(&mut c);
+    assert_eq!(c.info_field("aof_enabled").as_deref(), Some("1"));
+    assert_eq!(
+        manifest(dir.path()),
+        "file appendonly.aof.3.base.rdb seq 3 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    assert!(!dir
+        .path()
+        .join("appendonlydir/temp-appendonly.aof.incr")
+        .exists());
+    assert!(srv.log().contains(
+        "Successfully renamed the temporary AOF incr file temp-appendonly.aof.incr into appendonly.aof.1.incr.aof"
+    ));
+    c.call(&["SET", "c", "3"]);
+    let d1 = s(&c.call(&["DEBUG", "DIGEST"]));
+    drop(c);
+    drop(srv);
+    let srv = start_in(&cinnabar_bin(), dir.path(), &["--appendonly", "yes"]);
+    let mut c = srv.conn();
+    assert_eq!(s(&c.call(&["DEBUG", "DIGEST"])), d1);
+}
+
+/// `aof-disable-auto-gc yes` keeps the history files listed (most recent first) and on disk;
+/// `no` deletes them at once.
+#[test]
+fn aof_disable_auto_gc_keeps_history_until_turned_off() {
+    let dir = cinnabar_testkit::TempDir::new("aof-gc").unwrap();
+    let srv = start_in(&cinnabar_bin(), dir.path(), &["--appendonly", "yes"]);
+    let mut c = srv.conn();
+    c.call(&["CONFIG", "SET", "aof-disable-auto-gc", "yes"]);
+    for _ in 0..2 {
+        c.call(&["INCR", "n"]);
+        assert!(s(&c.call(&["BGREWRITEAOF"])).contains("started"));
+        wait_rewrite_done(&mut c);
+    }
+    assert_eq!(
+        manifest(dir.path()),
+        "file appendonly.aof.3.base.rdb seq 3 type b\n\
+         file appendonly.aof.2.incr.aof seq 2 type h\n\
+         file appendonly.aof.2.base.rdb seq 2 type h\n\
+         file appendonly.aof.1.incr.aof seq 1 type h\n\
+         file appendonly.aof.1.base.rdb seq 1 type h\n\
+         file appendonly.aof.3.incr.aof seq 3 type i\n"
+    );
+    assert!(dir
+        .path()
+        .join("appendonlydir/appendonly.aof.1.base.rdb")
+        .exists());
+    c.call(&["CONFIG", "SET", "aof-disable-auto-gc", "no"]);
+    assert_eq!(
+        manifest(dir.path()),
+        "file appendonly.aof.3.base.rdb seq 3 type b\nfile appendonly.aof.3.incr.aof seq 3 type i\n"
+    );
+    for f in ["1.base.rdb", "2.base.rdb", "1.incr.aof", "2.incr.aof"] {
+        assert!(!dir
+            .path()
+            .join(format!("appendonlydir/appendonly.aof.{f}"))
+            .exists());
+    }
+}
+
+/// Real redis-server loads (and redis-check-aof accepts) what the server writes with
+/// timestamps, a MULTI/EXEC, other databases and a command-format base (no RDB preamble).
+#[test]
+fn redis_loads_timestamped_aof_with_a_command_base() {
+    if !have_redis() {
+        loud_note("redis-server not installed: AOF interop with real Redis not checked");
+        return;
+    }
+    let dir = cinnabar_testkit::TempDir::new("aof-ts-interop").unwrap();
+    let opts = [
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+        "--aof-timestamp-enabled",
+        "yes",
+    ];
+    {
+        let srv = start_in(&cinnabar_bin(), dir.path(), &opts);
+        let mut c = srv.conn();
+        c.call(&["SET", "a", "1"]);
+        c.call(&["MULTI"]);
+        c.call(&["INCR", "n"]);
+        c.call(&["INCR", "n"]);
+        c.call(&["EXEC"]);
+        assert!(s(&c.call(&["BGREWRITEAOF"])).contains("started"));
+        wait_rewrite_done(&mut c);
+        c.call(&["SELECT", "3"]);
+        c.call(&["SET", "db3", "x"]);
+        c.call(&["SELECT", "0"]);
+        c.call(&["RPUSH", "l", "p", "q"]);
+    }
+    let base = std::fs::read(dir.path().join("appendonlydir/appendonly.aof.2.base.aof")).unwrap();
+    assert!(
+        base.starts_with(b"#TS:"),
+        "the base starts with a timestamp"
+    );
+    let check = std::process::Command::new("redis-check-aof")
+        .arg(dir.path().join("appendonlydir/appendonly.aof.manifest"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(
+        check.status.success() && text.contains("is valid"),
+        "{text}"
+    );
+    let srv = start_in(&redis_bin(), dir.path(), &opts);
+    let mut c = srv.conn();
+    assert_eq!(s(&c.call(&["GET", "a"])), "1");
+    assert_eq!(s(&c.call(&["GET", "n"])), "2");
+    assert_eq!(c.call(&["LLEN", "l"]).as_int(), Some(2));
+    c.call(&["SELECT", "3"]);
+    assert_eq!(s(&c.call(&["GET", "db3"])), "x");
+    assert!(
+        srv.log()
+            .contains("DB loaded from base file appendonly.aof.2.base.aof"),
+        "{}",
+        srv.log()
+    );
 }

@@ -302,7 +302,8 @@ impl AofWriter {
         &self.name
     }
 
-    pub(crate) fn set_file_name(&mut self, name: &str) {
+    /// Renames the file being written (after the file itself was renamed).
+    pub fn set_file_name(&mut self, name: &str) {
         self.name = name.to_string();
     }
 

@@ -3,21 +3,23 @@
 #![allow(clippy::unwrap_used)]
 
 use std::fs;
+use std::path::PathBuf;
 
-use cinnabar_aof::{encode_command, AofPaths, Manifest};
+use cinnabar_aof::{encode_command, Manifest};
 use cinnabar_testkit::{redis_bin, require_redis, Server, TempDir};
 
-fn setup(manifest: &[u8], files: &[&str]) -> (TempDir, AofPaths) {
+/// `dir` with `appendonlydir/` holding `files` (one SET each) and the manifest.
+fn setup(manifest: &[u8], files: &[&str]) -> (TempDir, PathBuf) {
     let td = TempDir::new("aof-man-redis").unwrap();
-    let paths = AofPaths::with_defaults(td.path());
-    fs::create_dir_all(paths.aof_dir()).unwrap();
+    let aof_dir = td.path().join("appendonlydir");
+    fs::create_dir_all(&aof_dir).unwrap();
     for f in files {
         let mut b = Vec::new();
         encode_command(&mut b, &["SET", f, "1"]);
-        fs::write(paths.file(f), b).unwrap();
+        fs::write(aof_dir.join(f), b).unwrap();
     }
-    fs::write(paths.manifest_path(), manifest).unwrap();
-    (td, paths)
+    fs::write(aof_dir.join("appendonly.aof.manifest"), manifest).unwrap();
+    (td, aof_dir)
 }
 
 #[test]

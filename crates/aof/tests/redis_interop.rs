@@ -1,17 +1,14 @@
 //! Against real redis-server 7.0: read what Redis writes (manifest, base, incr, after a
-//! BGREWRITEAOF), and have Redis load what we write; compare truncation offsets.
+//! BGREWRITEAOF) and compare truncation offsets. (Redis loading what the server writes is
+//! checked across processes in the workspace's `tests/aof.rs`.)
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cinnabar_aof::{
-    encode_command, AofPaths, AofReader, AofStore, FsyncPolicy, Item, Manifest, ReadError,
-};
+use cinnabar_aof::{encode_command, AofReader, Item, Manifest, ReadError};
 use cinnabar_testkit::{require_redis, Conn, Server, TempDir};
 
 /// A tiny model of the commands these tests use.
@@ -204,77 +201,6 @@ fn rdb_preamble_base_detected() {
     );
 }
 
-/// Writes an AOF directory with our store and writer, then lets redis-server load it and
-/// redis-check-aof check it.
-#[test]
-fn redis_loads_what_we_write() {
-    require_redis!();
-    let td = TempDir::new("aof-ours").unwrap();
-    let paths = AofPaths::with_defaults(td.path());
-    let mut st = AofStore::load_manifest(paths.clone()).unwrap();
-    let mut w = st
-        .open_on_start(
-            FsyncPolicy::EverySec,
-            false,
-            100,
-            &mut |out: &mut dyn Write| {
-                let mut b = Vec::new();
-                encode_command(&mut b, &["SELECT", "0"]);
-                encode_command(&mut b, &["SET", "base", "1"]);
-                out.write_all(&b)
-            },
-        )
-        .unwrap();
-    w.set_timestamp_enabled(true);
-    w.feed_command(0, &["SET", "a", "1"], 100);
-    w.feed_command(0, &["MULTI"], 100);
-    w.feed_command(0, &["INCR", "n"], 100);
-    w.feed_command(0, &["EXEC"], 100);
-    w.flush(100, false).unwrap();
-    // Rewrite: incr 2 at start, base 2 = the whole dataset at that point.
-    st.start_rewrite(&mut w, 101).unwrap();
-    w.feed_command(3, &["SET", "db3", "x"], 101);
-    w.flush(101, false).unwrap();
-    let mut tb = st.create_temp_base(std::process::id().into()).unwrap();
-    let mut b = Vec::new();
-    encode_command(&mut b, &["SELECT", "0"]);
-    encode_command(&mut b, &["SET", "base", "1"]);
-    encode_command(&mut b, &["SET", "a", "1"]);
-    encode_command(&mut b, &["SET", "n", "1"]);
-    tb.write_all(&b).unwrap();
-    st.finish_rewrite(tb.finish().unwrap(), false, false, Some(&mut w))
-        .unwrap();
-    w.feed_command(0, &["RPUSH", "l", "p", "q"], 102);
-    w.flush_and_sync(102).unwrap();
-    drop(w);
-
-    let manifest = paths.manifest_path();
-    let out = Command::new("redis-check-aof")
-        .arg(&manifest)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("is valid"), "{text}");
-
-    let dir = td.path().to_string_lossy().into_owned();
-    let srv = Server::redis(&["--dir", &dir, "--appendonly", "yes"]);
-    let mut c = srv.conn();
-    assert_eq!(c.cmd(&["GET", "base"]), b"$1\r\n1\r\n");
-    assert_eq!(c.cmd(&["GET", "n"]), b"$1\r\n1\r\n");
-    assert_eq!(
-        c.cmd(&["LRANGE", "l", "0", "-1"]),
-        b"*2\r\n$1\r\np\r\n$1\r\nq\r\n"
-    );
-    c.cmd(&["SELECT", "3"]);
-    assert_eq!(c.cmd(&["GET", "db3"]), b"$1\r\nx\r\n");
-    let log = srv.log();
-    assert!(
-        log.contains("DB loaded from base file appendonly.aof.2.base.aof"),
-        "{log}"
-    );
-}
-
 /// The cut offset for a torn tail is the one Redis truncates to with aof-load-truncated yes.
 #[test]
 fn truncation_offset_matches_redis() {
@@ -288,12 +214,12 @@ fn truncation_offset_matches_redis() {
     let len = full.len();
     for cut in [len - 1, len - 5, len - 20, 30, 40, 42] {
         let td = TempDir::new("aof-cut").unwrap();
-        let paths = AofPaths::with_defaults(td.path());
-        fs::create_dir_all(paths.aof_dir()).unwrap();
+        let aof_dir = td.path().join("appendonlydir");
+        fs::create_dir_all(&aof_dir).unwrap();
         let torn = &full[..cut];
-        fs::write(paths.file("appendonly.aof.1.incr.aof"), torn).unwrap();
+        fs::write(aof_dir.join("appendonly.aof.1.incr.aof"), torn).unwrap();
         fs::write(
-            paths.manifest_path(),
+            aof_dir.join("appendonly.aof.manifest"),
             "file appendonly.aof.1.incr.aof seq 1 type i\n",
         )
         .unwrap();
@@ -318,7 +244,7 @@ fn truncation_offset_matches_redis() {
             "yes",
         ]);
         srv.stop();
-        let theirs = fs::metadata(paths.file("appendonly.aof.1.incr.aof"))
+        let theirs = fs::metadata(aof_dir.join("appendonly.aof.1.incr.aof"))
             .unwrap()
             .len();
         assert_eq!(ours, theirs, "cut at {cut}");

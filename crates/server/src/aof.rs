@@ -11,22 +11,30 @@
 //!   cron), which also retries a failed write every second. A failed write leaves nothing half-written, keeps the data buffered and turns
 //!   writes into `-MISCONF` until it succeeds again.
 //! - **Rewrite** (BGREWRITEAOF, automatic on growth, `CONFIG SET appendonly yes`): a new incr
-//!   file is opened at once and the fork-less snapshot is written to
-//!   `temp-rewriteaof-bg-<pid>-<job>.aof` (RDB preamble or commands); when complete it becomes the new
-//!   base, the manifest is switched atomically and the old files deleted. A failure removes the
-//!   temp file; the old files stay valid; retries back off after three failures in a row.
-//! - **Loading** at startup: the manifest's base (RDB or commands) then incr files, executed
-//!   through the ordinary dispatcher by a client that skips the checks; a truncated tail of the
-//!   last file is cut when `aof-load-truncated yes`, bad format anywhere stops startup with the
-//!   offset.
+//!   file is opened at once (listed in the manifest; while the AOF is turning on, the
+//!   temporary `temp-<appendfilename>.incr` instead) and the fork-less snapshot is written to
+//!   `temp-rewriteaof-bg-<pid>-<job>.aof` (RDB preamble or commands); when complete it becomes the
+//!   new base (the temporary incr file the next incr file), the manifest is switched atomically
+//!   and the history files deleted (unless `aof-disable-auto-gc`). A failure removes the temp
+//!   files; the old files stay valid; after three failures in a row the automatic rewrites back
+//!   off (1 minute, doubling up to an hour). With the AOF off, a rewrite writes only a new base.
+//! - **Loading** at startup (`aof/load.rs`): the manifest is read whatever `appendonly` says (history files it
+//!   lists are deleted); with the AOF on, an old single-file `appendonly.aof` is upgraded into
+//!   the directory (continued if a previous upgrade was interrupted), every listed file must
+//!   exist, and the base (RDB or commands) then the incr files are executed through the
+//!   ordinary dispatcher by a client that skips the checks; a truncated tail of the last file
+//!   is cut when `aof-load-truncated yes`, bad format anywhere stops startup with the offset.
+//!   DEBUG LOADAOF does the same from the manifest on disk, also with the AOF off.
 
-use crate::client::{Client, ClientHandle};
+mod load;
+
+use crate::client::Client;
 use crate::server::{now_ms, Server};
 use crate::{notice, verbose, warning};
-use cinnabar_aof::{AofReader, AofWriter, FsyncPolicy, Item, LogLevel, Manifest, ReadError};
-use cinnabar_resp::Args;
+use cinnabar_aof::{AofWriter, FsyncPolicy, LogLevel, Manifest};
+use load::{load_append_only_files, load_manifest_from_disk, Loaded};
 use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -46,7 +54,11 @@ pub struct Aof {
     pub last_rewrite_success_unix: i64,
     pub rewrites: u64,
     pub consecutive_failures: u32,
+    /// The failure limit: when the next automatic rewrite may start, and the current delay.
     pub next_retry_unix: i64,
+    pub limit_delay_min: i64,
+    /// DEBUG AOF-FLUSH-SLEEP: microseconds slept before each write of the buffer.
+    pub flush_sleep_us: u64,
     pub loaded_truncated: bool,
     /// Size of the files when the last rewrite completed (auto-rewrite growth base).
     pub rewrite_base_size: u64,
@@ -84,39 +96,65 @@ fn fsync_dir(d: &Path) {
     }
 }
 
-/// Writes the manifest atomically: temp file, fsync, rename, fsync of the directory.
-fn persist_manifest(s: &mut Server) -> io::Result<()> {
+/// Writes `m` as the manifest atomically: temp file, fsync, rename, fsync of the directory
+/// (failures logged with Redis's lines).
+fn write_manifest(s: &Server, m: &Manifest) -> Result<(), ()> {
     let d = dir(s);
     let name = cinnabar_aof::manifest::manifest_name(&s.settings.appendfilename);
-    let tmp = d.join(cinnabar_aof::manifest::temp_manifest_name(
-        &s.settings.appendfilename,
-    ));
-    let bytes = s.aof.manifest.to_bytes();
-    let r = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, d.join(&name))?;
-        fsync_dir(&d);
-        Ok(())
-    })();
-    match &r {
-        Ok(()) => s.aof.manifest.dirty = false,
+    let tmp_name = cinnabar_aof::manifest::temp_manifest_name(&s.settings.appendfilename);
+    let tmp = d.join(&tmp_name);
+    let mut f = match File::create(&tmp) {
+        Ok(f) => f,
         Err(e) => {
-            warning!("Can't persist the AOF manifest file {name}: {e}");
-            let _ = std::fs::remove_file(&tmp);
+            warning!(
+                "Can't open the AOF manifest file {tmp_name}: {}",
+                errstr(&e)
+            );
+            return Err(());
         }
+    };
+    if let Err(e) = f.write_all(&m.to_bytes()) {
+        warning!(
+            "Error trying to write the temporary AOF manifest file {tmp_name}: {}",
+            errstr(&e)
+        );
+        return Err(());
     }
-    r
+    if let Err(e) = f.sync_all() {
+        warning!(
+            "Fail to fsync the temp AOF file {tmp_name}: {}.",
+            errstr(&e)
+        );
+        return Err(());
+    }
+    if let Err(e) = std::fs::rename(&tmp, d.join(&name)) {
+        warning!(
+            "Error trying to rename the temporary AOF manifest file {tmp_name} into {name}: {}",
+            errstr(&e)
+        );
+        return Err(());
+    }
+    fsync_dir(&d);
+    Ok(())
 }
 
-fn delete_history(s: &mut Server) {
-    let d = dir(s);
-    let history = std::mem::take(&mut s.aof.manifest.history);
-    if history.is_empty() {
+/// Writes the manifest when it changed.
+fn persist_manifest(s: &mut Server) -> Result<(), ()> {
+    if !s.aof.manifest.dirty {
+        return Ok(());
+    }
+    write_manifest(s, &s.aof.manifest)?;
+    s.aof.manifest.dirty = false;
+    Ok(())
+}
+
+/// Deletes the history files and drops them from the manifest (unless `aof-disable-auto-gc`).
+pub fn del_history_files(s: &mut Server) {
+    if s.settings.aof_disable_auto_gc || s.aof.manifest.history.is_empty() {
         return;
     }
-    for h in &history {
+    let d = dir(s);
+    for h in std::mem::take(&mut s.aof.manifest.history) {
         notice!("Removing the history file {} in the background", h.name);
         let _ = std::fs::remove_file(d.join(&h.name));
     }
@@ -174,6 +212,9 @@ pub fn flush(s: &mut Server, force: bool) {
     let Some(w) = s.aof.writer.as_mut() else {
         return;
     };
+    if s.aof.flush_sleep_us > 0 && w.buffer_len() > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(s.aof.flush_sleep_us));
+    }
     let r = w.flush(unix(), force);
     let logs = w.take_logs();
     lvl_log(logs);
@@ -198,298 +239,70 @@ pub fn before_reply(s: &mut Server) {
     }
 }
 
-/// The client that executes an AOF's commands (registered only while it loads).
-fn loader_client(s: &mut Server) -> Client {
-    let h = ClientHandle::internal(s, String::new());
-    s.clients.remove(&h.id);
-    let mut c = Client::new(h, true);
-    c.is_master = true;
-    c
+/// The C `strerror` text of an I/O error (what Redis's log lines carry).
+fn errstr(e: &io::Error) -> String {
+    e.raw_os_error()
+        .map_or_else(|| e.to_string(), cinnabar_aof::strerror)
 }
 
-fn exec_argv(s: &mut Server, c: &mut Client, argv: &[Vec<u8>]) -> Result<(), String> {
-    let spans: Vec<(usize, usize)> = {
-        let mut off = 0;
-        argv.iter()
-            .map(|a| {
-                let sp = (off, off + a.len());
-                off += a.len();
-                sp
-            })
-            .collect()
-    };
-    let flat: Vec<u8> = argv.concat();
-    let args = Args::new(&flat, &spans);
-    let mut clock = Instant::now();
-    for db in s.ks.dbs.iter_mut() {
-        db.replaying = true;
-    }
-    let _ = crate::dispatch::execute(s, c, args, now_ms(), &mut clock);
-    for db in s.ks.dbs.iter_mut() {
-        db.replaying = false;
-    }
-    let unknown = c.reply.out.starts_with(b"-ERR unknown command");
-    c.reply.out.clear();
-    c.reply.errors.clear();
-    if unknown {
-        let name = String::from_utf8_lossy(argv.first().map_or(&b""[..], |v| v.as_slice()));
-        return Err(format!(
-            "Unknown command '{name}' reading the append only file {}",
-            s.aof_loading_file
-        ));
-    }
-    Ok(())
-}
-
-enum LoadEnd {
-    Ok,
-    Empty,
-}
-
-/// Loads one AOF file (`last`: truncation may be repaired there).
-fn load_file(s: &mut Server, c: &mut Client, path: &Path, last: bool) -> Result<LoadEnd, String> {
-    let name = path.display().to_string();
-    let f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            return Err(format!(
-                "Fatal error: can't open the append log file {name} for reading: {e}"
-            ))
-        }
-    };
-    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-    s.aof_loading_file = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if size == 0 {
-        return Ok(LoadEnd::Empty);
-    }
-    let max_bulk = s.settings.proto_max_bulk_len.max(0) as u64;
-    let mut reader =
-        AofReader::new(BufReader::with_capacity(256 * 1024, f)).with_max_bulk_len(max_bulk);
-    if reader.has_rdb_preamble().map_err(|e| format!("{e}"))? {
-        notice!("Reading RDB base file on AOF loading...");
-        // The RDB part is read from its own handle (the RDB loader buffers ahead); the command
-        // tail, if any, is read from where the RDB ends.
-        let rf = File::open(path).map_err(|e| format!("{e}"))?;
-        let limits = s.settings.limits;
-        let mut db = 0usize;
-        let now = now_ms();
-        let mut loader = cinnabar_rdb::Loader::new(rf);
-        loop {
-            match loader
-                .next(&limits)
-                .map_err(|e| format!("Bad file format reading the append only file {name}: {e}"))?
-            {
-                None | Some(cinnabar_rdb::Item::Eof) => break,
-                Some(cinnabar_rdb::Item::SelectDb(n)) => {
-                    db = (n as usize).min(s.ks.dbs.len().saturating_sub(1));
-                }
-                Some(cinnabar_rdb::Item::Key {
-                    key,
-                    value,
-                    expire_ms,
-                    ..
-                }) => {
-                    if expire_ms.is_some_and(|w| w < now) {
-                        continue;
-                    }
-                    s.ks.dbs[db].load_insert(&key, value, expire_ms, now, true);
-                }
-                Some(cinnabar_rdb::Item::EmptyKey(key)) => {
-                    warning!(
-                        "rdbLoadObject skipping empty key: {}",
-                        String::from_utf8_lossy(&key)
-                    );
-                }
-                Some(_) => {}
-            }
-        }
-        let rdb_len = loader.consumed();
-        drop(loader);
-        if rdb_len >= size {
-            return Ok(LoadEnd::Ok);
-        }
-        notice!("Reading the remaining AOF tail...");
-        let mut tf = File::open(path).map_err(|e| format!("{e}"))?;
-        std::io::Seek::seek(&mut tf, std::io::SeekFrom::Start(rdb_len))
-            .map_err(|e| format!("{e}"))?;
-        reader = AofReader::starting_at(BufReader::with_capacity(256 * 1024, tf), rdb_len)
-            .with_max_bulk_len(max_bulk);
-    }
-    loop {
-        match reader.next_item() {
-            Ok(None) => break,
-            Ok(Some(Item::Command(argv))) => exec_argv(s, c, &argv)?,
-            Ok(Some(Item::Transaction(cmds))) => {
-                exec_argv(s, c, &[b"MULTI".to_vec()])?;
-                for argv in &cmds {
-                    exec_argv(s, c, argv)?;
-                }
-                exec_argv(s, c, &[b"EXEC".to_vec()])?;
-            }
-            Ok(Some(Item::Timestamp(_))) => {}
-            Err(ReadError::Truncated {
-                valid_up_to,
-                open_multi,
-                ..
-            }) => {
-                warning!("!!! Warning: short read while loading the AOF file {name}!!!");
-                if !last {
-                    return Err(format!(
-                        "Unexpected end of file reading the append only file {name}"
-                    ));
-                }
-                if !s.settings.aof_load_truncated {
-                    return Err(format!("Unexpected end of file reading the append only file {name}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."));
-                }
-                warning!("!!! Warning: short read while loading the AOF file {name}!!!");
-                warning!("!!! Truncating the AOF {name} at offset {valid_up_to} !!!");
-                if open_multi {
-                    warning!("Revert incomplete MULTI/EXEC transaction in AOF file {name}");
-                }
-                let trunc = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .and_then(|f| f.set_len(valid_up_to).and_then(|_| f.sync_all()));
-                if let Err(e) = trunc {
-                    return Err(format!("Error truncating the AOF file {name}: {e}"));
-                }
-                warning!("AOF {name} loaded anyway because aof-load-truncated is enabled");
-                s.aof.loaded_truncated = true;
-                break;
-            }
-            Err(ReadError::Format { offset, .. }) => {
-                warning!("Bad file format reading the append only file {name}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>");
-                return Err(format!(
-                    "Bad file format reading the append only file {name} at offset {offset}"
-                ));
-            }
-            Err(e) => return Err(format!("{e}")),
-        }
-    }
-    Ok(LoadEnd::Ok)
-}
-
-/// Opens the AOF at startup (appendonly yes): loads the manifest's files, or adopts an old
-/// single-file AOF, then opens the writer on the last incr file. Err = exit.
-pub fn load_at_startup(s: &mut Server) -> Result<(), String> {
+/// With `appendonly yes` at startup: an empty dataset gets a base file, the last incr file (or
+/// a new one) is opened, the manifest written. Err = exit.
+fn open_on_server_start(s: &mut Server) -> Result<(), String> {
     let d = dir(s);
     let fname = s.settings.appendfilename.clone();
-    let mpath = d.join(cinnabar_aof::manifest::manifest_name(&fname));
-    let mut manifest = match std::fs::read(&mpath) {
-        Ok(b) => Manifest::parse(&b).map_err(|e| {
-            for l in e.log_lines() {
-                warning!("{l}");
-            }
-            // Already logged.
-            String::new()
-        })?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::new(),
-        Err(e) => {
-            return Err(format!(
-                "Can't read the AOF manifest {}: {e}",
-                mpath.display()
-            ))
-        }
-    };
     if let Err(e) = std::fs::create_dir_all(&d) {
-        return Err(format!(
-            "Can't open or create append-only dir {}: {e}",
-            d.display()
-        ));
-    }
-    if manifest.is_empty() && Path::new(&fname).is_file() {
-        // A Redis < 7 single-file AOF: it becomes the base, as Redis 7 upgrades it.
-        manifest.base = Some(cinnabar_aof::AofInfo {
-            name: fname.clone(),
-            seq: 1,
-            kind: cinnabar_aof::FileType::Base,
-        });
-        manifest.curr_base_seq = 1;
-        manifest.dirty = true;
-        if let Err(e) = std::fs::rename(&fname, d.join(&fname)) {
-            return Err(format!(
-                "Error trying to rename the old AOF file {fname} into {}: {e}",
-                d.display()
-            ));
-        }
-        notice!("Successfully migrated an old-style AOF into the AOF directory");
-    }
-    s.aof.manifest = manifest;
-    let mut c = loader_client(s);
-    let started = Instant::now();
-    let files: Vec<_> = s.aof.manifest.files_to_load().cloned().collect();
-    let n = files.len();
-    let mut loaded_any = false;
-    let saved_enabled = s.prop.enabled;
-    s.prop.enabled = false;
-    for (i, f) in files.iter().enumerate() {
-        let p = d.join(&f.name);
-        if !p.exists() {
-            if i == n - 1 && f.kind == cinnabar_aof::FileType::Incr {
-                // An incr file created just before a crash may be missing: Redis tolerates it.
-                continue;
-            }
-            s.prop.enabled = saved_enabled;
-            return Err(format!("Fatal error: can't open the append log file {} for reading: No such file or directory", f.name));
-        }
-        match load_file(s, &mut c, &p, i == n - 1) {
-            Ok(LoadEnd::Ok) => {
-                loaded_any = true;
-                notice!(
-                    "DB loaded from {} file {}: {:.3} seconds",
-                    if f.kind == cinnabar_aof::FileType::Base {
-                        "base"
-                    } else {
-                        "incr"
-                    },
-                    f.name,
-                    started.elapsed().as_secs_f64()
-                );
-            }
-            Ok(LoadEnd::Empty) => {}
-            Err(e) => {
-                s.prop.enabled = saved_enabled;
-                return Err(e);
-            }
-        }
-    }
-    s.prop.enabled = saved_enabled;
-    if loaded_any {
-        notice!(
-            "DB loaded from append only file: {:.3} seconds",
-            started.elapsed().as_secs_f64()
+        warning!(
+            "Can't open or create append-only dir {}: {}",
+            d.display(),
+            errstr(&e)
         );
+        return Err(String::new());
     }
     if s.aof.manifest.is_empty() {
-        // Starting without any AOF: the (empty) dataset becomes the first base file.
-        let base = s
-            .aof
-            .manifest
-            .new_base(&fname, s.settings.aof_use_rdb_preamble);
         let preamble = s.settings.aof_use_rdb_preamble;
+        let base = s.aof.manifest.new_base(&fname, preamble);
         crate::persist::write_snapshot_file(s, &d.join(&base), preamble)
             .map_err(|e| format!("Can't create the AOF base file {base}: {e}"))?;
         notice!("Creating AOF base file {base} on server start");
     }
-    // Open the current incr file.
+    let had_incr = !s.aof.manifest.incr.is_empty();
     let incr = s.aof.manifest.last_incr_or_new(&fname);
-    let w = AofWriter::open(&d.join(&incr), policy(s), unix())
-        .map_err(|e| format!("Can't open the append-only file {incr}: {e}"))?;
+    let w = AofWriter::open(&d.join(&incr), policy(s), unix()).map_err(|e| {
+        warning!("Can't open the append-only file {incr}: {}", errstr(&e));
+        String::new()
+    })?;
     s.aof.writer = Some(w);
     configure_writer(s);
-    if s.aof.manifest.dirty {
-        persist_manifest(s).map_err(|e| format!("{e}"))?;
+    persist_manifest(s).map_err(|()| String::new())?;
+    if had_incr {
+        notice!("Opening AOF incr file {incr} on server start");
+    } else {
+        notice!("Creating AOF incr file {incr} on server start");
     }
     s.aof.on = true;
-    s.aof.last_rewrite_ok = true;
-    s.aof.last_rewrite_time_sec = -1;
     refresh_sizes(s);
-    s.aof.rewrite_base_size = s.aof.writer.as_ref().map_or(0, |w| w.current_size());
     s.prop.reset_db();
     crate::propagate::refresh_enabled(s);
+    Ok(())
+}
+
+/// At startup: the manifest is read; with `appendonly yes` the AOF is loaded (it is the
+/// dataset) and opened; history files left by a crash are deleted. Err = exit.
+pub fn load_at_startup(s: &mut Server) -> Result<(), String> {
+    s.aof.last_rewrite_ok = true;
+    s.aof.last_rewrite_time_sec = -1;
+    load_manifest_from_disk(s)?;
+    if s.settings.appendonly {
+        let started = Instant::now();
+        if load_append_only_files(s)? != Loaded::NotExist {
+            notice!(
+                "DB loaded from append only file: {:.3} seconds",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        open_on_server_start(s)?;
+    }
+    del_history_files(s);
     Ok(())
 }
 
@@ -516,42 +329,53 @@ pub fn config_changed(s: &mut Server) {
     } else if !want && have {
         stop_appendonly(s);
     }
+    // `aof-disable-auto-gc no` deletes the history kept meanwhile.
+    del_history_files(s);
 }
 
-/// CONFIG SET appendonly yes: a rewrite writes the base while new commands go to a new incr
-/// file; the AOF is on when the rewrite completes.
+fn aof_rewrite_running(s: &Server) -> bool {
+    s.persist
+        .bgsave
+        .as_ref()
+        .is_some_and(|b| b.kind == crate::persist::JobKind::AofRewrite)
+}
+
+/// CONFIG SET appendonly yes: a rewrite writes the base while new commands go to a temporary
+/// incr file (`temp-<appendfilename>.incr`); when the rewrite completes, that file becomes the
+/// next incr file and the AOF is on.
 fn start_appendonly(s: &mut Server) -> Result<(), String> {
-    let d = dir(s);
-    std::fs::create_dir_all(&d)
-        .map_err(|e| format!("Can't open or create append-only dir {}: {e}", d.display()))?;
-    let fname = s.settings.appendfilename.clone();
-    if let Ok(b) = std::fs::read(d.join(cinnabar_aof::manifest::manifest_name(&fname))) {
-        if let Ok(m) = Manifest::parse(&b) {
-            s.aof.manifest = m;
-        }
-    }
     s.aof.wait_rewrite = true;
-    if s.persist.bgsave.is_some() {
+    if s.persist.bgsave.is_some() && !aof_rewrite_running(s) {
         s.aof.rewrite_scheduled = true;
-        notice!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        warning!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
         return Ok(());
     }
-    start_rewrite(s).map_err(|e| {
+    if s.in_exec {
+        s.aof.rewrite_scheduled = true;
+        warning!("AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
+        return Ok(());
+    }
+    if aof_rewrite_running(s) {
+        // It does not feed the temporary incr file: start again.
+        warning!("AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now.");
+        kill_rewrite(s);
+    }
+    start_rewrite(s).map_err(|_| {
         s.aof.wait_rewrite = false;
-        format!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error: {e}")
+        "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.".to_string()
     })
+}
+
+/// Stops a running rewrite (its temp file is removed).
+fn kill_rewrite(s: &mut Server) {
+    if aof_rewrite_running(s) {
+        notice!("Killing running AOF rewrite child: {}", std::process::id());
+        crate::persist::kill_bgsave(s);
+    }
 }
 
 /// CONFIG SET appendonly no.
 fn stop_appendonly(s: &mut Server) {
-    if s.persist
-        .bgsave
-        .as_ref()
-        .is_some_and(|b| b.kind == crate::persist::JobKind::AofRewrite)
-    {
-        warning!("Killing running AOF rewrite child");
-        crate::persist::kill_bgsave(s);
-    }
     if let Some(mut w) = s.aof.writer.take() {
         let _ = w.flush_and_sync(unix());
         lvl_log(w.take_logs());
@@ -559,61 +383,92 @@ fn stop_appendonly(s: &mut Server) {
     s.aof.on = false;
     s.aof.wait_rewrite = false;
     s.aof.rewrite_scheduled = false;
+    kill_rewrite(s);
+    s.prop.reset_db();
     crate::propagate::refresh_enabled(s);
-    notice!("Background append only file rewriting stopped? AOF disabled.");
 }
 
-/// BGREWRITEAOF (and the automatic and scheduled rewrites).
-pub fn start_rewrite(s: &mut Server) -> Result<(), String> {
-    if s.persist.bgsave.is_some() {
-        return Err("ERR Background append only file rewriting already in progress".into());
-    }
-    let d = dir(s);
-    std::fs::create_dir_all(&d).map_err(|e| format!("ERR {e}"))?;
-    let fname = s.settings.appendfilename.clone();
-    let now = unix();
+/// A new incr file for the commands written while a rewrite runs (Redis's
+/// `openNewIncrAofForAppend`): the next incr file, listed in the manifest at once, or, while
+/// the AOF is turning on, the temporary incr file. Nothing to do with the AOF off.
+fn open_new_incr_for_append(s: &mut Server) -> Result<(), ()> {
     if !(s.aof.on || s.aof.wait_rewrite) {
-        // The AOF is off: only a new base is written (no incr file is opened).
-        let tmp = d.join(format!(
-            "temp-rewriteaof-bg-{}-{}.aof",
-            std::process::id(),
-            crate::persist::next_job_seq()
-        ));
-        let preamble = s.settings.aof_use_rdb_preamble;
-        crate::persist::start_aof_rewrite(s, &tmp, preamble).map_err(|e| format!("ERR {e}"))?;
-        s.aof.rewrite_scheduled = false;
-        s.aof.rewrite_started = Some(Instant::now());
-        notice!("Background append only file rewriting started");
         return Ok(());
     }
-    // New commands go to a new incr file from now on.
-    let incr = s.aof.manifest.new_incr(&fname);
-    let file = cinnabar_aof::open_append(&d.join(&incr), true).map_err(|e| {
-        s.aof.manifest.incr.pop();
-        s.aof.manifest.curr_incr_seq -= 1;
-        format!("ERR Can't open the append-only file {incr}: {e}")
-    })?;
+    let fname = s.settings.appendfilename.clone();
+    let mut next = None;
+    let name = if s.aof.wait_rewrite {
+        cinnabar_aof::manifest::temp_incr_name(&fname)
+    } else {
+        let mut m = s.aof.manifest.clone();
+        let n = m.new_incr(&fname);
+        next = Some(m);
+        n
+    };
+    let file = match cinnabar_aof::open_append(&dir(s).join(&name), true) {
+        Ok(f) => f,
+        Err(e) => {
+            warning!("Can't open the append-only file {name}: {}", errstr(&e));
+            return Err(());
+        }
+    };
+    if let Some(m) = next.as_ref() {
+        write_manifest(s, m)?;
+    }
+    notice!("Creating AOF incr file {name} on background rewrite");
+    let now = unix();
     match s.aof.writer.as_mut() {
         Some(w) => {
-            let _ = w.flush(now, true);
-            w.switch_file(file, &incr, now)
-                .map_err(|e| format!("ERR {e}"))?;
+            let switched = w.switch_file(file, &name, now);
             lvl_log(w.take_logs());
+            if let Err(e) = switched {
+                warning!("Can't open the append-only file {name}: {}", errstr(&e));
+                return Err(());
+            }
         }
-        None => {
-            let w = AofWriter::new(file, &incr, policy(s), now).map_err(|e| format!("ERR {e}"))?;
-            s.aof.writer = Some(w);
-            configure_writer(s);
-        }
+        None => match AofWriter::new(file, &name, policy(s), now) {
+            Ok(w) => {
+                s.aof.writer = Some(w);
+                configure_writer(s);
+            }
+            Err(e) => {
+                warning!("Can't open the append-only file {name}: {}", errstr(&e));
+                return Err(());
+            }
+        },
     }
-    if let Some(w) = s.aof.writer.as_mut() {
-        w.set_rewrite_in_progress(true);
+    if let Some(mut m) = next {
+        m.dirty = false;
+        s.aof.manifest = m;
+    }
+    Ok(())
+}
+
+/// BGREWRITEAOF (and the automatic and scheduled rewrites): new commands go to a new incr file
+/// from now on, and the snapshot job writes `temp-rewriteaof-bg-<pid>-<job>.aof`.
+fn start_rewrite(s: &mut Server) -> Result<(), ()> {
+    if s.persist.bgsave.is_some() {
+        return Err(());
+    }
+    let d = dir(s);
+    if let Err(e) = std::fs::create_dir_all(&d) {
+        warning!(
+            "Can't open or create append-only dir {}: {}",
+            d.display(),
+            errstr(&e)
+        );
+        s.aof.last_rewrite_ok = false;
+        return Err(());
     }
     s.prop.reset_db();
-    if s.aof.on {
-        // The new incr file is part of the AOF right away.
-        let _ = persist_manifest(s);
-        notice!("Creating AOF incr file {incr} on background rewrite");
+    flush(s, true);
+    if open_new_incr_for_append(s).is_err() {
+        s.aof.last_rewrite_ok = false;
+        return Err(());
+    }
+    s.aof.rewrites += 1;
+    if let Some(w) = s.aof.writer.as_mut() {
+        w.set_rewrite_in_progress(true);
     }
     crate::propagate::refresh_enabled(s);
     let tmp = d.join(format!(
@@ -622,77 +477,128 @@ pub fn start_rewrite(s: &mut Server) -> Result<(), String> {
         crate::persist::next_job_seq()
     ));
     let preamble = s.settings.aof_use_rdb_preamble;
-    crate::persist::start_aof_rewrite(s, &tmp, preamble).map_err(|e| format!("ERR {e}"))?;
+    if let Err(e) = crate::persist::start_aof_rewrite(s, &tmp, preamble) {
+        warning!("Can't rewrite append only file in background: {e}");
+        s.aof.last_rewrite_ok = false;
+        return Err(());
+    }
     s.aof.rewrite_scheduled = false;
     s.aof.rewrite_started = Some(Instant::now());
-    notice!("Background append only file rewriting started");
+    notice!(
+        "Background append only file rewriting started by pid {}",
+        std::process::id()
+    );
     Ok(())
 }
 
-/// The snapshot of a rewrite ended (`tmp` holds it when `ok`).
+/// Installs a finished rewrite: the temp file becomes the next base (and, while turning the
+/// AOF on, the temporary incr file the next incr file), the incr files it covers become history,
+/// the manifest is switched. Err: nothing changed (already logged).
+fn install_rewrite(s: &mut Server, tmp: &Path) -> Result<(), ()> {
+    let d = dir(s);
+    let fname = s.settings.appendfilename.clone();
+    let tmp_name = tmp
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut m = s.aof.manifest.clone();
+    let base = m.new_base(&fname, s.settings.aof_use_rdb_preamble);
+    let base_path = d.join(&base);
+    if let Err(e) = std::fs::rename(tmp, &base_path) {
+        warning!(
+            "Error trying to rename the temporary AOF base file {tmp_name} into {}: {}",
+            base_path.display(),
+            errstr(&e)
+        );
+        return Err(());
+    }
+    notice!("Successfully renamed the temporary AOF base file {tmp_name} into {base}");
+    let mut new_incr = None;
+    if s.aof.wait_rewrite {
+        let temp_incr = cinnabar_aof::manifest::temp_incr_name(&fname);
+        let incr = m.new_incr(&fname);
+        let (from, to) = (d.join(&temp_incr), d.join(&incr));
+        if let Err(e) = std::fs::rename(&from, &to) {
+            warning!(
+                "Error trying to rename the temporary AOF incr file {} into {}: {}",
+                from.display(),
+                to.display(),
+                errstr(&e)
+            );
+            let _ = std::fs::remove_file(&base_path);
+            return Err(());
+        }
+        notice!("Successfully renamed the temporary AOF incr file {temp_incr} into {incr}");
+        if let Some(w) = s.aof.writer.as_mut() {
+            w.set_file_name(&incr);
+        }
+        new_incr = Some(to);
+    }
+    // The file being written (AOF on) stays an incr file.
+    m.mark_rewritten_incr_as_history(s.aof.writer.is_some());
+    if write_manifest(s, &m).is_err() {
+        let _ = std::fs::remove_file(&base_path);
+        if let Some(p) = new_incr {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(());
+    }
+    m.dirty = false;
+    s.aof.manifest = m;
+    Ok(())
+}
+
+/// The snapshot of a rewrite ended (`tmp` holds it when `res` is Ok).
 pub fn rewrite_done(s: &mut Server, tmp: &Path, res: io::Result<()>) {
-    let secs = s
+    if let Some(w) = s.aof.writer.as_mut() {
+        w.set_rewrite_in_progress(false);
+    }
+    let installed = match res {
+        Ok(()) => {
+            notice!("Background AOF rewrite terminated with success");
+            install_rewrite(s, tmp)
+        }
+        Err(e) => {
+            warning!("Background AOF rewrite terminated with error: {e}");
+            Err(())
+        }
+    };
+    match installed {
+        Ok(()) => {
+            if s.aof.writer.is_some() {
+                refresh_sizes(s);
+                s.aof.rewrite_base_size = s.aof.writer.as_ref().map_or(0, |w| w.current_size());
+            }
+            del_history_files(s);
+            s.aof.last_rewrite_ok = true;
+            s.aof.consecutive_failures = 0;
+            s.aof.last_rewrite_success_unix = unix();
+            notice!("Background AOF rewrite finished successfully");
+            if s.aof.wait_rewrite {
+                s.aof.wait_rewrite = false;
+                s.aof.on = true;
+            }
+        }
+        Err(()) => {
+            s.aof.last_rewrite_ok = false;
+            s.aof.consecutive_failures += 1;
+        }
+    }
+    let _ = std::fs::remove_file(tmp);
+    if s.aof.wait_rewrite {
+        // Still turning on: what the temporary incr file got is dropped and the cron starts
+        // another rewrite.
+        s.aof.writer = None;
+        let temp_incr = cinnabar_aof::manifest::temp_incr_name(&s.settings.appendfilename);
+        notice!("Removing the temp incr aof file {temp_incr} in the background");
+        let _ = std::fs::remove_file(dir(s).join(&temp_incr));
+        s.aof.rewrite_scheduled = true;
+    }
+    s.aof.last_rewrite_time_sec = s
         .aof
         .rewrite_started
         .take()
         .map_or(-1, |t| t.elapsed().as_secs() as i64);
-    s.aof.last_rewrite_time_sec = secs;
-    if let Some(w) = s.aof.writer.as_mut() {
-        w.set_rewrite_in_progress(false);
-    }
-    let fname = s.settings.appendfilename.clone();
-    let d = dir(s);
-    let finished = res.and_then(|()| {
-        let base = s
-            .aof
-            .manifest
-            .new_base(&fname, s.settings.aof_use_rdb_preamble);
-        std::fs::rename(tmp, d.join(&base))?;
-        notice!(
-            "Successfully renamed the temporary AOF base file {} into {base}",
-            tmp.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        );
-        let keep_last = s.aof.on || s.aof.wait_rewrite;
-        s.aof.manifest.mark_rewritten_incr_as_history(keep_last);
-        persist_manifest(s)
-    });
-    match finished {
-        Ok(()) => {
-            fsync_dir(&d);
-            notice!("Background AOF rewrite terminated with success");
-            delete_history(s);
-            s.aof.rewrites += 1;
-            s.aof.last_rewrite_ok = true;
-            s.aof.consecutive_failures = 0;
-            s.aof.last_rewrite_success_unix = unix();
-            if s.aof.wait_rewrite {
-                s.aof.wait_rewrite = false;
-                s.aof.on = true;
-                notice!("Background AOF rewrite finished successfully");
-            }
-            refresh_sizes(s);
-            s.aof.rewrite_base_size = s.aof.writer.as_ref().map_or(0, |w| w.current_size());
-            notice!("Background AOF rewrite finished successfully");
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(tmp);
-            warning!("Background AOF rewrite terminated with error: {e}");
-            s.aof.last_rewrite_ok = false;
-            s.aof.consecutive_failures += 1;
-            // Back off after three failures in a row: 1 minute, doubling up to an hour.
-            if s.aof.consecutive_failures >= 3 {
-                let f = (s.aof.consecutive_failures - 3).min(6);
-                s.aof.next_retry_unix = unix() + (60i64 << f).min(3600);
-                warning!("Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} seconds", s.aof.next_retry_unix - unix());
-            }
-            if s.aof.wait_rewrite {
-                // Still turning on: try again from the cron.
-                s.aof.rewrite_scheduled = true;
-            }
-        }
-    }
 }
 
 /// The cron's part: retry failed writes, everysec fsync, scheduled and automatic rewrites.
@@ -707,45 +613,64 @@ pub fn cron(s: &mut Server) {
     if s.persist.bgsave.is_some() || s.loading.is_some() {
         return;
     }
-    let limited = s.aof.consecutive_failures >= 3 && unix() < s.aof.next_retry_unix;
-    if s.aof.rewrite_scheduled && !limited {
-        if let Err(e) = start_rewrite(s) {
-            warning!("{e}");
-        }
+    if s.aof.rewrite_scheduled && !rewrite_limited(s) {
+        let _ = start_rewrite(s);
         return;
     }
-    if s.aof.on && !limited && s.settings.auto_aof_rewrite_percentage > 0 {
+    if s.aof.on && s.settings.auto_aof_rewrite_percentage > 0 {
         let cur = s.aof.writer.as_ref().map_or(0, |w| w.current_size());
         let min = s.settings.auto_aof_rewrite_min_size.max(0) as u64;
         let base = s.aof.rewrite_base_size.max(1);
         if cur > min {
-            let growth = (cur as f64 / base as f64 - 1.0) * 100.0;
-            if growth >= s.settings.auto_aof_rewrite_percentage as f64 {
-                notice!(
-                    "Starting automatic rewriting of AOF on {}% growth",
-                    growth as i64
-                );
-                if let Err(e) = start_rewrite(s) {
-                    warning!("{e}");
-                }
+            let growth = (cur as u128 * 100 / base as u128) as i64 - 100;
+            if growth >= s.settings.auto_aof_rewrite_percentage && !rewrite_limited(s) {
+                notice!("Starting automatic rewriting of AOF on {growth}% growth");
+                let _ = start_rewrite(s);
             }
         }
     }
 }
 
+/// After three failed rewrites in a row, the automatic and scheduled ones wait 1 minute, then
+/// 2, 4 ... up to an hour (BGREWRITEAOF still runs at once).
+fn rewrite_limited(s: &mut Server) -> bool {
+    let a = &mut s.aof;
+    if a.consecutive_failures < 3 {
+        a.limit_delay_min = 0;
+        a.next_retry_unix = 0;
+        return false;
+    }
+    if a.next_retry_unix != 0 {
+        if unix() < a.next_retry_unix {
+            return true;
+        }
+        a.next_retry_unix = 0;
+        return false;
+    }
+    a.limit_delay_min = if a.limit_delay_min == 0 {
+        1
+    } else {
+        (a.limit_delay_min * 2).min(60)
+    };
+    a.next_retry_unix = unix() + a.limit_delay_min * 60;
+    warning!(
+        "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+        a.limit_delay_min
+    );
+    true
+}
+
 /// BGREWRITEAOF.
 pub fn bgrewriteaof(s: &mut Server, c: &mut Client) {
-    if s.persist
-        .bgsave
-        .as_ref()
-        .is_some_and(|b| b.kind == crate::persist::JobKind::AofRewrite)
-    {
+    if aof_rewrite_running(s) {
         return c
             .reply
             .error("ERR Background append only file rewriting already in progress");
     }
     if s.persist.bgsave.is_some() || s.in_exec {
         s.aof.rewrite_scheduled = true;
+        // Asked for by hand: not held back by the failure limit.
+        s.aof.consecutive_failures = 0;
         return c
             .reply
             .simple("Background append only file rewriting scheduled");
@@ -754,7 +679,9 @@ pub fn bgrewriteaof(s: &mut Server, c: &mut Client) {
         Ok(()) => c
             .reply
             .simple("Background append only file rewriting started"),
-        Err(e) => c.reply.error(&e),
+        Err(()) => c.reply.error(
+            "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
+        ),
     }
 }
 
@@ -792,22 +719,23 @@ pub fn prepare_shutdown(
     Ok(())
 }
 
-/// DEBUG LOADAOF: write out the AOF, empty the dataset and load it back.
+/// DEBUG LOADAOF: write out the AOF (when on), empty the dataset and load the AOF the manifest
+/// on disk describes (also with the AOF off, as Redis).
 pub fn debug_loadaof(s: &mut Server) -> Result<(), String> {
-    if !s.aof.on {
-        return Ok(());
-    }
-    flush(s, true);
-    if let Some(w) = s.aof.writer.as_mut() {
-        let _ = w.flush_and_sync(unix());
+    if s.aof.on || s.aof.wait_rewrite {
+        flush(s, true);
+        if let Some(w) = s.aof.writer.as_mut() {
+            let _ = w.flush_and_sync(unix());
+            lvl_log(w.take_logs());
+        }
     }
     for db in s.ks.dbs.iter_mut() {
         db.clear();
     }
-    s.aof.writer = None;
-    s.aof.on = false;
-    load_at_startup(s)?;
-    notice!("Append Only File loaded by DEBUG LOADAOF");
+    load_manifest_from_disk(s)?;
+    del_history_files(s);
+    load_append_only_files(s)?;
+    warning!("Append Only File loaded by DEBUG LOADAOF");
     Ok(())
 }
 
@@ -826,7 +754,7 @@ pub fn info(s: &Server) -> String {
         a.rewrite_scheduled as u8,
         a.last_rewrite_time_sec,
         a.rewrite_started.map_or(-1, |t| t.elapsed().as_secs() as i64),
-        if a.last_rewrite_ok || a.rewrites == 0 && a.consecutive_failures == 0 { "ok" } else { "err" },
+        if a.last_rewrite_ok { "ok" } else { "err" },
         a.rewrites,
         a.consecutive_failures,
         a.writer.as_ref().map_or("ok", |w| w.last_write_status()),

@@ -1603,15 +1603,19 @@ pub fn rdb_file_path(s: &Server) -> PathBuf {
 /// Loads `dbfilename` at startup while the connections are served (they get `-LOADING`
 /// until it is done). Err means the server must exit.
 pub async fn load_at_startup(srv: &Rc<RefCell<Server>>) -> Result<(), String> {
-    if srv.borrow().settings.appendonly {
-        // With the AOF on, the AOF is the dataset (dump.rdb is not read), as in Redis.
+    {
+        // The AOF manifest is read in any case; with the AOF on, the AOF is the dataset
+        // (dump.rdb is not read), as in Redis.
         let mut s = srv.borrow_mut();
-        return crate::aof::load_at_startup(&mut s).map_err(|e| {
+        crate::aof::load_at_startup(&mut s).map_err(|e| {
             if !e.is_empty() {
                 warning!("{e}");
             }
             e
-        });
+        })?;
+        if s.settings.appendonly {
+            return Ok(());
+        }
     }
     let path = rdb_path(&srv.borrow());
     match load_file_async(srv, &path, true).await {

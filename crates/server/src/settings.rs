@@ -54,6 +54,8 @@ pub struct Settings {
     pub aof_use_rdb_preamble: bool,
     pub aof_load_truncated: bool,
     pub aof_timestamp_enabled: bool,
+    /// `aof-disable-auto-gc`: history files stay listed (and on disk) after a rewrite.
+    pub aof_disable_auto_gc: bool,
     pub auto_aof_rewrite_percentage: i64,
     pub auto_aof_rewrite_min_size: i64,
     pub no_appendfsync_on_rewrite: bool,
@@ -157,6 +159,7 @@ impl Settings {
             aof_use_rdb_preamble: yes(cfg, "aof-use-rdb-preamble"),
             aof_load_truncated: yes(cfg, "aof-load-truncated"),
             aof_timestamp_enabled: yes(cfg, "aof-timestamp-enabled"),
+            aof_disable_auto_gc: yes(cfg, "aof-disable-auto-gc"),
             auto_aof_rewrite_percentage: num(cfg, "auto-aof-rewrite-percentage", 100),
             auto_aof_rewrite_min_size: num(cfg, "auto-aof-rewrite-min-size", 64 * 1024 * 1024),
             no_appendfsync_on_rewrite: yes(cfg, "no-appendfsync-on-rewrite"),

@@ -63,7 +63,11 @@ pub fn config_set(s: &mut Server, c: &mut Client, a: Args) {
     if changed.iter().any(|n| {
         matches!(
             n.as_str(),
-            "appendonly" | "appendfsync" | "aof-timestamp-enabled" | "no-appendfsync-on-rewrite"
+            "appendonly"
+                | "appendfsync"
+                | "aof-timestamp-enabled"
+                | "no-appendfsync-on-rewrite"
+                | "aof-disable-auto-gc"
         )
     }) {
         crate::aof::config_changed(s);
@@ -277,6 +281,10 @@ pub fn debug(s: &mut Server, c: &mut Client, a: Args) {
         ("error", 3) => {
             let m = String::from_utf8_lossy(a.get(2)).into_owned();
             c.reply.error(&m);
+        }
+        ("aof-flush-sleep", 3) => {
+            s.aof.flush_sleep_us = num::string2ll(a.get(2)).unwrap_or(0).max(0) as u64;
+            c.reply.ok();
         }
         ("loadaof", 2) => match crate::aof::debug_loadaof(s) {
             Ok(()) => c.reply.ok(),
