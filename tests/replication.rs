@@ -485,6 +485,12 @@ fn client_kill_type_replica_and_master_end_in_partial_resyncs() {
     wait_until("the stream to flow again", || {
         s(&r.call(&["GET", "x"])) == "2"
     });
+    // The old form, by address, also reaches the master link.
+    let addr = format!("127.0.0.1:{}", master.port());
+    assert_eq!(s(&r.call(&["CLIENT", "KILL", &addr])), "OK");
+    wait_until("the third partial resync", || {
+        m.info_field("sync_partial_ok").as_deref() == Some("3")
+    });
 }
 
 #[test]

@@ -259,6 +259,8 @@ pub fn client_kill(s: &mut Server, c: &mut Client, a: Args) {
             Some(h) => {
                 if h.id == c.handle.id {
                     c.close_after_reply = true;
+                } else if Some(h.id) == s.master_client {
+                    crate::replica::reconnect(s);
                 } else {
                     h.kill();
                 }
