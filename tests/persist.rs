@@ -526,3 +526,32 @@ fn a_bgsave_right_after_one_stopped_by_flushall_completes() {
         Some("0")
     );
 }
+
+#[test]
+fn key_load_delay_slows_loading_while_clients_get_loading() {
+    let data = cinnabar_testkit::TempDir::new("persist-key-load-delay").unwrap();
+    {
+        let srv = start_in(&cinnabar_bin(), data.path(), &[]);
+        let mut c = srv.conn();
+        c.call(&["DEBUG", "POPULATE", "500", "key"]);
+        assert_eq!(s(&c.call(&["SAVE"])), "OK");
+        c.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+        assert!(c.wait_closed(Duration::from_secs(10)));
+    }
+    // 2 ms per key: about a second of loading.
+    let d = data.path().display().to_string();
+    let srv = Server::start(
+        &cinnabar_bin(),
+        &["--dir", d.as_str(), "--key-load-delay", "2000"],
+    );
+    let mut c = srv.conn();
+    assert_eq!(c.info_field("loading").as_deref(), Some("1"));
+    let r = c.call(&["GET", "key:1"]);
+    assert!(s(&r).starts_with("LOADING"), "{r:?}");
+    let t = Instant::now();
+    while c.info_field("loading").as_deref() != Some("0") {
+        assert!(t.elapsed() < Duration::from_secs(30), "still loading");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.call(&["DBSIZE"]).as_int(), Some(500));
+}

@@ -84,6 +84,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "rdbcompression",
     "rdbchecksum",
     "rdb-key-save-delay",
+    "key-load-delay",
     "stop-writes-on-bgsave-error",
     "appendonly",
     "appendfsync",

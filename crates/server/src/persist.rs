@@ -1311,6 +1311,10 @@ pub struct RdbLoad {
     /// The server loads as a replica (it has a master, or `replicaof` is configured):
     /// expired keys are kept, its master's DELs remove them.
     as_replica: bool,
+    /// `key-load-delay` (µs per key; negative n: 1 µs with probability 1/|n|, as Redis's
+    /// debugDelay), and the delay owed so far: the async loader sleeps it between slices.
+    key_load_delay: i64,
+    owed_delay_us: u64,
     /// The replication history was restored as a master's: keys found expired are
     /// propagated as DELs, so the replicas that continue the stream drop them too.
     feed_repl: bool,
@@ -1345,6 +1349,8 @@ impl RdbLoad {
             repl_id: None,
             repl_stream_db: 0,
             as_replica: false,
+            key_load_delay: 0,
+            owed_delay_us: 0,
             feed_repl: false,
         };
         let info = Loading {
@@ -1492,6 +1498,15 @@ impl RdbLoad {
                         }
                     }
                     let lru_ms = self.now - idle.unwrap_or(0).min(1 << 30) as i64 * 1000;
+                    if self.key_load_delay > 0 {
+                        self.owed_delay_us += self.key_load_delay as u64;
+                    } else if self.key_load_delay < 0
+                        && cinnabar_keyspace::dict::next_rand(&mut s.ks.rng)
+                            % self.key_load_delay.unsigned_abs()
+                            == 0
+                    {
+                        self.owed_delay_us += 1;
+                    }
                     self.batch.push(cinnabar_keyspace::db::LoadedKey {
                         key,
                         value,
@@ -1641,6 +1656,11 @@ pub async fn load_file_async(
             load.restore_repl = restore_repl;
             {
                 let s = srv.borrow();
+                load.key_load_delay = s
+                    .cfg
+                    .get_value("key-load-delay")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
                 load.as_replica = s.master.is_some()
                     || s.cfg
                         .get_value("replicaof")
@@ -1656,8 +1676,10 @@ pub async fn load_file_async(
             let mut s = srv.borrow_mut();
             let deadline = Instant::now() + Duration::from_millis(2);
             let mut r = Ok(false);
-            while Instant::now() < deadline {
-                r = load.step(&mut s, 256);
+            // With key-load-delay, a slice is a few keys, then the owed delay is slept.
+            let per_step = if load.key_load_delay != 0 { 1 } else { 256 };
+            while Instant::now() < deadline && load.owed_delay_us < 1000 {
+                r = load.step(&mut s, per_step);
                 if !matches!(r, Ok(false)) {
                     break;
                 }
@@ -1666,6 +1688,10 @@ pub async fn load_file_async(
         };
         match r {
             Ok(true) => break Ok(()),
+            Ok(false) if load.owed_delay_us > 0 => {
+                let us = std::mem::take(&mut load.owed_delay_us);
+                tokio::time::sleep(Duration::from_micros(us)).await;
+            }
             Ok(false) => tokio::task::yield_now().await,
             Err(e) => break Err(e),
         }
