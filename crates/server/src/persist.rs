@@ -1502,8 +1502,7 @@ impl RdbLoad {
                         self.owed_delay_us += self.key_load_delay as u64;
                     } else if self.key_load_delay < 0
                         && cinnabar_keyspace::dict::next_rand(&mut s.ks.rng)
-                            % self.key_load_delay.unsigned_abs()
-                            == 0
+                            .is_multiple_of(self.key_load_delay.unsigned_abs())
                     {
                         self.owed_delay_us += 1;
                     }
