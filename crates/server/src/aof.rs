@@ -86,6 +86,22 @@ fn policy(s: &Server) -> FsyncPolicy {
     }
 }
 
+/// The AOF directory, created if missing; None (logged as Redis does) when it cannot be.
+fn ensure_dir(s: &Server) -> Option<PathBuf> {
+    let d = dir(s);
+    match std::fs::create_dir_all(&d) {
+        Ok(()) => Some(d),
+        Err(e) => {
+            warning!(
+                "Can't open or create append-only dir {}: {}",
+                d.display(),
+                errstr(&e)
+            );
+            None
+        }
+    }
+}
+
 fn dir(s: &Server) -> PathBuf {
     PathBuf::from(&s.settings.appenddirname)
 }
@@ -248,16 +264,8 @@ fn errstr(e: &io::Error) -> String {
 /// With `appendonly yes` at startup: an empty dataset gets a base file, the last incr file (or
 /// a new one) is opened, the manifest written. Err = exit.
 fn open_on_server_start(s: &mut Server) -> Result<(), String> {
-    let d = dir(s);
+    let d = ensure_dir(s).ok_or_else(String::new)?;
     let fname = s.settings.appendfilename.clone();
-    if let Err(e) = std::fs::create_dir_all(&d) {
-        warning!(
-            "Can't open or create append-only dir {}: {}",
-            d.display(),
-            errstr(&e)
-        );
-        return Err(String::new());
-    }
     if s.aof.manifest.is_empty() {
         let preamble = s.settings.aof_use_rdb_preamble;
         let base = s.aof.manifest.new_base(&fname, preamble);
@@ -450,16 +458,10 @@ fn start_rewrite(s: &mut Server) -> Result<(), ()> {
     if s.persist.bgsave.is_some() {
         return Err(());
     }
-    let d = dir(s);
-    if let Err(e) = std::fs::create_dir_all(&d) {
-        warning!(
-            "Can't open or create append-only dir {}: {}",
-            d.display(),
-            errstr(&e)
-        );
+    let Some(d) = ensure_dir(s) else {
         s.aof.last_rewrite_ok = false;
         return Err(());
-    }
+    };
     s.prop.reset_db();
     flush(s, true);
     if open_new_incr_for_append(s).is_err() {

@@ -1,7 +1,7 @@
 //! Loading the AOF: reading the manifest, Redis 7's upgrade of an old single-file AOF, and
 //! executing the base (RDB preamble or commands) and incr files through the dispatcher.
 
-use super::{dir, errstr, file_size, persist_manifest};
+use super::{dir, ensure_dir, errstr, file_size, persist_manifest};
 use crate::client::{Client, ClientHandle};
 use crate::server::{now_ms, Server};
 use crate::{notice, warning};
@@ -190,16 +190,8 @@ fn load_file(s: &mut Server, c: &mut Client, path: &Path, last: bool) -> Result<
 /// base, then it moves into the AOF directory. Interrupted anywhere, it is continued at the next
 /// start. Err = exit (already logged).
 fn upgrade_prepare(s: &mut Server) -> Result<(), String> {
-    let d = dir(s);
+    let d = ensure_dir(s).ok_or_else(String::new)?;
     let fname = s.settings.appendfilename.clone();
-    if let Err(e) = std::fs::create_dir_all(&d) {
-        warning!(
-            "Can't open or create append-only dir {}: {}",
-            d.display(),
-            errstr(&e)
-        );
-        return Err(String::new());
-    }
     let m = &mut s.aof.manifest;
     m.base = Some(cinnabar_aof::AofInfo {
         name: fname.clone(),
