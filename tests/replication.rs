@@ -348,6 +348,13 @@ fn failover_hands_the_master_role_to_a_caught_up_replica() {
         m.info_field("master_failover_state").as_deref(),
         Some("no-failover")
     );
+    // CONFIG GET (and CONFIG REWRITE) follow the roles.
+    let get = |c: &mut Conn| match c.call(&["CONFIG", "GET", "replicaof"]) {
+        Reply::Array(v) => v.get(1).map(s).unwrap_or_default(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(get(&mut m), format!("127.0.0.1 {port}"));
+    assert_eq!(get(&mut r), "");
     // The old master continued the new master's stream: a partial resync, same data.
     assert_eq!(r.info_field("sync_partial_ok").as_deref(), Some("1"));
     r.call(&["SET", "after", "failover"]);

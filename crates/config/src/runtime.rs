@@ -359,6 +359,15 @@ impl Config {
         }
     }
 
+    /// Records the server's master (REPLICAOF at runtime, FAILOVER), so that CONFIG GET and
+    /// CONFIG REWRITE show it as Redis does; None for a master.
+    pub fn set_replicaof(&mut self, master: Option<(&str, u16)>) {
+        if let Some((i, _)) = lookup(b"replicaof") {
+            self.values[i] =
+                Value::ReplicaOf(master.map(|(h, p)| (h.as_bytes().to_vec(), i32::from(p))));
+        }
+    }
+
     /// `replicaof` host and port, if set.
     pub fn replicaof(&self) -> Option<(String, u16)> {
         match self.value("replicaof") {

@@ -125,6 +125,7 @@ pub fn set_master(s: &mut Server, host: String, port: u16) {
     }
     notice!("Connecting to MASTER {host}:{port}");
     s.ks.set_replica(true);
+    s.cfg.set_replicaof(Some((&host, port)));
     let now = Instant::now();
     s.master = Some(MasterLink {
         host,
@@ -305,6 +306,7 @@ fn abort_failover(s: &mut Server, why: &str) {
         stop_link(s);
         s.master = None;
         s.ks.set_replica(false);
+        s.cfg.set_replicaof(None);
         s.master_cached = false;
     }
     s.pause_notify.notify_waiters();
@@ -391,6 +393,7 @@ pub fn become_master(s: &mut Server) {
     stop_link(s);
     s.master = None;
     s.ks.set_replica(false);
+    s.cfg.set_replicaof(None);
     shift_replid(s);
     s.prop.reset_db();
 }
