@@ -553,3 +553,33 @@ fn a_master_turning_replica_unblocks_its_blocked_clients() {
     });
     assert_eq!(digest(&mut ma), digest(&mut mb));
 }
+
+#[test]
+fn the_buffer_a_lagging_replica_held_is_freed_when_it_goes() {
+    let master = start(&cinnabar_bin());
+    let mut replica = start(&cinnabar_bin());
+    let mut m = master.conn();
+    let _r = attach(&replica, &master);
+    m.call(&["CONFIG", "SET", "repl-backlog-size", "16384"]);
+    let _ = std::process::Command::new("kill")
+        .args(["-STOP", &replica.pid().to_string()])
+        .status();
+    let big = "x".repeat(100_000);
+    // More than the kernel's socket buffers can take: the rest waits in ours.
+    for i in 0..200 {
+        m.call(&["SET", &format!("k{i}"), &big]);
+    }
+    let held = |m: &mut Conn| -> u64 {
+        m.info_field("mem_total_replication_buffers")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(held(&mut m) > 1_000_000, "{}", held(&mut m));
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &replica.pid().to_string()])
+        .status();
+    replica.stop();
+    wait_until("the buffer to shrink to the backlog", || {
+        m.info_field("connected_slaves").as_deref() == Some("0") && held(&mut m) < 200_000
+    });
+}

@@ -203,6 +203,8 @@ pub fn detach_replica(s: &mut crate::server::Server, id: u64) {
         s.repl_no_replicas_since = Some(std::time::Instant::now());
     }
     refresh_enabled(s);
+    // What only this replica still needed is freed now, not at the next write.
+    trim(s);
 }
 
 /// Propagation runs while something consumes it: the AOF, a backlog or a replica.
