@@ -11,10 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn start_in(bin: &Path, dir: &Path, extra: &[&str]) -> Server {
-    let d = dir.display().to_string();
-    let mut args = vec!["--dir", d.as_str(), "--enable-debug-command", "yes"];
-    args.extend_from_slice(extra);
-    Server::start_loaded(bin, &args)
+    Server::start_in_dir(bin, dir, extra)
 }
 
 fn s(r: &Reply) -> String {

@@ -184,29 +184,19 @@ pub fn migrate(s: &mut Server, c: &mut Client, a: Args) {
             .reply
             .error("IOERR error or timeout writing to target instance");
     }
-    let auth_reply = if auth.is_some() {
-        match read_line(&mut cached.stream, deadline) {
-            Some(l) => Some(l),
-            None => {
-                return c
-                    .reply
-                    .error("IOERR error or timeout reading to target instance")
-            }
+    // The replies to AUTH and SELECT, when they were sent: Err when one cannot be read.
+    let mut reply_to = |sent: bool| -> Result<Option<String>, ()> {
+        if sent {
+            read_line(&mut cached.stream, deadline).map(Some).ok_or(())
+        } else {
+            Ok(None)
         }
-    } else {
-        None
     };
-    let select_reply = if select {
-        match read_line(&mut cached.stream, deadline) {
-            Some(l) => Some(l),
-            None => {
-                return c
-                    .reply
-                    .error("IOERR error or timeout reading to target instance")
-            }
-        }
-    } else {
-        None
+    let replies = reply_to(auth.is_some()).and_then(|a| Ok((a, reply_to(select)?)));
+    let Ok((auth_reply, select_reply)) = replies else {
+        return c
+            .reply
+            .error("IOERR error or timeout reading to target instance");
     };
     let mut error: Option<String> = None;
     let mut deleted: Vec<Vec<u8>> = Vec::new();

@@ -164,6 +164,15 @@ impl Server {
         srv
     }
 
+    /// [`Server::start_loaded`] with its data in `dir` (which outlives the server, for
+    /// restart tests) and DEBUG enabled, then `extra`.
+    pub fn start_in_dir(bin: &Path, dir: &Path, extra: &[&str]) -> Server {
+        let d = dir.display().to_string();
+        let mut args = vec!["--dir", d.as_str(), "--enable-debug-command", "yes"];
+        args.extend_from_slice(extra);
+        Server::start_loaded(bin, &args)
+    }
+
     /// `Server::start(&cinnabar_bin(), args)`.
     pub fn cinnabar(args: &[&str]) -> Server {
         Server::start(&cinnabar_bin(), args)
