@@ -559,6 +559,8 @@ fn the_buffer_a_lagging_replica_held_is_freed_when_it_goes() {
     let master = start(&cinnabar_bin());
     let mut replica = start(&cinnabar_bin());
     let mut m = master.conn();
+    // Plain link: compressed, these values would all fit in the kernel's socket buffers.
+    m.call(&["CONFIG", "SET", "repl-compression", "none"]);
     let _r = attach(&replica, &master);
     m.call(&["CONFIG", "SET", "repl-backlog-size", "16384"]);
     let _ = std::process::Command::new("kill")

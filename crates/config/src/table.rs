@@ -217,6 +217,8 @@ pub const SHUTDOWN_ON_SIG: &[(&str, i32)] = &[
     ("force", 8),
 ];
 const TLS_AUTH_CLIENTS: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("optional", 2)];
+/// Cinnabar's `repl-compression`: what a Cinnabar master uses on the link to a Cinnabar replica.
+pub const REPL_COMPRESSION: &[(&str, i32)] = &[("none", 0), ("zstd", 1)];
 
 const fn b(
     name: &'static str,
@@ -411,6 +413,13 @@ pub static DIRECTIVES: &[Directive] = &[
     // Cinnabar: PIPESAVE streams a snapshot into this shell command's stdin. Only the
     // configuration file sets it (a command line run by the server is not a runtime knob).
     st("pipesave-command", None, IMM | HID, false, Some(""), None),
+    // Cinnabar: between Cinnabar nodes a full sync takes a second connection for the stream,
+    // which the replica buffers (up to `replica-full-sync-buffer-limit` in memory, the rest
+    // in a file), and the link is compressed (`repl-compression`).
+    b("repl-rdb-channel", None, HID, true),
+    n("replica-full-sync-buffer-limit", None, HID, S, 0, I64MAX, 0, MEM),
+    e("repl-compression", None, HID, REPL_COMPRESSION, 1, None),
+    n("repl-compression-level", None, HID, S, 1, 19, 3, INT),
     st("appendfilename", None, IMM, false, Some("appendonly.aof"), Some(Check::AofFilename)),
     st("appenddirname", None, IMM, false, Some("appendonlydir"), Some(Check::AofDirname)),
     st("server_cpulist", None, IMM, true, None, None),
@@ -571,8 +580,9 @@ mod tests {
                 assert_eq!(n, n.to_ascii_lowercase());
             }
         }
-        // Redis 7.0's 178 directives plus Cinnabar's own pipesave-command.
-        assert_eq!(DIRECTIVES.len(), 179);
+        // Redis 7.0's 178 directives plus Cinnabar's own: pipesave-command,
+        // repl-rdb-channel, replica-full-sync-buffer-limit, repl-compression(-level).
+        assert_eq!(DIRECTIVES.len(), 183);
         let (i, alias) = lookup(b"SLAVEOF").expect("slaveof");
         assert!(alias);
         assert_eq!(DIRECTIVES[i].name, "replicaof");

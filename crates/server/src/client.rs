@@ -72,6 +72,24 @@ pub struct ClientHandle {
     /// When a replica's pending output first went over the soft `replica` limit (unix s;
     /// 0: it is under it).
     pub obuf_soft_since: Cell<i64>,
+    /// Where a replica's full sync stands: 0 none (online once it acks), 1 waiting for the
+    /// snapshot to start, 2 receiving it, 3 snapshot sent (the replica is loading).
+    pub sync_phase: Cell<u8>,
+    /// Snapshot bytes sent so far (plain).
+    pub sync_sent: Cell<u64>,
+    /// A full sync's first connection whose stream went to a second one (rdb-channel): it
+    /// carries the snapshot only.
+    pub snapshot_only: Cell<bool>,
+    /// A full sync's stream connection (rdb-channel) that waits: it gets the stream only if
+    /// its snapshot connection holds too much before the snapshot is sent.
+    pub stream_armed: Cell<bool>,
+    /// The other connection of an rdb-channel full sync (0: none): the stream connection
+    /// for the snapshot connection and the other way round.
+    pub rdbchan_peer: Cell<u64>,
+    /// Replication bytes sent: plain and on the wire (they differ when compressed).
+    pub repl_bytes: crate::repl_link::LinkBytes,
+    /// The link to this replica is zstd-compressed.
+    pub repl_zstd: Cell<bool>,
 }
 
 impl ClientHandle {
@@ -103,6 +121,13 @@ impl ClientHandle {
             repl_ack_off: Cell::new(-1),
             obuf_soft_since: Cell::new(0),
             repl_ack_time: Cell::new(now),
+            sync_phase: Cell::new(0),
+            sync_sent: Cell::new(0),
+            snapshot_only: Cell::new(false),
+            stream_armed: Cell::new(false),
+            rdbchan_peer: Cell::new(0),
+            repl_bytes: Default::default(),
+            repl_zstd: Cell::new(false),
         }
     }
 
@@ -240,6 +265,13 @@ pub struct ReplConf {
     pub rdb_only: bool,
     /// This connection is an attached replica (it receives the propagated stream).
     pub is_replica: bool,
+    /// What `REPLCONF cinnabar-features` granted (a Cinnabar replica).
+    pub features: crate::repl_link::Features,
+    /// `REPLCONF rdb-channel-for <id>`: this is the stream connection of client `id`'s full sync.
+    pub rdbchan_for: Option<u64>,
+    /// The compressor of this link (created when zstd is granted; used from the first byte
+    /// after `+CONTINUE` or the `+FULLRESYNC` line).
+    pub comp: Option<crate::repl_link::Compressor>,
 }
 
 impl Client {

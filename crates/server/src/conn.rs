@@ -151,6 +151,8 @@ async fn stream_snapshot(
     checksum: bool,
     qbuf: &mut Vec<u8>,
     qbuf_limit: usize,
+    handle: &crate::client::ClientHandle,
+    comp: &mut Option<crate::repl_link::Compressor>,
 ) -> Result<u64, ()> {
     let crate::client::SnapshotStream {
         mut rx, framing, ..
@@ -183,41 +185,71 @@ async fn stream_snapshot(
         };
         match msg {
             Some(crate::persist::Msg::Preamble(p)) => {
+                // The `+FULLRESYNC` line is plain: compression starts after it.
                 stream.write_all(&p).await.map_err(|_| ())?;
                 total += p.len() as u64;
             }
             Some(crate::persist::Msg::Data(b)) => {
-                if let Some(h) = head.take() {
-                    stream.write_all(&h).await.map_err(|_| ())?;
-                    total += h.len() as u64;
+                if handle.sync_phase.get() == 1 {
+                    handle.sync_phase.set(2);
                 }
+                let mut out = head.take().unwrap_or_default();
                 if eof {
-                    stream.write_all(&b).await.map_err(|_| ())?;
-                    total += b.len() as u64;
+                    out.extend_from_slice(&b);
                 } else {
                     whole.extend_from_slice(&b);
                 }
+                total += put_snapshot(stream, handle, comp, &out).await?;
             }
             Some(crate::persist::Msg::Finish(crc)) => {
-                if let Some(h) = head.take() {
-                    stream.write_all(&h).await.map_err(|_| ())?;
-                    total += h.len() as u64;
-                }
                 let sum = if checksum { crc } else { 0 };
-                let mut tail = sum.to_le_bytes().to_vec();
+                let mut tail = head.take().unwrap_or_default();
                 if eof {
+                    tail.extend_from_slice(&sum.to_le_bytes());
                     tail.extend_from_slice(mark.as_bytes());
                 } else {
-                    whole.extend_from_slice(&tail);
+                    whole.extend_from_slice(&sum.to_le_bytes());
                     tail = format!("${}\r\n", whole.len()).into_bytes();
                     tail.append(&mut whole);
                 }
-                stream.write_all(&tail).await.map_err(|_| ())?;
-                return Ok(total + tail.len() as u64);
+                total += put_snapshot(stream, handle, comp, &tail).await?;
+                return Ok(total);
             }
             None => return Err(()),
         }
     }
+}
+
+/// Writes snapshot bytes (compressed on a zstd link) and counts them; returns the bytes
+/// that went on the wire.
+async fn put_snapshot(
+    stream: &mut ClientSocket,
+    handle: &crate::client::ClientHandle,
+    comp: &mut Option<crate::repl_link::Compressor>,
+    data: &[u8],
+) -> Result<u64, ()> {
+    if data.is_empty() {
+        return Ok(0);
+    }
+    let wire = match comp.as_mut() {
+        Some(z) => {
+            let mut packed = Vec::new();
+            z.compress(data, &mut packed).map_err(|_| ())?;
+            stream.write_all(&packed).await.map_err(|_| ())?;
+            packed.len() as u64
+        }
+        None => {
+            stream.write_all(data).await.map_err(|_| ())?;
+            data.len() as u64
+        }
+    };
+    handle
+        .sync_sent
+        .set(handle.sync_sent.get() + data.len() as u64);
+    let rb = &handle.repl_bytes;
+    rb.raw.set(rb.raw.get() + data.len() as u64);
+    rb.wire.set(rb.wire.get() + wire);
+    Ok(wire)
 }
 
 /// Writes a replica's share of the replication buffer (from its offset to the end) and
@@ -226,7 +258,12 @@ async fn send_repl_stream(
     srv: &Rc<RefCell<Server>>,
     stream: &mut ClientSocket,
     handle: &Rc<crate::client::ClientHandle>,
+    comp: &mut Option<crate::repl_link::Compressor>,
 ) -> Result<(), ()> {
+    if handle.snapshot_only.get() || handle.stream_armed.get() {
+        // An rdb-channel sync: the stream goes on the other connection (or not yet here).
+        return Ok(());
+    }
     loop {
         let (blocks, start, end) = {
             let s = srv.borrow();
@@ -242,13 +279,28 @@ async fn send_repl_stream(
             return Ok(());
         }
         let mut sent = 0u64;
+        let mut wire = 0u64;
+        let mut packed = Vec::new();
         for (i, b) in blocks.iter().enumerate() {
             let part = if i == 0 { &b[start..] } else { &b[..] };
-            stream.write_all(part).await.map_err(|_| ())?;
+            match comp.as_mut() {
+                Some(z) => z.compress(part, &mut packed).map_err(|_| ())?,
+                None => {
+                    stream.write_all(part).await.map_err(|_| ())?;
+                    wire += part.len() as u64;
+                }
+            }
             sent += part.len() as u64;
         }
+        if !packed.is_empty() {
+            stream.write_all(&packed).await.map_err(|_| ())?;
+            wire += packed.len() as u64;
+        }
+        let rb = &handle.repl_bytes;
+        rb.raw.set(rb.raw.get() + sent);
+        rb.wire.set(rb.wire.get() + wire);
         let mut s = srv.borrow_mut();
-        s.stats.net_output_bytes += sent;
+        s.stats.net_output_bytes += wire;
         let now_at = handle.repl_off.get() + sent;
         handle.repl_off.set(now_at.min(end));
         crate::propagate::trim(&mut s);
@@ -282,7 +334,10 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                 None => {
                     if c.repl.is_replica {
                         // The replication stream: what the shared buffer holds past our offset.
-                        if send_repl_stream(&srv, &mut stream, &handle).await.is_err() {
+                        if send_repl_stream(&srv, &mut stream, &handle, &mut c.repl.comp)
+                            .await
+                            .is_err()
+                        {
                             break;
                         }
                         continue;
@@ -410,14 +465,42 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                     let s = srv.borrow();
                     (s.settings.rdbchecksum, s.settings.client_query_buffer_limit)
                 };
-                match stream_snapshot(&mut stream, snap, checksum, &mut qbuf, limit).await {
+                match stream_snapshot(
+                    &mut stream,
+                    snap,
+                    checksum,
+                    &mut qbuf,
+                    limit,
+                    &handle,
+                    &mut c.repl.comp,
+                )
+                .await
+                {
                     Ok(n) => srv.borrow_mut().stats.net_output_bytes += n,
                     Err(()) => break,
+                }
+                if handle.sync_phase.get() >= 1 {
+                    handle.sync_phase.set(3);
+                }
+                // An rdb-channel sync decides here: its stream moved to the second
+                // connection, or (still armed) that one is closed and the stream follows the
+                // snapshot on this one.
+                let peer = handle.rdbchan_peer.get();
+                if peer != 0 && !handle.snapshot_only.get() {
+                    handle.rdbchan_peer.set(0);
+                    if let Some(b) = srv.borrow().clients.get(&peer) {
+                        if b.stream_armed.get() {
+                            b.kill();
+                        }
+                    }
                 }
                 if close {
                     break;
                 }
-                if c.repl.is_replica && send_repl_stream(&srv, &mut stream, &handle).await.is_err()
+                if c.repl.is_replica
+                    && send_repl_stream(&srv, &mut stream, &handle, &mut c.repl.comp)
+                        .await
+                        .is_err()
                 {
                     break;
                 }

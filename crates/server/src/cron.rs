@@ -163,6 +163,27 @@ fn replication_cron(s: &mut Server) {
     {
         crate::propagate::feed_replicas_only(s, &[b"PING"]);
     }
+    // A replica that acknowledged before and has been silent for `repl-timeout` is gone
+    // (its link died without a FIN): drop it, so it stops holding the buffer and it can
+    // come back with a partial resync.
+    let timeout = Duration::from_secs(num(s, "repl-timeout", 60).max(1));
+    let silent: Vec<u64> = s
+        .replicas
+        .iter()
+        .filter_map(|id| s.clients.get(id))
+        .filter(|h| h.repl_ack_off.get() >= 0 && h.repl_ack_time.get().elapsed() > timeout)
+        .map(|h| h.id)
+        .collect();
+    for id in silent {
+        if let Some(h) = s.clients.get(&id) {
+            crate::warning!(
+                "Disconnecting timedout replica (streaming sync): {}",
+                h.addr
+            );
+            h.kill();
+        }
+        crate::propagate::detach_replica(s, id);
+    }
     let ttl = num(s, "repl-backlog-ttl", 3600);
     if s.master.is_none() && ttl > 0 && s.repl_buf.active && s.replicas.is_empty() {
         if let Some(since) = s.repl_no_replicas_since {

@@ -18,6 +18,7 @@ pub mod multi;
 pub mod persist;
 pub mod propagate;
 pub mod pubsub;
+pub mod repl_link;
 pub mod replbuf;
 pub mod replica;
 pub mod server;

@@ -147,6 +147,29 @@ pub fn feed(s: &mut crate::server::Server) {
     };
     let now_s = crate::server::now_ms() / 1000;
     let end = s.repl_buf.end_offset();
+    // A full sync holding more than half the limit moves its stream to its armed second
+    // connection (rdb-channel), before the limit would cut it off. No limit: Redis's way.
+    let limit_of_syncs = match (hard, limit.soft) {
+        (0, soft) => soft,
+        (hard, 0) => hard,
+        (hard, soft) => hard.min(soft),
+    };
+    if limit_of_syncs > 0 {
+        let moving: Vec<u64> = s
+            .replicas
+            .iter()
+            .filter_map(|id| s.clients.get(id))
+            .filter(|h| {
+                h.rdbchan_peer.get() != 0
+                    && matches!(h.sync_phase.get(), 1 | 2)
+                    && end.saturating_sub(h.repl_off.get()) >= limit_of_syncs / 2
+            })
+            .map(|h| h.id)
+            .collect();
+        for id in moving {
+            crate::cmds::activate_stream_channel(s, id);
+        }
+    }
     let mut dropped = Vec::new();
     for &id in &s.replicas {
         let Some(h) = s.clients.get(&id) else {

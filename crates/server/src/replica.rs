@@ -10,6 +10,7 @@
 //! chain of replicas receives the same stream.
 
 use crate::client::{Client, ClientHandle};
+use crate::repl_link::{Features, Link, LinkBytes, SyncBuf};
 use crate::server::{now_ms, Server};
 use crate::{notice, warning};
 use cinnabar_resp::parse::Source;
@@ -18,7 +19,7 @@ use std::cell::RefCell;
 use std::io::Write as _;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Where the link to the master stands (`ROLE`'s and INFO's words).
@@ -58,6 +59,12 @@ pub struct MasterLink {
     pub sync_total: i64,
     pub sync_read: i64,
     pub sync_last_io: Instant,
+    /// What the master granted (a Cinnabar master): rdb-channel, zstd.
+    pub features: Features,
+    /// During an rdb-channel full sync: the stream received meanwhile.
+    pub sync_buf: Option<Rc<RefCell<SyncBuf>>>,
+    /// Plain and wire bytes received from the master (all connections of this link).
+    pub bytes: Rc<LinkBytes>,
 }
 
 /// REPLICAOF host port | NO ONE (and SLAVEOF).
@@ -138,6 +145,9 @@ pub fn set_master(s: &mut Server, host: String, port: u16) {
         sync_total: -1,
         sync_read: 0,
         sync_last_io: now,
+        features: Features::default(),
+        sync_buf: None,
+        bytes: Rc::new(LinkBytes::default()),
     });
     if let Some(srv) = crate::server_rc() {
         let task = tokio::task::spawn_local(link_task(srv, generation));
@@ -439,7 +449,7 @@ async fn link_task(srv: Rc<RefCell<Server>>, generation: u64) {
 /// Reads one `\n`-terminated line (without CR/LF). Empty lines are keep-alives from a master
 /// preparing the snapshot.
 async fn read_line(
-    sock: &mut TcpStream,
+    link: &mut Link,
     buf: &mut Vec<u8>,
     timeout: Duration,
 ) -> Result<String, String> {
@@ -458,64 +468,57 @@ async fn read_line(
         if buf.len() > 64 * 1024 {
             return Err("Master sent an over-long line".into());
         }
-        let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(timeout, sock.read(&mut chunk))
+        let n = tokio::time::timeout(timeout, link.read(buf))
             .await
             .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
             .map_err(|e| format!("Error reading from MASTER: {e}"))?;
         if n == 0 {
             return Err("Master closed the connection".into());
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 
 async fn command(
-    sock: &mut TcpStream,
+    link: &mut Link,
     buf: &mut Vec<u8>,
     args: &[&[u8]],
     timeout: Duration,
 ) -> Result<String, String> {
     let mut out = Vec::new();
     crate::persist::encode_cmd(&mut out, args);
-    sock.write_all(&out)
+    link.sock
+        .write_all(&out)
         .await
         .map_err(|e| format!("Error writing to MASTER: {e}"))?;
-    read_line(sock, buf, timeout).await
+    read_line(link, buf, timeout).await
 }
 
-async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), String> {
-    let (host, port, timeout, auth, user, my_port, dir_rdb) = {
-        let s = srv.borrow();
-        let Some(m) = s.master.as_ref() else {
-            return Ok(());
-        };
-        (
-            m.host.clone(),
-            m.port,
-            Duration::from_secs(
-                s.cfg
-                    .get_value("repl-timeout")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(60u64)
-                    .max(1),
-            ),
-            s.cfg.get_value("masterauth").filter(|v| !v.is_empty()),
-            s.cfg.get_value("masteruser").filter(|v| !v.is_empty()),
-            s.settings.port,
-            crate::persist::rdb_file_path(&s),
-        )
-    };
-    set_state(srv, generation, LinkState::Connecting);
-    let mut sock = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
+/// What a link's connections need to know to reach and talk to the master.
+struct LinkParams {
+    host: String,
+    port: u16,
+    timeout: Duration,
+    auth: Option<String>,
+    user: Option<String>,
+    my_port: u16,
+    /// Features to ask a Cinnabar master for.
+    want: Features,
+    bytes: Rc<LinkBytes>,
+}
+
+/// Connects and does the handshake up to (not including) PSYNC: PING, AUTH, REPLCONF
+/// listening-port, capa, and the Cinnabar features. Returns the link, what was read past
+/// the last reply, and what the master granted.
+async fn handshake(p: &LinkParams) -> Result<(Link, Vec<u8>, Features), String> {
+    let sock = tokio::time::timeout(p.timeout, TcpStream::connect((p.host.as_str(), p.port)))
         .await
         .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
         .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
     let _ = sock.set_nodelay(true);
-    notice!("MASTER <-> REPLICA sync started");
-    set_state(srv, generation, LinkState::Handshake);
+    let mut link = Link::new(sock, p.bytes.clone());
     let mut buf = Vec::new();
-    let pong = command(&mut sock, &mut buf, &[b"PING"], timeout).await?;
+    let timeout = p.timeout;
+    let pong = command(&mut link, &mut buf, &[b"PING"], timeout).await?;
     if pong.starts_with('-')
         && !pong.starts_with("-NOAUTH")
         && !pong.starts_with("-NOPERM")
@@ -523,29 +526,28 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
     {
         return Err(format!("Error reply to PING from master: '{pong}'"));
     }
-    notice!("Master replied to PING, replication can continue...");
-    if let Some(pass) = auth {
-        let r = match &user {
+    if let Some(pass) = &p.auth {
+        let r = match &p.user {
             Some(u) => {
                 command(
-                    &mut sock,
+                    &mut link,
                     &mut buf,
                     &[b"AUTH", u.as_bytes(), pass.as_bytes()],
                     timeout,
                 )
                 .await?
             }
-            None => command(&mut sock, &mut buf, &[b"AUTH", pass.as_bytes()], timeout).await?,
+            None => command(&mut link, &mut buf, &[b"AUTH", pass.as_bytes()], timeout).await?,
         };
         if r.starts_with('-') {
             return Err(format!("Unable to AUTH to MASTER: {r}"));
         }
     }
-    let p = my_port.to_string();
+    let port = p.my_port.to_string();
     let r = command(
-        &mut sock,
+        &mut link,
         &mut buf,
-        &[b"REPLCONF", b"listening-port", p.as_bytes()],
+        &[b"REPLCONF", b"listening-port", port.as_bytes()],
         timeout,
     )
     .await?;
@@ -553,7 +555,7 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
         notice!("(Non critical) Master does not understand REPLCONF listening-port: {r}");
     }
     let r = command(
-        &mut sock,
+        &mut link,
         &mut buf,
         &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"],
         timeout,
@@ -561,6 +563,172 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
     .await?;
     if r.starts_with('-') {
         notice!("(Non critical) Master does not understand REPLCONF capa: {r}");
+    }
+    let mut granted = Features::default();
+    let want = p.want.words();
+    if !want.is_empty() {
+        // A real Redis answers with an error: the link stays Redis's protocol.
+        let r = command(
+            &mut link,
+            &mut buf,
+            &[b"REPLCONF", b"cinnabar-features", want.as_bytes()],
+            timeout,
+        )
+        .await?;
+        if let Some(rest) = r.strip_prefix("+OK") {
+            granted = Features::parse(rest.trim().as_bytes());
+        }
+    }
+    Ok((link, buf, granted))
+}
+
+/// Opens the stream connection of an rdb-channel full sync: PSYNC at the snapshot's offset on
+/// a second connection, on behalf of client `first_id` (our snapshot connection). `None` when
+/// the master would not (the stream then follows the snapshot on the first connection).
+async fn open_stream_channel(
+    p: &LinkParams,
+    first_id: &str,
+    replid: &str,
+    offset: u64,
+) -> Option<(Link, Vec<u8>)> {
+    let attempt = async {
+        let (mut link, mut buf, granted) = handshake(p).await?;
+        let r = command(
+            &mut link,
+            &mut buf,
+            &[b"REPLCONF", b"rdb-channel-for", first_id.as_bytes()],
+            p.timeout,
+        )
+        .await?;
+        if r.starts_with('-') {
+            return Err(r);
+        }
+        let o = (offset + 1).to_string();
+        let r = command(
+            &mut link,
+            &mut buf,
+            &[b"PSYNC", replid.as_bytes(), o.as_bytes()],
+            p.timeout,
+        )
+        .await?;
+        if !r.starts_with("+CONTINUE") {
+            return Err(r);
+        }
+        if granted.zstd {
+            link.start_decompress(&mut buf)
+                .map_err(|e| format!("zstd: {e}"))?;
+        }
+        Ok::<_, String>((link, buf))
+    };
+    match attempt.await {
+        Ok(x) => Some(x),
+        Err(e) => {
+            notice!("MASTER <-> REPLICA sync: no stream channel ({e}); the stream will follow the snapshot");
+            None
+        }
+    }
+}
+
+/// The stream connection's reader during a full sync: everything the master sends is kept in
+/// `buf` until `stop` is signalled; then the link is handed back. An error ends it (and the
+/// sync, which finds it in `buf.done`).
+async fn buffer_stream(
+    mut link: Link,
+    first: Vec<u8>,
+    buf: Rc<RefCell<SyncBuf>>,
+    stop: Rc<tokio::sync::Notify>,
+) -> Link {
+    if let Err(e) = buf.borrow_mut().push(&first) {
+        buf.borrow_mut().done = Some(Err(format!("Can't buffer the master's stream: {e}")));
+        return link;
+    }
+    let mut data = Vec::with_capacity(64 * 1024);
+    loop {
+        data.clear();
+        let r = tokio::select! {
+            biased;
+            _ = stop.notified() => {
+                buf.borrow_mut().done = Some(Ok(()));
+                return link;
+            }
+            r = link.read(&mut data) => r,
+        };
+        // No timeout here: the channel is silent until the master moves the stream to it, and
+        // the snapshot connection's own timeouts tell a dead master.
+        let err = match r {
+            Err(e) => Some(format!("Error reading the stream channel: {e}")),
+            Ok(0) => Some("The master closed the stream channel".to_string()),
+            Ok(_) => buf
+                .borrow_mut()
+                .push(&data)
+                .err()
+                .map(|e| format!("Can't buffer the master's stream: {e}")),
+        };
+        if let Some(e) = err {
+            buf.borrow_mut().done = Some(Err(e));
+            return link;
+        }
+    }
+}
+
+async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), String> {
+    let (params, dir_rdb, buf_limit) = {
+        let s = srv.borrow();
+        let Some(m) = s.master.as_ref() else {
+            return Ok(());
+        };
+        let on = |k: &str, yes: &str| s.cfg.get_value(k).is_none_or(|v| v == yes);
+        let hard = s
+            .cfg
+            .client_output_buffer_limit(cinnabar_config::ClientClass::Replica)
+            .hard;
+        let limit = s
+            .cfg
+            .get_value("replica-full-sync-buffer-limit")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|&l| l > 0)
+            .unwrap_or(if hard > 0 { hard } else { 256 << 20 });
+        (
+            LinkParams {
+                host: m.host.clone(),
+                port: m.port,
+                timeout: Duration::from_secs(
+                    s.cfg
+                        .get_value("repl-timeout")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(60u64)
+                        .max(1),
+                ),
+                auth: s.cfg.get_value("masterauth").filter(|v| !v.is_empty()),
+                user: s.cfg.get_value("masteruser").filter(|v| !v.is_empty()),
+                my_port: s.settings.port,
+                want: Features {
+                    rdb_channel: on("repl-rdb-channel", "yes"),
+                    zstd: on("repl-compression", "zstd"),
+                },
+                bytes: m.bytes.clone(),
+            },
+            crate::persist::rdb_file_path(&s),
+            limit.min(usize::MAX as u64) as usize,
+        )
+    };
+    let (host, port, timeout) = (params.host.clone(), params.port, params.timeout);
+    set_state(srv, generation, LinkState::Connecting);
+    notice!("MASTER <-> REPLICA sync started");
+    set_state(srv, generation, LinkState::Handshake);
+    let (mut link, mut buf, granted) = handshake(&params).await?;
+    notice!("Master replied to PING, replication can continue...");
+    // The snapshot connection's client id, for the stream connection to name it.
+    let mut first_id: Option<String> = None;
+    if granted.rdb_channel {
+        let r = command(&mut link, &mut buf, &[b"CLIENT", b"ID"], timeout).await?;
+        first_id = r.strip_prefix(':').map(str::to_string);
+    }
+    {
+        let mut s = srv.borrow_mut();
+        if let Some(m) = s.master.as_mut().filter(|m| m.generation == generation) {
+            m.features = granted;
+        }
     }
     let cached = {
         let s = srv.borrow();
@@ -580,11 +748,11 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
             if failing_over {
                 argv.push(b"FAILOVER");
             }
-            command(&mut sock, &mut buf, &argv, timeout).await?
+            command(&mut link, &mut buf, &argv, timeout).await?
         }
         None => {
             notice!("Partial resynchronization not possible (no cached master)");
-            command(&mut sock, &mut buf, &[b"PSYNC", b"?", b"-1"], timeout).await?
+            command(&mut link, &mut buf, &[b"PSYNC", b"?", b"-1"], timeout).await?
         }
     };
     if failing_over {
@@ -592,6 +760,10 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
             &mut srv.borrow_mut(),
             r.starts_with("+CONTINUE") || r.starts_with("+FULLRESYNC"),
         );
+    }
+    if granted.zstd && (r.starts_with("+CONTINUE") || r.starts_with("+FULLRESYNC")) {
+        link.start_decompress(&mut buf)
+            .map_err(|e| format!("Bad compressed data from MASTER: {e}"))?;
     }
     if let Some(rest) = r.strip_prefix("+CONTINUE") {
         // Same history: keep the data and go on with the stream.
@@ -621,7 +793,8 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
         notice!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         let left = std::mem::take(&mut buf);
         let db = srv.borrow().master_db;
-        return apply_stream(srv, generation, &mut sock, left, handle, timeout, db).await;
+        let mut c = master_client(handle, db);
+        return apply_loop(srv, generation, &mut link, left, &mut c, timeout).await;
     }
     let Some(rest) = r.strip_prefix("+FULLRESYNC ") else {
         return Err(format!("Unexpected reply to PSYNC from master: {r}"));
@@ -631,8 +804,83 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
     let master_offset: u64 = parts.next().and_then(|o| o.parse().ok()).unwrap_or(0);
     notice!("Full resync from master: {master_replid}:{master_offset}");
     set_state(srv, generation, LinkState::Transfer);
+    // The stream channel: the master's writes from the snapshot's offset on, kept here
+    // while the snapshot arrives and loads.
+    let mut channel = None;
+    if let Some(id) = &first_id {
+        if let Some((blink, first)) =
+            open_stream_channel(&params, id, &master_replid, master_offset).await
+        {
+            let tmp = dir_rdb.with_file_name(format!(
+                "temp-stream-{}.{}.buf",
+                now_ms() / 1000,
+                std::process::id()
+            ));
+            let sbuf = Rc::new(RefCell::new(SyncBuf::new(buf_limit, tmp)));
+            let stop = Rc::new(tokio::sync::Notify::new());
+            let task =
+                tokio::task::spawn_local(buffer_stream(blink, first, sbuf.clone(), stop.clone()));
+            if let Some(m) = srv.borrow_mut().master.as_mut() {
+                m.sync_buf = Some(sbuf.clone());
+            }
+            notice!("MASTER <-> REPLICA sync: a second connection stands by for the stream (rdb-channel)");
+            channel = Some(StreamChannel {
+                buf: sbuf,
+                stop,
+                task: Some(task),
+            });
+        }
+    }
+    let result = full_sync(
+        srv,
+        generation,
+        &mut link,
+        buf,
+        timeout,
+        &dir_rdb,
+        (&host, port),
+        (master_replid, master_offset),
+        channel,
+    )
+    .await;
+    if let Some(m) = srv.borrow_mut().master.as_mut() {
+        m.sync_buf = None;
+    }
+    result
+}
+
+/// The second connection of an rdb-channel full sync, while its reader buffers.
+struct StreamChannel {
+    buf: Rc<RefCell<SyncBuf>>,
+    stop: Rc<tokio::sync::Notify>,
+    task: Option<tokio::task::JoinHandle<Link>>,
+}
+
+impl Drop for StreamChannel {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// Receives the snapshot (into a temp file), loads it, then applies the stream: what
+/// followed the snapshot on this connection, or with a stream channel, what it buffered and
+/// then that connection.
+#[allow(clippy::too_many_arguments)]
+async fn full_sync(
+    srv: &Rc<RefCell<Server>>,
+    generation: u64,
+    link: &mut Link,
+    mut buf: Vec<u8>,
+    timeout: Duration,
+    dir_rdb: &std::path::Path,
+    (host, port): (&str, u16),
+    (master_replid, master_offset): (String, u64),
+    channel: Option<StreamChannel>,
+) -> Result<(), String> {
     // The snapshot: `$EOF:<mark>` (diskless) or `$<length>`.
-    let head = read_line(&mut sock, &mut buf, timeout).await?;
+    let head = read_line(link, &mut buf, timeout).await?;
     if head.starts_with('-') {
         return Err(format!("MASTER aborted replication with an error: {head}"));
     }
@@ -670,11 +918,10 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
     let mut read: u64 = 0;
     let mut tail: Vec<u8> = Vec::new();
     let mut leftover: Vec<u8> = Vec::new();
-    let mut pending = std::mem::take(&mut buf);
+    let mut pending = buf;
     loop {
         if pending.is_empty() {
-            let mut chunk = vec![0u8; 64 * 1024];
-            let n = tokio::time::timeout(timeout, sock.read(&mut chunk))
+            let n = tokio::time::timeout(timeout, link.read(&mut pending))
                 .await
                 .map_err(|_| "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.".to_string())?
                 .map_err(|e| format!("I/O error trying to sync with MASTER: {e}"))?;
@@ -682,8 +929,6 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
                 let _ = std::fs::remove_file(&tmp);
                 return Err("I/O error trying to sync with MASTER: connection lost".into());
             }
-            chunk.truncate(n);
-            pending = chunk;
         }
         let data = std::mem::take(&mut pending);
         match (&mark, total) {
@@ -719,6 +964,16 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
         if let Some(m) = s.master.as_mut() {
             m.sync_read = read as i64;
             m.sync_last_io = Instant::now();
+        }
+        drop(s);
+        if let Some(ch) = &channel {
+            // A stream channel that failed after the stream moved there ends the sync (one
+            // closed while still armed just means the stream stays here).
+            let b = ch.buf.borrow();
+            if let (Some(Err(e)), true) = (&b.done, b.total > 0) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.clone());
+            }
         }
     }
     file.sync_all().map_err(|e| {
@@ -760,7 +1015,7 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
             let _ = std::fs::remove_file(&tmp);
         }
     }
-    // The link is up: from here on the socket carries the master's stream.
+    // The link is up: the master's stream from the snapshot's offset on.
     let handle = {
         let mut s = srv.borrow_mut();
         s.replid = master_replid;
@@ -774,7 +1029,7 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
         s.repl_buf.activate(master_offset);
         s.master_cached = true;
         crate::propagate::refresh_enabled(&mut s);
-        let h = master_handle(&mut s, &host, port);
+        let h = master_handle(&mut s, host, port);
         s.master_client = Some(h.id);
         if let Some(m) = s.master.as_mut() {
             m.state = LinkState::Connected;
@@ -783,7 +1038,87 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
         h
     };
     notice!("MASTER <-> REPLICA sync: Finished with success");
-    apply_stream(srv, generation, &mut sock, leftover, handle, timeout, 0).await
+    let mut c = master_client(handle, 0);
+    // With a stream channel, the master decided when the snapshot ended: the stream moved
+    // there (it has sent something), or it stays here (the channel is closed, empty).
+    let moved = match &channel {
+        None => false,
+        Some(ch) => {
+            let since = Instant::now();
+            loop {
+                {
+                    let b = ch.buf.borrow();
+                    if b.total > 0 {
+                        break true;
+                    }
+                    if b.done.is_some() {
+                        break false;
+                    }
+                }
+                if since.elapsed() > timeout {
+                    return Err(
+                        "MASTER timeout: the stream channel neither started nor closed".into(),
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    let Some(mut ch) = channel.filter(|_| moved) else {
+        return apply_loop(srv, generation, link, leftover, &mut c, timeout).await;
+    };
+    // Apply what the stream channel buffered (it keeps reading meanwhile), then hand over to
+    // that connection. The snapshot connection has done its part.
+    let _ = link.sock.shutdown().await;
+    let mut qbuf = Vec::new();
+    let mut parser = CommandParser::new();
+    let mut stopped = None;
+    loop {
+        let chunk = ch
+            .buf
+            .borrow_mut()
+            .take(4 << 20)
+            .map_err(|e| format!("Can't read back the buffered stream: {e}"))?;
+        if chunk.is_empty() {
+            if stopped.is_some() {
+                break;
+            }
+            ch.stop.notify_one();
+            let Some(task) = ch.task.take() else {
+                return unreachable_state();
+            };
+            stopped = Some(
+                task.await
+                    .map_err(|_| "stream channel reader lost".to_string())?,
+            );
+            continue;
+        }
+        qbuf.extend_from_slice(&chunk);
+        if !is_current(srv, generation) {
+            return Ok(());
+        }
+        let used = {
+            let mut s = srv.borrow_mut();
+            let (used, _) = apply_buffered(&mut s, &mut parser, &qbuf, &mut c)?;
+            crate::propagate::feed(&mut s);
+            if let Some(m) = s.master.as_mut() {
+                m.last_io = Instant::now();
+            }
+            used
+        };
+        qbuf.drain(..used);
+        tokio::task::yield_now().await;
+    }
+    if let Some(Err(e)) = ch.buf.borrow_mut().done.take() {
+        return Err(e);
+    }
+    let Some(mut blink) = stopped else {
+        return unreachable_state();
+    };
+    notice!(
+        "MASTER <-> REPLICA sync: buffered stream applied, continuing on the stream connection"
+    );
+    apply_loop(srv, generation, &mut blink, qbuf, &mut c, timeout).await
 }
 
 /// Diskless snapshot framing: appends `data` to the bytes held back in `tail` and returns what
@@ -816,25 +1151,79 @@ fn master_handle(s: &mut Server, host: &str, port: u16) -> Rc<ClientHandle> {
     ClientHandle::internal(s, format!("{host}:{port}"))
 }
 
-async fn apply_stream(
-    srv: &Rc<RefCell<Server>>,
-    generation: u64,
-    sock: &mut TcpStream,
-    qbuf: Vec<u8>,
-    handle: Rc<ClientHandle>,
-    timeout: Duration,
-    db: usize,
-) -> Result<(), String> {
+/// The client that applies the master's stream, in database `db`.
+fn master_client(handle: Rc<ClientHandle>, db: usize) -> Client {
     let mut c = Client::new(handle, true);
     c.is_master = true;
     c.db = db;
-    apply_loop(srv, generation, sock, qbuf, &mut c, timeout).await
+    c
+}
+
+/// Applies every complete command at the start of `qbuf` through the master client; returns
+/// the bytes used and whether a REPLCONF GETACK was among them.
+fn apply_buffered(
+    s: &mut Server,
+    parser: &mut CommandParser,
+    qbuf: &[u8],
+    c: &mut Client,
+) -> Result<(usize, bool), String> {
+    let now = now_ms();
+    let mut clock = Instant::now();
+    let mut rpos = 0usize;
+    let mut getack = false;
+    while rpos < qbuf.len() {
+        let limits = Limits {
+            max_bulk: s.settings.proto_max_bulk_len,
+            authenticated: true,
+        };
+        match parser.parse(&qbuf[rpos..], limits) {
+            Ok(Some((n, src))) => {
+                let args = match src {
+                    Source::Buffer => Args::new(&qbuf[rpos..], &parser.spans),
+                    Source::Inline => Args::new(&parser.inline_buf, &parser.spans),
+                };
+                if !args.is_empty() {
+                    if args.get(0).eq_ignore_ascii_case(b"replconf")
+                        && args.len() >= 2
+                        && args.get(1).eq_ignore_ascii_case(b"getack")
+                    {
+                        getack = true;
+                    } else {
+                        s.applying_master = true;
+                        for db in s.ks.dbs.iter_mut() {
+                            db.replaying = true;
+                        }
+                        let _ = crate::dispatch::execute(s, c, args, now, &mut clock);
+                        // Kept as we go: the link task may be aborted at any await
+                        // (REPLICAOF elsewhere), and a later partial resync continues
+                        // in the database the stream had selected.
+                        s.master_db = c.db;
+                        for db in s.ks.dbs.iter_mut() {
+                            db.replaying = false;
+                        }
+                        s.applying_master = false;
+                        c.reply.out.clear();
+                        c.reply.errors.clear();
+                    }
+                }
+                // Proxy the exact bytes to our backlog and our own replicas.
+                if s.repl_buf.active {
+                    s.prop.stream.extend_from_slice(&qbuf[rpos..rpos + n]);
+                }
+                s.prop.offset += n as u64;
+                rpos += n;
+            }
+            Ok(None) => break,
+            Err(e) => return Err(format!("Protocol error from MASTER: {e}")),
+        }
+    }
+    Ok((rpos, getack))
 }
 
 async fn apply_loop(
     srv: &Rc<RefCell<Server>>,
     generation: u64,
-    sock: &mut TcpStream,
+    link: &mut Link,
     mut qbuf: Vec<u8>,
     c: &mut Client,
     timeout: Duration,
@@ -846,74 +1235,24 @@ async fn apply_loop(
             return Ok(());
         }
         // Apply every complete command in the buffer.
-        let mut rpos = 0usize;
-        let mut getack = false;
-        {
+        let (rpos, getack) = {
             let mut s = srv.borrow_mut();
-            let now = now_ms();
-            let mut clock = Instant::now();
-            while rpos < qbuf.len() {
-                let limits = Limits {
-                    max_bulk: s.settings.proto_max_bulk_len,
-                    authenticated: true,
-                };
-                match parser.parse(&qbuf[rpos..], limits) {
-                    Ok(Some((n, src))) => {
-                        let args = match src {
-                            Source::Buffer => Args::new(&qbuf[rpos..], &parser.spans),
-                            Source::Inline => Args::new(&parser.inline_buf, &parser.spans),
-                        };
-                        if !args.is_empty() {
-                            if args.get(0).eq_ignore_ascii_case(b"replconf")
-                                && args.len() >= 2
-                                && args.get(1).eq_ignore_ascii_case(b"getack")
-                            {
-                                getack = true;
-                            } else {
-                                s.applying_master = true;
-                                for db in s.ks.dbs.iter_mut() {
-                                    db.replaying = true;
-                                }
-                                let _ = crate::dispatch::execute(&mut s, c, args, now, &mut clock);
-                                // Kept as we go: the link task may be aborted at any await
-                                // (REPLICAOF elsewhere), and a later partial resync continues
-                                // in the database the stream had selected.
-                                s.master_db = c.db;
-                                for db in s.ks.dbs.iter_mut() {
-                                    db.replaying = false;
-                                }
-                                s.applying_master = false;
-                                c.reply.out.clear();
-                                c.reply.errors.clear();
-                            }
-                        }
-                        // Proxy the exact bytes to our backlog and our own replicas.
-                        if s.repl_buf.active {
-                            let bytes = qbuf[rpos..rpos + n].to_vec();
-                            s.prop.stream.extend_from_slice(&bytes);
-                        }
-                        s.prop.offset += n as u64;
-                        rpos += n;
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        return Err(format!("Protocol error from MASTER: {e}"));
-                    }
-                }
-            }
+            let r = apply_buffered(&mut s, &mut parser, &qbuf, c)?;
             crate::propagate::feed(&mut s);
             if let Some(m) = s.master.as_mut() {
-                if rpos > 0 {
+                if r.0 > 0 {
                     m.last_io = Instant::now();
                 }
             }
-        }
+            r
+        };
         qbuf.drain(..rpos);
         if getack || last_ack.elapsed() >= Duration::from_secs(1) {
             let off = srv.borrow().prop.offset.to_string();
             let mut out = Vec::new();
             crate::persist::encode_cmd(&mut out, &[b"REPLCONF", b"ACK", off.as_bytes()]);
-            sock.write_all(&out)
+            link.sock
+                .write_all(&out)
                 .await
                 .map_err(|e| format!("Error writing to MASTER: {e}"))?;
             last_ack = Instant::now();
@@ -921,7 +1260,6 @@ async fn apply_loop(
         if qbuf.len() > 1 << 30 {
             return Err("MASTER sent an over-long command".into());
         }
-        let mut chunk = [0u8; 16 * 1024];
         let idle = {
             let s = srv.borrow();
             s.master
@@ -931,13 +1269,20 @@ async fn apply_loop(
         if idle > timeout {
             return Err("MASTER timeout: no data nor PING received...".into());
         }
-        match tokio::time::timeout(Duration::from_millis(1000), sock.read(&mut chunk)).await {
+        match tokio::time::timeout(Duration::from_millis(1000), link.read(&mut qbuf)).await {
             Err(_) => continue,
-            Ok(Ok(0)) | Ok(Err(_)) => {
+            Ok(Ok(0)) => {
                 notice!("Connection with master lost.");
                 return Ok(());
             }
-            Ok(Ok(n)) => qbuf.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Other => {
+                return Err(format!("Bad compressed data from MASTER: {e}"));
+            }
+            Ok(Err(_)) => {
+                notice!("Connection with master lost.");
+                return Ok(());
+            }
+            Ok(Ok(_)) => {}
         }
     }
 }
@@ -974,6 +1319,24 @@ pub fn info_lines(s: &Server, m: &MasterLink) -> String {
             m.sync_last_io.elapsed().as_secs()
         ));
     }
+    if m.state == LinkState::Transfer {
+        if let Some(b) = &m.sync_buf {
+            let b = b.borrow();
+            out.push_str(&format!(
+                "master_sync_stream_channel:1\r\nmaster_sync_buffered_bytes:{}\r\nmaster_sync_buffer_peak:{}\r\nmaster_sync_buffer_spilled_bytes:{}\r\nmaster_sync_buffer_received:{}\r\n",
+                b.len(),
+                b.peak,
+                b.spilled(),
+                b.total
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "master_link_compression:{}\r\nmaster_link_raw_bytes:{}\r\nmaster_link_wire_bytes:{}\r\n",
+        if m.features.zstd { "zstd" } else { "none" },
+        m.bytes.raw.get(),
+        m.bytes.wire.get()
+    ));
     if !up {
         out.push_str(&format!(
             "master_link_down_since_seconds:{}\r\n",

@@ -243,27 +243,48 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
             None => out.push_str("role:master\r\n"),
         }
         let _ = write!(out, "connected_slaves:{}\r\n", s.replicas.len());
+        let mut max_obuf = 0u64;
         for (i, id) in s.replicas.iter().enumerate() {
             if let Some(h) = s.clients.get(id) {
                 let ip = h
                     .addr
                     .rsplit_once(':')
                     .map_or(h.addr.as_str(), |(ip, _)| ip);
+                let obuf = s.repl_buf.end_offset().saturating_sub(h.repl_off.get());
+                max_obuf = max_obuf.max(obuf);
+                // With an rdb-channel full sync, the snapshot connection tells the phase.
+                let peer = match h.rdbchan_peer.get() {
+                    0 => None,
+                    p => s.clients.get(&p).filter(|p| p.snapshot_only.get()),
+                };
+                let (phase, sent) = match peer {
+                    Some(p) => (p.sync_phase.get().max(1), p.sync_sent.get()),
+                    None => (h.sync_phase.get(), h.sync_sent.get()),
+                };
+                let acked = h.repl_ack_off.get() >= 0;
+                let phase_name = match phase {
+                    1 => "waiting",
+                    2 => "snapshot",
+                    3 => "loading",
+                    _ if acked => "online",
+                    _ => "loading",
+                };
+                let (raw, wire) = [Some(h), peer].into_iter().flatten().fold((0, 0), |a, x| {
+                    (a.0 + x.repl_bytes.raw.get(), a.1 + x.repl_bytes.wire.get())
+                });
                 let _ = write!(
                     out,
-                    "slave{i}:ip={ip},port={},state={},offset={},lag={},output_buffer={}\r\n",
+                    "slave{i}:ip={ip},port={},state={},offset={},lag={},output_buffer={obuf},sync_phase={phase_name},sync_sent_bytes={sent},channels={},compression={},raw_bytes={raw},wire_bytes={wire}\r\n",
                     h.repl_port.get(),
-                    if h.repl_ack_off.get() >= 0 {
-                        "online"
-                    } else {
-                        "wait_bgsave"
-                    },
+                    if acked { "online" } else { "wait_bgsave" },
                     h.repl_ack_off.get().max(0),
                     h.repl_ack_time.get().elapsed().as_secs(),
-                    s.repl_buf.end_offset().saturating_sub(h.repl_off.get())
+                    if peer.is_some() { 2 } else { 1 },
+                    if h.repl_zstd.get() { "zstd" } else { "none" },
                 );
             }
         }
+        let _ = write!(out, "replicas_max_output_buffer:{max_obuf}\r\n");
         let _ = write!(
             out,
             "{}master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",

@@ -173,9 +173,47 @@ fn replconf(s: &mut Server, c: &mut Client, a: Args) {
                 Some(1) => c.repl.rdb_only = true,
                 _ => return c.reply.error("ERR value is not an integer or out of range"),
             }
+        } else if opt.eq_ignore_ascii_case(b"cinnabar-features") {
+            // A Cinnabar replica: grant what it asks for and this server allows.
+            let wanted = crate::repl_link::Features::parse(val);
+            let granted = crate::repl_link::Features {
+                rdb_channel: wanted.rdb_channel
+                    && s.cfg
+                        .get_value("repl-rdb-channel")
+                        .is_none_or(|v| v == "yes"),
+                zstd: wanted.zstd
+                    && s.cfg
+                        .get_value("repl-compression")
+                        .is_none_or(|v| v == "zstd"),
+            };
+            if granted.zstd && c.repl.comp.is_none() {
+                let level = s
+                    .cfg
+                    .get_value("repl-compression-level")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(3);
+                match crate::repl_link::Compressor::new(level) {
+                    Ok(z) => c.repl.comp = Some(z),
+                    Err(_) => return c.reply.error("ERR compression unavailable"),
+                }
+                c.handle.repl_zstd.set(true);
+            }
+            c.repl.features = granted;
+            let words = granted.words();
+            return c.reply.simple(&if words.is_empty() {
+                "OK".to_string()
+            } else {
+                format!("OK {words}")
+            });
+        } else if opt.eq_ignore_ascii_case(b"rdb-channel-for") {
+            match cinnabar_util::num::string2ll(val) {
+                Some(id) if id > 0 => c.repl.rdbchan_for = Some(id as u64),
+                _ => return c.reply.error("ERR value is not an integer or out of range"),
+            }
         } else if opt.eq_ignore_ascii_case(b"ack") {
             // From an attached replica: how far it has applied the stream (no reply).
             if c.repl.is_replica {
+                c.handle.sync_phase.set(0);
                 if let Some(off) = cinnabar_util::num::string2ll(val) {
                     c.handle.repl_ack_off.set(off);
                     c.handle.repl_ack_time.set(std::time::Instant::now());
@@ -239,6 +277,9 @@ fn sync(s: &mut Server, c: &mut Client, a: Args) {
     if psync && !c.repl.rdb_only {
         let replid = a.get(1);
         let wanted = cinnabar_util::num::string2ll(a.get(2)).unwrap_or(-1);
+        if let Some(first) = c.repl.rdbchan_for {
+            return attach_stream_channel(s, c, first, replid, wanted);
+        }
         let known = replid == s.replid.as_bytes()
             || (replid == s.replid2.as_bytes() && wanted <= s.second_repl_offset);
         if known && wanted >= 1 && s.repl_buf.has_from(wanted as u64 - 1) {
@@ -274,6 +315,8 @@ fn sync(s: &mut Server, c: &mut Client, a: Args) {
     } else {
         crate::client::Framing::Length
     };
+    c.handle.sync_phase.set(1);
+    c.handle.sync_sent.set(0);
     s.pending_syncs.push(crate::persist::PendingSync {
         client: c.handle.id,
         tx,
@@ -294,6 +337,71 @@ fn sync(s: &mut Server, c: &mut Client, a: Args) {
     }
     // Start at once when nothing needs to wait.
     crate::persist::start_pending_syncs(s);
+}
+
+/// PSYNC on the second connection of a Cinnabar replica's full sync (rdb-channel). It is
+/// armed, not attached: the stream stays on the first connection (client `first`) as Redis
+/// does, unless what that one holds during the snapshot grows past the threshold (see
+/// `propagate::feed`); then the stream moves here, the first connection carries only the
+/// snapshot, and the master's memory for this replica stays bounded. If the snapshot ends
+/// first, this connection is closed and the replica goes on with the first one.
+fn attach_stream_channel(s: &mut Server, c: &mut Client, first: u64, replid: &[u8], wanted: i64) {
+    let ok = replid == s.replid.as_bytes()
+        && wanted >= 1
+        && s.replicas.contains(&first)
+        && s.clients.get(&first).is_some_and(|h| {
+            h.rdbchan_peer.get() == 0
+                && matches!(h.sync_phase.get(), 1 | 2)
+                && h.repl_off.get() + 1 == wanted as u64
+        });
+    if !ok {
+        return c
+            .reply
+            .error("ERR no full synchronization of that client to attach a stream to");
+    }
+    c.reply.simple(&format!("CONTINUE {}", s.replid));
+    c.repl.is_replica = true;
+    c.handle.replica.set(true);
+    c.handle.stream_armed.set(true);
+    c.handle.rdbchan_peer.set(first);
+    if let Some(h) = s.clients.get(&first) {
+        h.rdbchan_peer.set(c.handle.id);
+        // The stream connection stands for the same replica.
+        c.handle.repl_port.set(h.repl_port.get());
+    }
+}
+
+/// Moves the stream of full sync `first` to its armed stream connection (see
+/// `attach_stream_channel`). False when there is none any more.
+pub fn activate_stream_channel(s: &mut Server, first: u64) -> bool {
+    let Some(a) = s.clients.get(&first).cloned() else {
+        return false;
+    };
+    let b_id = a.rdbchan_peer.get();
+    let Some(b) = s
+        .clients
+        .get(&b_id)
+        .cloned()
+        .filter(|b| b.stream_armed.get())
+    else {
+        a.rdbchan_peer.set(0);
+        return false;
+    };
+    let off = a.repl_off.get();
+    b.stream_armed.set(false);
+    attach_replica(s, b_id, off);
+    a.snapshot_only.set(true);
+    s.replicas.retain(|&r| r != first);
+    b.outbox_notify.notify_one();
+    crate::notice!(
+        "Replica {}: {} bytes held during its full sync; the stream goes on its second connection (id={}) from offset {}",
+        a.addr,
+        s.repl_buf.end_offset().saturating_sub(off),
+        b_id,
+        off + 1
+    );
+    crate::propagate::trim(s);
+    true
 }
 
 /// Makes `c` a replica reading the replication buffer from `offset`.
