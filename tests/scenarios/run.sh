@@ -39,7 +39,7 @@ C_REQUESTS=${C_REQUESTS:-600000}
 D_CUT=${D_CUT:-10}                 # seconds the link is down (repl-timeout is 4)
 
 cleanup() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do { kill -9 "$p" && wait "$p"; } 2>/dev/null || true; done
     for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
@@ -175,7 +175,7 @@ scenario_b() {
     local rm rr cm cr
     rm=$(ns_m 3); rr=$(ns_r 3); cm=$(ns_m 4); cr=$(ns_r 4)
     start "$rm" "$REDIS" 7001 b-redis-master --repl-diskless-sync-delay 0
-    start "$cm" "$CIN" 7001 b-cin-master --repl-diskless-sync-delay 0
+    start "$cm" "$CIN" 7001 b-cin-master --repl-diskless-sync-delay 0 ${B_LEVEL:+--repl-compression-level "$B_LEVEL"}
     start "$rr" "$REDIS" 7002 b-redis-replica --replicaof 10.213.3.1 7001
     start "$cr" "$CIN" 7002 b-cin-replica --replicaof 10.213.4.1 7001
     wait_online "$rr" 7002 60 && wait_online "$cr" 7002 60

@@ -63,6 +63,8 @@ pub enum Check {
     ProcTitle,
     /// shutdown-on-sig*: not both `save` and `nosave`.
     ShutdownFlags,
+    /// replica-output-buffer-throttling: `<low> <high> <rate> <delay-ms>`.
+    Throttling,
 }
 
 /// The directives with their own parsing and rendering.
@@ -419,7 +421,9 @@ pub static DIRECTIVES: &[Directive] = &[
     b("repl-rdb-channel", None, HID, true),
     n("replica-full-sync-buffer-limit", None, HID, S, 0, I64MAX, 0, MEM),
     e("repl-compression", None, HID, REPL_COMPRESSION, 1, None),
-    n("repl-compression-level", None, HID, S, 1, 19, 3, INT),
+    n("repl-compression-level", None, HID, S, 1, 19, 6, INT),
+    // Cinnabar: delay write replies while a replica's buffer outgrows its sync's progress.
+    st("replica-output-buffer-throttling", Some("slave-output-buffer-throttling"), HID, false, Some("0 0 0 0"), Some(Check::Throttling)),
     st("appendfilename", None, IMM, false, Some("appendonly.aof"), Some(Check::AofFilename)),
     st("appenddirname", None, IMM, false, Some("appendonlydir"), Some(Check::AofDirname)),
     st("server_cpulist", None, IMM, true, None, None),
@@ -581,8 +585,9 @@ mod tests {
             }
         }
         // Redis 7.0's 178 directives plus Cinnabar's own: pipesave-command,
-        // repl-rdb-channel, replica-full-sync-buffer-limit, repl-compression(-level).
-        assert_eq!(DIRECTIVES.len(), 183);
+        // repl-rdb-channel, replica-full-sync-buffer-limit, repl-compression(-level),
+        // replica-output-buffer-throttling.
+        assert_eq!(DIRECTIVES.len(), 184);
         let (i, alias) = lookup(b"SLAVEOF").expect("slaveof");
         assert!(alias);
         assert_eq!(DIRECTIVES[i].name, "replicaof");

@@ -77,6 +77,9 @@ pub struct ClientHandle {
     pub sync_phase: Cell<u8>,
     /// Snapshot bytes sent so far (plain).
     pub sync_sent: Cell<u64>,
+    /// When the full sync began, and the dataset's size then (throttling's estimate).
+    pub sync_start: Cell<Instant>,
+    pub sync_est: Cell<u64>,
     /// A full sync's first connection whose stream went to a second one (rdb-channel): it
     /// carries the snapshot only.
     pub snapshot_only: Cell<bool>,
@@ -123,6 +126,8 @@ impl ClientHandle {
             repl_ack_time: Cell::new(now),
             sync_phase: Cell::new(0),
             sync_sent: Cell::new(0),
+            sync_start: Cell::new(now),
+            sync_est: Cell::new(0),
             snapshot_only: Cell::new(false),
             stream_armed: Cell::new(false),
             rdbchan_peer: Cell::new(0),

@@ -167,6 +167,13 @@ async fn stream_snapshot(
         None
     };
     let mut whole: Vec<u8> = Vec::new();
+    // On a zstd link the snapshot is a frame of its own at the fastest level (it is large and
+    // its strings are LZF-compressed already); the stream that follows starts a new frame at
+    // the configured level.
+    let mut snap_comp = match comp {
+        Some(_) => Some(crate::repl_link::Compressor::new(1).map_err(|_| ())?),
+        None => None,
+    };
     loop {
         // While waiting for the snapshot, notice a peer that goes away (its replica entry
         // and its share of the snapshot are released at once). What it sends meanwhile is
@@ -199,7 +206,7 @@ async fn stream_snapshot(
                 } else {
                     whole.extend_from_slice(&b);
                 }
-                total += put_snapshot(stream, handle, comp, &out).await?;
+                total += put_snapshot(stream, handle, &mut snap_comp, &out, false).await?;
             }
             Some(crate::persist::Msg::Finish(crc)) => {
                 let sum = if checksum { crc } else { 0 };
@@ -212,7 +219,7 @@ async fn stream_snapshot(
                     tail = format!("${}\r\n", whole.len()).into_bytes();
                     tail.append(&mut whole);
                 }
-                total += put_snapshot(stream, handle, comp, &tail).await?;
+                total += put_snapshot(stream, handle, &mut snap_comp, &tail, true).await?;
                 return Ok(total);
             }
             None => return Err(()),
@@ -227,14 +234,18 @@ async fn put_snapshot(
     handle: &crate::client::ClientHandle,
     comp: &mut Option<crate::repl_link::Compressor>,
     data: &[u8],
+    last: bool,
 ) -> Result<u64, ()> {
-    if data.is_empty() {
+    if data.is_empty() && !last {
         return Ok(0);
     }
     let wire = match comp.as_mut() {
         Some(z) => {
             let mut packed = Vec::new();
             z.compress(data, &mut packed).map_err(|_| ())?;
+            if last {
+                z.finish(&mut packed).map_err(|_| ())?;
+            }
             stream.write_all(&packed).await.map_err(|_| ())?;
             packed.len() as u64
         }
@@ -315,6 +326,8 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
     let mut parser = CommandParser::new();
     let mut rpos = 0usize;
     let mut need_read = true;
+    let mut served_before = false;
+    let mut throttle_ms = 0u64;
     loop {
         if need_read {
             if qbuf.capacity() - qbuf.len() < READ_CHUNK / 4 {
@@ -379,7 +392,17 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             }
             let was_replica = c.repl.is_replica;
             let keep = c.reply.out.len();
+            let dirty_before = s.dirty;
             let step = process(&mut s, &mut c, &mut parser, &qbuf, &mut rpos);
+            // replica-output-buffer-throttling: writes wait while a replica's buffer is over
+            // what its sync's progress allows (never a connection's first command).
+            if s.throttle.delay_ms > 0 && served_before && s.dirty != dirty_before && !was_replica
+            {
+                throttle_ms = s.throttle.delay_ms;
+                s.throttle.delayed_replies += 1;
+                s.throttle.delayed_ms += throttle_ms;
+            }
+            served_before = true;
             // `appendfsync always`: what these replies acknowledge is on disk first.
             crate::aof::before_reply(&mut s);
             if was_replica {
@@ -395,6 +418,10 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             info.name.clone_from(&c.name);
             step
         };
+        if throttle_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(throttle_ms)).await;
+            throttle_ms = 0;
+        }
         if !c.reply.out.is_empty() {
             if stream.write_all(&c.reply.out).await.is_err() {
                 break;

@@ -133,6 +133,7 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
         crate::aof::cron(&mut s);
         crate::migrate::cron(&mut s);
         replication_cron(&mut s);
+        crate::throttle::cron(&mut s);
         crate::persist::start_pending_syncs(&mut s);
         drop(s);
         crate::persist::cron(&srv);

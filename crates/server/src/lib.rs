@@ -25,6 +25,7 @@ pub mod server;
 pub mod settings;
 pub mod shutdown;
 pub mod sock;
+pub mod throttle;
 
 use server::Server;
 use settings::Settings;

@@ -94,6 +94,20 @@ impl Compressor {
     }
 }
 
+impl Compressor {
+    /// Ends the frame (the compressor is not used after this).
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        loop {
+            out.reserve(4096);
+            let pos = out.len();
+            let mut o = OutBuffer::around_pos(out, pos);
+            if self.enc.finish(&mut o, true)? == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
 /// The replica's side of a compressed link. Input of any shape is safe: a corrupt stream is
 /// an error (the link is dropped), and output grows only as the frame's window allows.
 pub struct Decompressor {
@@ -327,6 +341,17 @@ mod tests {
             d.feed(&wire[cut..], &mut decoded).expect("feed");
             assert_eq!(decoded, plain);
         }
+        // A finished frame followed by another one decodes as one stream.
+        let mut f = Compressor::new(1).expect("encoder");
+        let mut wire = Vec::new();
+        f.compress(b"first frame;", &mut wire).expect("compress");
+        f.finish(&mut wire).expect("finish");
+        let mut c2 = Compressor::new(6).expect("encoder");
+        c2.compress(b"second frame", &mut wire).expect("compress");
+        let mut d2 = Decompressor::new().expect("decoder");
+        let mut out2 = Vec::new();
+        d2.feed(&wire, &mut out2).expect("feed");
+        assert_eq!(out2, b"first frame;second frame");
         let mut big = vec![7u8; 3 << 20];
         big[1000] = 1;
         let mut wire = Vec::new();

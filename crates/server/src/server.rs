@@ -122,6 +122,8 @@ pub struct Server {
     pub master_cached: bool,
     /// A FAILOVER under way (writes are paused meanwhile).
     pub failover: Option<crate::replica::Failover>,
+    /// replica-output-buffer-throttling's current state.
+    pub throttle: crate::throttle::Throttle,
     /// The database the master's stream last selected (kept for a partial resync).
     pub master_db: usize,
     /// The replication cron's last run and count of runs (one a second).
@@ -224,6 +226,7 @@ impl Server {
             cron_paused: false,
             master_cached: false,
             failover: None,
+            throttle: Default::default(),
             master_db: 0,
             repl_cron_last: std::time::Instant::now(),
             repl_cron_ticks: 0,

@@ -285,6 +285,7 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
             }
         }
         let _ = write!(out, "replicas_max_output_buffer:{max_obuf}\r\n");
+        out.push_str(&crate::throttle::info(s));
         let _ = write!(
             out,
             "{}master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",

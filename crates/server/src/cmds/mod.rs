@@ -191,7 +191,7 @@ fn replconf(s: &mut Server, c: &mut Client, a: Args) {
                     .cfg
                     .get_value("repl-compression-level")
                     .and_then(|v| v.parse().ok())
-                    .unwrap_or(3);
+                    .unwrap_or(6);
                 match crate::repl_link::Compressor::new(level) {
                     Ok(z) => c.repl.comp = Some(z),
                     Err(_) => return c.reply.error("ERR compression unavailable"),
@@ -317,6 +317,10 @@ fn sync(s: &mut Server, c: &mut Client, a: Args) {
     };
     c.handle.sync_phase.set(1);
     c.handle.sync_sent.set(0);
+    c.handle.sync_start.set(std::time::Instant::now());
+    c.handle
+        .sync_est
+        .set(crate::cmds::introspect::allocator_stats().0);
     s.pending_syncs.push(crate::persist::PendingSync {
         client: c.handle.id,
         tx,
