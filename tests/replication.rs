@@ -585,3 +585,127 @@ fn the_buffer_a_lagging_replica_held_is_freed_when_it_goes() {
         m.info_field("connected_slaves").as_deref() == Some("0") && held(&mut m) < 200_000
     });
 }
+
+/// The INFO replication line of the first replica.
+fn slave0(m: &mut Conn) -> String {
+    s(&m.call(&["INFO", "replication"]))
+        .lines()
+        .find(|l| l.starts_with("slave0:"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_full_sync_that_holds_too_much_moves_its_stream_to_a_second_connection() {
+    let master = start(&cinnabar_bin());
+    let mut m = master.conn();
+    m.call(&["DEBUG", "POPULATE", "20000", "key", "100"]);
+    // A slow snapshot and a small replica limit: Redis would cut the replica off and start
+    // over; here the stream moves to the replica's second connection at half the limit.
+    m.call(&["CONFIG", "SET", "rdb-key-save-delay", "200"]);
+    m.call(&[
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "replica 2mb 1mb 60",
+    ]);
+    let replica = start(&cinnabar_bin());
+    let mut r = replica.conn();
+    r.call(&["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    wait_until("the snapshot to start", || {
+        slave0(&mut m).contains("sync_phase=snapshot")
+    });
+    let big = "v".repeat(2000);
+    let mut i = 0;
+    while !master
+        .log()
+        .contains("the stream goes on its second connection")
+    {
+        m.call(&["SET", &format!("w{}", i % 5000), &format!("{big}{i}")]);
+        i += 1;
+        assert!(i < 200_000, "the stream never moved");
+    }
+    // Meanwhile the master holds little for it, and the replica buffers the stream.
+    let line = slave0(&mut m);
+    assert!(line.contains("channels=2"), "{line}");
+    assert!(line.contains("compression=zstd"), "{line}");
+    for j in 0..500 {
+        m.call(&["INCR", &format!("c{}", j % 7)]);
+    }
+    m.call(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    wait_until("the replica to come up", || {
+        r.info_field("master_link_status").as_deref() == Some("up")
+    });
+    wait_until("the replica to catch up", || {
+        r.info_field("master_repl_offset") == m.info_field("master_repl_offset")
+    });
+    assert_eq!(digest(&mut m), digest(&mut r));
+    assert_eq!(m.info_field("sync_full").as_deref(), Some("1"));
+    assert!(replica
+        .log()
+        .contains("buffered stream applied, continuing on the stream connection"));
+    // The link is compressed: fewer bytes on the wire than in the stream.
+    let raw: u64 = r
+        .info_field("master_link_raw_bytes")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let wire: u64 = r
+        .info_field("master_link_wire_bytes")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wire * 2 < raw, "raw {raw} wire {wire}");
+}
+
+#[test]
+fn writes_are_throttled_while_a_replica_holds_more_than_allowed() {
+    let master = start(&cinnabar_bin());
+    let mut replica = start(&cinnabar_bin());
+    let mut m = master.conn();
+    assert!(
+        s(&m.call(&["CONFIG", "SET", "slave-output-buffer-throttling", "1 2"])).starts_with("ERR")
+    );
+    m.call(&["CONFIG", "SET", "repl-compression", "none"]);
+    let _r = attach(&replica, &master);
+    m.call(&[
+        "CONFIG",
+        "SET",
+        "replica-output-buffer-throttling",
+        "0 64kb 1mb 20",
+    ]);
+    let _ = std::process::Command::new("kill")
+        .args(["-STOP", &replica.pid().to_string()])
+        .status();
+    let big = "x".repeat(100_000);
+    for i in 0..100 {
+        m.call(&["SET", &format!("k{i}"), &big]);
+    }
+    wait_until("the throttle to engage", || {
+        m.info_field("repl_throttle_delay_ms")
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|d| d > 0)
+    });
+    let delayed = |m: &mut Conn| -> u64 {
+        m.info_field("repl_throttle_delayed_replies")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = delayed(&mut m);
+    // A new connection's first command goes through at once; its next write waits.
+    let mut fresh = master.conn();
+    fresh.call(&["SET", "first", "1"]);
+    assert_eq!(delayed(&mut m), before);
+    fresh.call(&["SET", "second", "2"]);
+    assert_eq!(delayed(&mut m), before + 1);
+    // Reads are never delayed.
+    fresh.call(&["GET", "first"]);
+    assert_eq!(delayed(&mut m), before + 1);
+    let _ = std::process::Command::new("kill")
+        .args(["-CONT", &replica.pid().to_string()])
+        .status();
+    wait_until("the throttle to let go", || {
+        m.info_field("repl_throttle_delay_ms").as_deref() == Some("0")
+    });
+    replica.stop();
+}

@@ -340,9 +340,9 @@ impl Config {
             Check::ProcTitle if !self.proc_title_valid(v) => {
                 err("template format is invalid or contains unknown variables")
             }
-            Check::Throttling if crate::parse_throttling(v).is_none() => err(
-                "Invalid throttling arguments: <low> <high> <rate> <delay-ms>, low <= high",
-            ),
+            Check::Throttling if crate::parse_throttling(v).is_none() => {
+                err("Invalid throttling arguments: <low> <high> <rate> <delay-ms>, low <= high")
+            }
             _ => Ok(()),
         }
     }

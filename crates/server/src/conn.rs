@@ -396,8 +396,7 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             let step = process(&mut s, &mut c, &mut parser, &qbuf, &mut rpos);
             // replica-output-buffer-throttling: writes wait while a replica's buffer is over
             // what its sync's progress allows (never a connection's first command).
-            if s.throttle.delay_ms > 0 && served_before && s.dirty != dirty_before && !was_replica
-            {
+            if s.throttle.delay_ms > 0 && served_before && s.dirty != dirty_before && !was_replica {
                 throttle_ms = s.throttle.delay_ms;
                 s.throttle.delayed_replies += 1;
                 s.throttle.delayed_ms += throttle_ms;

@@ -61,7 +61,11 @@ pub fn cron(s: &mut Server) {
         // An rdb-channel stream connection: its snapshot connection tells the progress.
         let sync = match h.rdbchan_peer.get() {
             0 => h,
-            p => s.clients.get(&p).filter(|p| p.snapshot_only.get()).unwrap_or(h),
+            p => s
+                .clients
+                .get(&p)
+                .filter(|p| p.snapshot_only.get())
+                .unwrap_or(h),
         };
         let progress = if matches!(sync.sync_phase.get(), 1..=3) {
             let est = sync.sync_est.get().max(1) as f64;
