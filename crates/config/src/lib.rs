@@ -293,6 +293,23 @@ impl Config {
     }
 }
 
+/// `replica-output-buffer-throttling <low> <high> <rate> <delay-ms>`: buffer sizes and the
+/// expected transfer rate (bytes per second) with memory units, the largest delay in ms.
+pub fn parse_throttling(v: &[u8]) -> Option<(u64, u64, u64, u64)> {
+    let parts: Vec<&[u8]> = v
+        .split(|c| c.is_ascii_whitespace())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.len() != 4 {
+        return None;
+    }
+    let low = num::memtoull(parts[0])?;
+    let high = num::memtoull(parts[1])?;
+    let rate = num::memtoull(parts[2])?;
+    let delay = std::str::from_utf8(parts[3]).ok()?.parse::<u64>().ok()?;
+    (low <= high && delay <= 60_000).then_some((low, high, rate, delay))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,21 +333,4 @@ mod tests {
             "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line 2\n>>> 'foobar 1'\nBad directive or wrong number of arguments"
         );
     }
-}
-
-/// `replica-output-buffer-throttling <low> <high> <rate> <delay-ms>`: buffer sizes and the
-/// expected transfer rate (bytes per second) with memory units, the largest delay in ms.
-pub fn parse_throttling(v: &[u8]) -> Option<(u64, u64, u64, u64)> {
-    let parts: Vec<&[u8]> = v
-        .split(|c| c.is_ascii_whitespace())
-        .filter(|p| !p.is_empty())
-        .collect();
-    if parts.len() != 4 {
-        return None;
-    }
-    let low = num::memtoull(parts[0])?;
-    let high = num::memtoull(parts[1])?;
-    let rate = num::memtoull(parts[2])?;
-    let delay = std::str::from_utf8(parts[3]).ok()?.parse::<u64>().ok()?;
-    (low <= high && delay <= 60_000).then_some((low, high, rate, delay))
 }
