@@ -1285,6 +1285,21 @@ pub struct Loading {
 }
 
 impl Loading {
+    /// A load whose bytes arrive from elsewhere (a master's snapshot): `read` is advanced by
+    /// the receiver.
+    pub fn receiving(total_bytes: u64) -> Loading {
+        Loading {
+            started: Instant::now(),
+            start_unix: now_ms() / 1000,
+            total_bytes,
+            read: Default::default(),
+        }
+    }
+
+    pub fn set_read(&self, n: u64) {
+        self.read.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn loaded(&self) -> u64 {
         self.read.load(std::sync::atomic::Ordering::Relaxed)
     }

@@ -849,6 +849,17 @@ async fn sync_once(srv: &Rc<RefCell<Server>>, generation: u64) -> Result<(), Str
     result
 }
 
+/// Ends the `loading` state a diskless load set when its transfer stops early.
+struct LoadingGuard(Rc<RefCell<Server>>);
+
+impl Drop for LoadingGuard {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.0.try_borrow_mut() {
+            s.loading = None;
+        }
+    }
+}
+
 /// The second connection of an rdb-channel full sync, while its reader buffers.
 struct StreamChannel {
     buf: Rc<RefCell<SyncBuf>>,
@@ -911,6 +922,22 @@ async fn full_sync(
             m.sync_read = 0;
         }
     }
+    // repl-diskless-load swapdb (or on-empty-db with nothing to lose): the replica is
+    // loading from the first byte, as Redis's diskless load (the bytes are staged in the temp
+    // file), and swapdb keeps the old data until the new has loaded.
+    let (swapdb, load_now) = {
+        let s = srv.borrow();
+        let mode = s.cfg.get_value("repl-diskless-load").unwrap_or_default();
+        let empty = s.ks.dbs.iter().all(|d| d.main.is_empty());
+        (
+            mode == "swapdb" && s.persist.bgsave.is_none(),
+            mode == "swapdb" || (mode == "on-empty-db" && empty),
+        )
+    };
+    let loading_guard = load_now.then(|| {
+        srv.borrow_mut().loading = Some(crate::persist::Loading::receiving(total.unwrap_or(0)));
+        LoadingGuard(srv.clone())
+    });
     notice!(
         "MASTER <-> REPLICA sync: receiving {} bytes from master to disk",
         total.map_or("streamed".to_string(), |t| t.to_string())
@@ -965,6 +992,9 @@ async fn full_sync(
             m.sync_read = read as i64;
             m.sync_last_io = Instant::now();
         }
+        if let Some(l) = s.loading.as_ref() {
+            l.set_read(read);
+        }
         drop(s);
         if let Some(ch) = &channel {
             // A stream channel that failed after the stream moved there ends the sync (one
@@ -986,11 +1016,21 @@ async fn full_sync(
         let _ = std::fs::remove_file(&tmp);
         return Ok(());
     }
-    notice!("MASTER <-> REPLICA sync: Flushing old data");
+    let mut backup = None;
     {
         let mut s = srv.borrow_mut();
-        for db in s.ks.dbs.iter_mut() {
-            db.clear();
+        if swapdb {
+            notice!("MASTER <-> REPLICA sync: Backing up the old databases (swapdb)");
+            let n = s.ks.dbs.len();
+            let fresh: Vec<cinnabar_keyspace::db::Db> =
+                (0..n).map(|_| cinnabar_keyspace::db::Db::new()).collect();
+            backup = Some(std::mem::replace(&mut s.ks.dbs, fresh));
+            s.ks.set_replica(true);
+        } else {
+            notice!("MASTER <-> REPLICA sync: Flushing old data");
+            for db in s.ks.dbs.iter_mut() {
+                db.clear();
+            }
         }
         // Our own replicas hold the old history: they must resynchronize.
         for id in std::mem::take(&mut s.replicas) {
@@ -1002,11 +1042,22 @@ async fn full_sync(
         crate::propagate::refresh_enabled(&mut s);
     }
     notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    // The loader takes over the `loading` state (no await in between).
+    drop(loading_guard);
     if let Err(e) = crate::persist::load_file_async(srv, &tmp, false).await {
         let _ = std::fs::remove_file(&tmp);
+        if let Some(old) = backup {
+            notice!("MASTER <-> REPLICA sync: Restoring the old databases after a failed load");
+            let mut s = srv.borrow_mut();
+            s.ks.dbs = old;
+            s.ks.set_replica(true);
+        }
         return Err(format!(
             "Failed trying to load the MASTER synchronization DB from disk: {e}"
         ));
+    }
+    if backup.take().is_some() {
+        notice!("MASTER <-> REPLICA sync: Discarding the old databases");
     }
     {
         let s = srv.borrow();
