@@ -601,7 +601,7 @@ fn a_full_sync_that_holds_too_much_moves_its_stream_to_a_second_connection() {
     let mut m = master.conn();
     m.call(&["DEBUG", "POPULATE", "20000", "key", "100"]);
     // A slow snapshot and a small replica limit: Redis would cut the replica off and start
-    // over; here the stream moves to the replica's second connection at half the limit.
+    // over; here the stream moves to the replica's second connection at a quarter of the limit.
     m.call(&["CONFIG", "SET", "rdb-key-save-delay", "200"]);
     m.call(&[
         "CONFIG",

@@ -128,8 +128,8 @@ scenario_a() {
     start "$cm" "$CIN" 7001 a-cin-master "${limits[@]}"
     while [ "$(field "$cm" 7001 loading)" = 1 ]; do sleep 1; done
     log "a: datasets: redis $(cli "$rm" 7001 dbsize) keys ($(field "$rm" 7001 used_memory_human)), cinnabar $(cli "$cm" 7001 dbsize) keys ($(field "$cm" 7001 used_memory_human))"
-    start "$rr" "$REDIS" 7002 a-redis-replica
-    start "$cr" "$CIN" 7002 a-cin-replica
+    start "$rr" "$REDIS" 7002 a-redis-replica "${limits[@]}"
+    start "$cr" "$CIN" 7002 a-cin-replica "${limits[@]}"
     ip netns exec "$rm" "${LOAD[@]}" writes 127.0.0.1 7001 "$A_KEYS" "$A_VALUE" "$A_WRITE_BPS" "$A_SECONDS" 2 >"$WORK/a-redis-writes" &
     PIDS+=($!)
     ip netns exec "$cm" "${LOAD[@]}" writes 127.0.0.1 7001 "$A_KEYS" "$A_VALUE" "$A_WRITE_BPS" "$A_SECONDS" 2 >"$WORK/a-cin-writes" &

@@ -147,8 +147,10 @@ pub fn feed(s: &mut crate::server::Server) {
     };
     let now_s = crate::server::now_ms() / 1000;
     let end = s.repl_buf.end_offset();
-    // A full sync holding more than half the limit moves its stream to its armed second
-    // connection (rdb-channel), before the limit would cut it off. No limit: Redis's way.
+    // A full sync holding more than a quarter of the limit moves its stream to its armed
+    // second connection (rdb-channel), well before the limit would cut it off (that
+    // connection then catches up with what was held, on the same link as the snapshot). No
+    // limit: Redis's way.
     let limit_of_syncs = match (hard, limit.soft) {
         (0, soft) => soft,
         (hard, 0) => hard,
@@ -162,7 +164,7 @@ pub fn feed(s: &mut crate::server::Server) {
             .filter(|h| {
                 h.rdbchan_peer.get() != 0
                     && matches!(h.sync_phase.get(), 1 | 2)
-                    && end.saturating_sub(h.repl_off.get()) >= limit_of_syncs / 2
+                    && end.saturating_sub(h.repl_off.get()) >= limit_of_syncs / 4
             })
             .map(|h| h.id)
             .collect();
