@@ -96,7 +96,9 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
         {
             c.reply.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.fullname));
             rejected = Some(cmd);
-        } else if s.loading.is_some() && !cmd.has(flag::LOADING) {
+        } else if (s.loading.is_some() && !cmd.has(flag::LOADING))
+            || (s.async_side.is_some() && cmd.has(flag::NO_ASYNC_LOADING))
+        {
             c.reply
                 .error("LOADING Redis is loading the dataset in memory");
             rejected = Some(cmd);

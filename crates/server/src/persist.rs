@@ -1680,7 +1680,13 @@ pub async fn load_file_async(
                         .get_value("replicaof")
                         .is_some_and(|v| !v.trim().is_empty());
             }
-            srv.borrow_mut().loading = Some(info);
+            {
+                let mut s = srv.borrow_mut();
+                // Async loading: clients keep the old data meanwhile (no `loading`).
+                if s.async_side.is_none() {
+                    s.loading = Some(info);
+                }
+            }
             load
         }
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
@@ -1688,6 +1694,10 @@ pub async fn load_file_async(
     let res = loop {
         let r = {
             let mut s = srv.borrow_mut();
+            // Async loading (a replica's swapdb with the same history): each slice loads into
+            // the side databases, swapped in for the slice only (an O(1) swap), so clients
+            // see the old data in between.
+            swap_side(&mut s);
             let deadline = Instant::now() + Duration::from_millis(2);
             let mut r = Ok(false);
             // With key-load-delay, a slice is a few keys, then the owed delay is slept.
@@ -1698,6 +1708,7 @@ pub async fn load_file_async(
                     break;
                 }
             }
+            swap_side(&mut s);
             r
         };
         match r {
@@ -1713,15 +1724,27 @@ pub async fn load_file_async(
     let mut s = srv.borrow_mut();
     s.loading = None;
     res.map(|()| {
+        swap_side(&mut s);
         load.finish(&mut s);
+        swap_side(&mut s);
         true
     })
+}
+
+/// Exchanges the served databases with the side ones of an async load (nothing otherwise).
+fn swap_side(s: &mut Server) {
+    if let Some(side) = s.async_side.as_mut() {
+        std::mem::swap(&mut s.ks.dbs, side);
+    }
 }
 
 /// INFO persistence's loading fields.
 fn loading_info(s: &Server) -> String {
     match &s.loading {
-        None => "loading:0\r\nasync_loading:0\r\n".to_string(),
+        None => format!(
+            "loading:0\r\nasync_loading:{}\r\n",
+            s.async_side.is_some() as u8
+        ),
         Some(l) => {
             let loaded = l.loaded();
             let elapsed = l.started.elapsed().as_secs_f64();

@@ -860,6 +860,24 @@ impl Drop for LoadingGuard {
     }
 }
 
+/// Drops the side databases of an async load that did not complete (the old stay).
+struct AsyncGuard(Rc<RefCell<Server>>);
+
+impl Drop for AsyncGuard {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.0.try_borrow_mut() {
+            s.async_side = None;
+        }
+    }
+}
+
+/// An empty database for a replica's side load.
+fn side_db() -> cinnabar_keyspace::db::Db {
+    let mut d = cinnabar_keyspace::db::Db::new();
+    d.replica = true;
+    d
+}
+
 /// The second connection of an rdb-channel full sync, while its reader buffers.
 struct StreamChannel {
     buf: Rc<RefCell<SyncBuf>>,
@@ -925,18 +943,29 @@ async fn full_sync(
     // repl-diskless-load swapdb (or on-empty-db with nothing to lose): the replica is
     // loading from the first byte, as Redis's diskless load (the bytes are staged in the temp
     // file), and swapdb keeps the old data until the new has loaded.
-    let (swapdb, load_now) = {
+    // swapdb with the same history as our data (the master's id is ours): async loading,
+    // the old data stays served during the transfer and the load (INFO async_loading).
+    let (swapdb, load_now, async_load) = {
         let s = srv.borrow();
         let mode = s.cfg.get_value("repl-diskless-load").unwrap_or_default();
         let empty = s.ks.dbs.iter().all(|d| d.main.is_empty());
+        let swapdb = mode == "swapdb" && s.persist.bgsave.is_none();
+        let async_load = swapdb && s.replid == master_replid;
         (
-            mode == "swapdb" && s.persist.bgsave.is_none(),
-            mode == "swapdb" || (mode == "on-empty-db" && empty),
+            swapdb && !async_load,
+            !async_load && (mode == "swapdb" || (mode == "on-empty-db" && empty)),
+            async_load,
         )
     };
     let loading_guard = load_now.then(|| {
         srv.borrow_mut().loading = Some(crate::persist::Loading::receiving(total.unwrap_or(0)));
         LoadingGuard(srv.clone())
+    });
+    let async_guard = async_load.then(|| {
+        let mut s = srv.borrow_mut();
+        let n = s.ks.dbs.len();
+        s.async_side = Some((0..n).map(|_| side_db()).collect());
+        AsyncGuard(srv.clone())
     });
     notice!(
         "MASTER <-> REPLICA sync: receiving {} bytes from master to disk",
@@ -1019,11 +1048,12 @@ async fn full_sync(
     let mut backup = None;
     {
         let mut s = srv.borrow_mut();
-        if swapdb {
+        if async_load {
+            notice!("MASTER <-> REPLICA sync: Loading the new data aside, the old data stays served (async loading)");
+        } else if swapdb {
             notice!("MASTER <-> REPLICA sync: Backing up the old databases (swapdb)");
             let n = s.ks.dbs.len();
-            let fresh: Vec<cinnabar_keyspace::db::Db> =
-                (0..n).map(|_| cinnabar_keyspace::db::Db::new()).collect();
+            let fresh: Vec<cinnabar_keyspace::db::Db> = (0..n).map(|_| side_db()).collect();
             backup = Some(std::mem::replace(&mut s.ks.dbs, fresh));
             s.ks.set_replica(true);
         } else {
@@ -1058,6 +1088,17 @@ async fn full_sync(
     }
     if backup.take().is_some() {
         notice!("MASTER <-> REPLICA sync: Discarding the old databases");
+    }
+    if let Some(g) = async_guard {
+        // The new data replaces the old at once.
+        let mut s = srv.borrow_mut();
+        if let Some(side) = s.async_side.take() {
+            s.ks.dbs = side;
+            s.ks.set_replica(true);
+        }
+        notice!("MASTER <-> REPLICA sync: Swapped in the loaded databases (async loading)");
+        drop(s);
+        drop(g);
     }
     {
         let s = srv.borrow();

@@ -122,6 +122,9 @@ pub struct Server {
     pub master_cached: bool,
     /// A FAILOVER under way (writes are paused meanwhile).
     pub failover: Option<crate::replica::Failover>,
+    /// A replica's async load (repl-diskless-load swapdb, same history): the databases being
+    /// loaded, while clients keep being served the old ones (INFO `async_loading:1`).
+    pub async_side: Option<Vec<cinnabar_keyspace::db::Db>>,
     /// replica-output-buffer-throttling's current state.
     pub throttle: crate::throttle::Throttle,
     /// The database the master's stream last selected (kept for a partial resync).
@@ -227,6 +230,7 @@ impl Server {
             master_cached: false,
             failover: None,
             throttle: Default::default(),
+            async_side: None,
             master_db: 0,
             repl_cron_last: std::time::Instant::now(),
             repl_cron_ticks: 0,

@@ -46,7 +46,19 @@ pub fn config_set(s: &mut Server, c: &mut Client, a: Args) {
         .map(|i| (a.get(i).to_vec(), a.get(i + 1).to_vec()))
         .collect();
     let before = s.cfg.clone();
-    let changed = match s.cfg.set_many(&pairs) {
+    // While loading (or async loading), directives marked so get -LOADING, as Redis.
+    let opts = cinnabar_config::SetOptions {
+        loading: s.loading.is_some() || s.async_side.is_some(),
+        ..Default::default()
+    };
+    let changed = match s.cfg.set_with(&pairs, opts, &mut |name, cfg| {
+        if name == "dir" {
+            cfg.apply_dir()
+                .map_err(|e| cinnabar_config::num::strerror(&e))
+        } else {
+            Ok(())
+        }
+    }) {
         Ok(ch) => ch,
         Err(e) => return c.reply.error(&e),
     };
