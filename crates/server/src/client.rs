@@ -77,6 +77,9 @@ pub struct ClientHandle {
     pub sync_phase: Cell<u8>,
     /// Snapshot bytes sent so far (plain).
     pub sync_sent: Cell<u64>,
+    /// The last time a snapshot write to this replica completed (a stalled one is dropped
+    /// after `repl-timeout`).
+    pub sync_progress: Cell<Instant>,
     /// When the full sync began, and the dataset's size then (throttling's estimate).
     pub sync_start: Cell<Instant>,
     pub sync_est: Cell<u64>,
@@ -127,6 +130,7 @@ impl ClientHandle {
             sync_phase: Cell::new(0),
             sync_sent: Cell::new(0),
             sync_start: Cell::new(now),
+            sync_progress: Cell::new(now),
             sync_est: Cell::new(0),
             snapshot_only: Cell::new(false),
             stream_armed: Cell::new(false),

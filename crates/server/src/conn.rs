@@ -200,6 +200,8 @@ async fn stream_snapshot(
                 if handle.sync_phase.get() == 1 {
                     handle.sync_phase.set(2);
                 }
+                // Taking the next chunk is progress (a replica stalled in a write is not).
+                handle.sync_progress.set(std::time::Instant::now());
                 let mut out = head.take().unwrap_or_default();
                 if eof {
                     out.extend_from_slice(&b);

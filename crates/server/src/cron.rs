@@ -185,6 +185,22 @@ fn replication_cron(s: &mut Server) {
         }
         crate::propagate::detach_replica(s, id);
     }
+    // A replica receiving its snapshot that has taken nothing for `repl-timeout` holds up
+    // the snapshot shared with the others: drop it.
+    let stalled: Vec<u64> = s
+        .clients
+        .values()
+        .filter(|h| h.sync_phase.get() == 2 && h.sync_progress.get().elapsed() > timeout)
+        .map(|h| h.id)
+        .collect();
+    for id in stalled {
+        if let Some(h) = s.clients.get(&id) {
+            crate::warning!("Disconnecting timedout replica (full sync): {}", h.addr);
+            h.sync_phase.set(0);
+            h.kill();
+        }
+        crate::propagate::detach_replica(s, id);
+    }
     let ttl = num(s, "repl-backlog-ttl", 3600);
     if s.master.is_none() && ttl > 0 && s.repl_buf.active && s.replicas.is_empty() {
         if let Some(since) = s.repl_no_replicas_since {

@@ -797,6 +797,7 @@ fn spawn_writer(
 fn spawn_relay(
     mut conns: Vec<tokio::sync::mpsc::Sender<Msg>>,
     done: tokio::sync::oneshot::Sender<io::Result<()>>,
+    replicas: bool,
 ) -> SyncSender<Part> {
     let (tx, rx): (SyncSender<Part>, Receiver<Part>) = sync_channel(4);
     let spawned = std::thread::Builder::new()
@@ -840,6 +841,12 @@ fn spawn_relay(
                     return;
                 }
                 if last {
+                    if replicas {
+                        notice!(
+                            "Diskless rdb transfer, done reading from pipe, {} replicas still up.",
+                            conns.len()
+                        );
+                    }
                     let _ = done.send(Ok(()));
                     return;
                 }
@@ -927,7 +934,7 @@ pub fn start_client_stream(s: &mut Server) -> Result<tokio::sync::mpsc::Receiver
     }
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let (dtx, drx) = tokio::sync::oneshot::channel();
-    let relay = spawn_relay(vec![tx], dtx);
+    let relay = spawn_relay(vec![tx], dtx, false);
     start_job(s, JobKind::Client, relay, drx);
     notice!("Starting snapshot streamed to a client");
     Ok(rx)
@@ -1003,7 +1010,7 @@ pub fn start_pending_syncs(s: &mut Server) {
         if txs.len() == 1 { "" } else { "s" }
     );
     let (dtx, drx) = tokio::sync::oneshot::channel();
-    let relay = spawn_relay(txs, dtx);
+    let relay = spawn_relay(txs, dtx, true);
     start_job(s, JobKind::Client, relay, drx);
 }
 

@@ -1286,6 +1286,9 @@ fn apply_buffered(
                             db.replaying = true;
                         }
                         let _ = crate::dispatch::execute(s, c, args, now, &mut clock);
+                        if !c.reply.errors.is_empty() {
+                            report_error_to_master(c, args.get(0));
+                        }
                         // Kept as we go: the link task may be aborted at any await
                         // (REPLICAOF elsewhere), and a later partial resync continues
                         // in the database the stream had selected.
@@ -1310,6 +1313,23 @@ fn apply_buffered(
         }
     }
     Ok((rpos, getack))
+}
+
+/// A command of the master's stream failed here: the data may now differ from the master's,
+/// which Redis reports loudly (the reply itself is never sent to the master).
+fn report_error_to_master(c: &Client, name: &[u8]) {
+    let out = &c.reply.out;
+    let msg = out
+        .split(|&b| b == b'\n')
+        .find(|l| l.first() == Some(&b'-'))
+        .map(|l| String::from_utf8_lossy(&l[1..]).trim_end().to_string())
+        .unwrap_or_default();
+    let cmd = if msg.starts_with("ERR unknown command") {
+        "<unknown>".to_string()
+    } else {
+        String::from_utf8_lossy(name).to_ascii_lowercase()
+    };
+    warning!("== CRITICAL == This replica is sending an error to its master: '{msg}' after processing the command '{cmd}'");
 }
 
 async fn apply_loop(

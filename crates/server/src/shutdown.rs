@@ -122,13 +122,18 @@ pub fn install(logfile: &str, temp_rdb: &str) {
     }
 }
 
-/// True when every replica acknowledged the master's offset.
+/// True when every online replica acknowledged the master's offset (one still in its full
+/// sync is not waited for: its snapshot is stopped by the shutdown, as Redis kills the child).
 fn replicas_in_sync(s: &Server) -> bool {
     let off = s.prop.offset as i64;
+    online_replicas(s).all(|h| h.repl_ack_off.get() == off)
+}
+
+fn online_replicas(s: &Server) -> impl Iterator<Item = &Rc<crate::client::ClientHandle>> {
     s.replicas
         .iter()
         .filter_map(|id| s.clients.get(id))
-        .all(|h| h.repl_ack_off.get() == off)
+        .filter(|h| h.sync_phase.get() == 0)
 }
 
 /// Starts a shutdown (SHUTDOWN, or a signal seen by the cron).
@@ -175,10 +180,7 @@ fn finish(s: &mut Server, req: ShutdownRequest) -> Outcome {
     let off = s.prop.offset as i64;
     let mut total = 0;
     let mut lagging = 0;
-    for id in &s.replicas {
-        let Some(h) = s.clients.get(id) else {
-            continue;
-        };
+    for h in online_replicas(s) {
         total += 1;
         if h.repl_ack_off.get() != off {
             lagging += 1;

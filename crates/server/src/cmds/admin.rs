@@ -165,14 +165,21 @@ pub fn debug(s: &mut Server, c: &mut Client, a: Args) {
             }
             c.reply.ok();
         }
+        ("replicate", 3..) => {
+            // Sends a command to the replicas only (a test aid, as Redis's).
+            let argv: Vec<&[u8]> = (2..a.len()).map(|i| a.get(i)).collect();
+            crate::propagate::feed_replicas_only(s, &argv);
+            c.reply.ok();
+        }
         ("set-active-expire", 3) => {
             s.active_expire_enabled = num::string2ll(a.get(2)).unwrap_or(1) != 0;
             c.reply.ok();
         }
         ("object", 3) => {
             let now = crate::server::now_ms();
-            let db = &mut s.ks.dbs[c.db];
-            match db.peek_obj(a.get(2), now) {
+            // The key as stored, even past its TTL (as Redis's dictFind).
+            let db = &s.ks.dbs[c.db];
+            match db.main.get(a.get(2)) {
                 Some(o) => {
                     let v = &o.value;
                     let idle = cinnabar_keyspace::db::idle_seconds(o.lru, now);
