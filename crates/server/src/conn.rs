@@ -6,7 +6,7 @@ use crate::client::{Client, ClientHandle};
 use crate::dispatch::{self, Exec};
 use crate::server::{now_ms, Server};
 use crate::sock::ClientSocket;
-use crate::{notice, verbose};
+use crate::{notice, verbose, warning};
 use cinnabar_resp::parse::Source;
 use cinnabar_resp::{Args, CommandParser, Limits};
 use std::cell::RefCell;
@@ -320,6 +320,25 @@ async fn send_repl_stream(
     }
 }
 
+/// Logs a reply a replica's command produced (it is not sent; the replica is dropped).
+fn replica_replied(c: &Client, reply: &[u8]) {
+    let cmd = c.handle.info.borrow().last_cmd.clone();
+    if reply.first() == Some(&b'-') {
+        let end = reply
+            .iter()
+            .position(|&b| b == b'\r')
+            .unwrap_or(reply.len());
+        warning!(
+            "== CRITICAL == This master is sending an error to its replica: '{}' after processing the command '{cmd}'",
+            String::from_utf8_lossy(&reply[1..end])
+        );
+    }
+    warning!(
+        "Replica generated a reply to command '{cmd}', disconnecting it: {}",
+        c.handle.list_line(Instant::now(), None)
+    );
+}
+
 /// Serves one accepted connection until it closes.
 pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: Rc<ClientHandle>) {
     let authenticated = srv.borrow().settings.requirepass.is_none();
@@ -407,7 +426,12 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             // `appendfsync always`: what these replies acknowledge is on disk first.
             crate::aof::before_reply(&mut s);
             if was_replica {
-                // A replica gets the stream, never replies to what it sends (REPLCONF ACK...).
+                // A replica gets the stream, never replies to what it sends (REPLCONF ACK has
+                // none): a command that made one is a misbehaving replica, dropped as Redis.
+                if c.reply.out.len() > keep {
+                    replica_replied(&c, &c.reply.out[keep..]);
+                    c.close_after_reply = true;
+                }
                 c.reply.out.truncate(keep);
             }
             s.stats.net_output_bytes += c.reply.out.len() as u64;

@@ -102,6 +102,12 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
             c.reply
                 .error("LOADING Redis is loading the dataset in memory");
             rejected = Some(cmd);
+        } else if c.repl.is_replica
+            && (cmd.has(flag::WRITE) || cmd.has(flag::READONLY) || cmd.has(flag::MAY_REPLICATE))
+        {
+            c.reply
+                .error("ERR Replica can't interact with the keyspace");
+            rejected = Some(cmd);
         } else if s.master.is_some()
             && !c.is_master
             && s.settings.replica_read_only

@@ -274,6 +274,13 @@ fn sync(s: &mut Server, c: &mut Client, a: Args) {
     if s.failover.is_some() {
         return c.reply.error("NOMASTERLINK Can't SYNC while failing over");
     }
+    if psync && cinnabar_util::num::string2ll(a.get(2)).is_none() {
+        crate::notice!(
+            "Replica {} asks for synchronization but with a wrong offset",
+            c.handle.addr
+        );
+        return c.reply.error("ERR value is not an integer or out of range");
+    }
     if psync && !c.repl.rdb_only {
         let replid = a.get(1);
         let wanted = cinnabar_util::num::string2ll(a.get(2)).unwrap_or(-1);
