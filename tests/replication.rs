@@ -709,3 +709,95 @@ fn writes_are_throttled_while_a_replica_holds_more_than_allowed() {
     });
     replica.stop();
 }
+
+#[test]
+fn swapdb_keeps_the_old_data_when_the_sync_fails_and_async_loading_serves_it_meanwhile() {
+    let master = start(&cinnabar_bin());
+    let replica = Server::start(
+        &cinnabar_bin(),
+        &[
+            "--enable-debug-command",
+            "yes",
+            "--repl-diskless-load",
+            "swapdb",
+            "--replica-read-only",
+            "no",
+        ],
+    );
+    let mut m = master.conn();
+    let mut r = replica.conn();
+    r.call(&["DEBUG", "POPULATE", "200", "slave", "10"]);
+    r.call(&["SET", "mykey", "myvalue"]);
+    m.call(&["DEBUG", "POPULATE", "1000", "master", "1000"]);
+    // Different history: the replica is loading from the first byte; a failed transfer
+    // leaves the old data.
+    m.call(&["CONFIG", "SET", "rdb-key-save-delay", "10000"]);
+    r.call(&["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    wait_until("the replica to be loading", || {
+        r.info_field("loading").as_deref() == Some("1")
+    });
+    assert!(s(&r.call(&["GET", "mykey"])).starts_with("LOADING"));
+    m.call(&["CONFIG", "SET", "repl-diskless-sync-delay", "5"]);
+    m.call(&["CLIENT", "KILL", "TYPE", "replica"]);
+    wait_until("the load to stop", || {
+        r.info_field("loading").as_deref() == Some("0")
+    });
+    assert_eq!(s(&r.call(&["GET", "mykey"])), "myvalue");
+    assert_eq!(r.call(&["DBSIZE"]).as_int(), Some(201));
+    // It syncs in the end.
+    m.call(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    m.call(&["CONFIG", "SET", "repl-diskless-sync-delay", "0"]);
+    wait_until("the link to come up", || {
+        r.info_field("master_link_status").as_deref() == Some("up")
+    });
+    assert_eq!(r.call(&["DBSIZE"]).as_int(), Some(1000));
+    // Same history now: the next full sync loads aside while the old data is served.
+    r.call(&["SET", "mykey", "again"]);
+    m.call(&["CONFIG", "SET", "rdb-key-save-delay", "3000"]);
+    m.call(&["CONFIG", "SET", "repl-backlog-size", "16384"]);
+    let filler = "A".repeat(16384);
+    m.call(&["MULTI"]);
+    m.call(&["CLIENT", "KILL", "TYPE", "replica"]);
+    for i in 0..10 {
+        m.call(&["SET", &format!("fill{i}"), &filler]);
+    }
+    m.call(&["EXEC"]);
+    wait_until("async loading", || {
+        r.info_field("async_loading").as_deref() == Some("1")
+    });
+    assert_eq!(r.info_field("loading").as_deref(), Some("0"));
+    assert_eq!(s(&r.call(&["GET", "mykey"])), "again");
+    assert!(s(&r.call(&["REPLICAOF", "NO", "ONE"])).starts_with("LOADING"));
+    assert!(s(&r.call(&["CONFIG", "SET", "appendonly", "no"])).starts_with("LOADING"));
+    m.call(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    wait_until("the swap", || {
+        r.info_field("async_loading").as_deref() == Some("0")
+            && r.info_field("master_link_status").as_deref() == Some("up")
+    });
+    wait_until("the replica to catch up", || {
+        r.info_field("master_repl_offset") == m.info_field("master_repl_offset")
+    });
+    assert_eq!(s(&r.call(&["GET", "mykey"])), "");
+    assert_eq!(digest(&mut m), digest(&mut r));
+}
+
+#[test]
+fn a_replica_connection_that_makes_a_reply_is_dropped() {
+    let master = start(&cinnabar_bin());
+    let mut fake = master.conn();
+    fake.send_cmd(&["PSYNC", "replicationid", "-1"]);
+    let first = fake.read_reply().unwrap();
+    assert!(s(&first).starts_with("FULLRESYNC"), "{first:?}");
+    fake.send_cmd(&["GET", "foo"]);
+    assert!(master.wait_for_log(
+        "Replica generated a reply to command 'get', disconnecting it",
+        Duration::from_secs(10)
+    ));
+    assert!(master
+        .log()
+        .contains("Replica can't interact with the keyspace"));
+    let mut m = master.conn();
+    assert!(s(&m.call(&["PSYNC", "replicationid", "offset_str"]))
+        .starts_with("ERR value is not an integer"));
+    assert_eq!(s(&m.call(&["PING"])), "PONG");
+}
