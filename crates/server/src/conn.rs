@@ -174,6 +174,8 @@ async fn stream_snapshot(
         Some(_) => Some(crate::repl_link::Compressor::new(1).map_err(|_| ())?),
         None => None,
     };
+    // The relay compressed the snapshot for this link (see `persist::spawn_relay`).
+    let mut relay_frame = false;
     loop {
         // While waiting for the snapshot, notice a peer that goes away (its replica entry
         // and its share of the snapshot are released at once). What it sends meanwhile is
@@ -196,12 +198,21 @@ async fn stream_snapshot(
                 stream.write_all(&p).await.map_err(|_| ())?;
                 total += p.len() as u64;
             }
-            Some(crate::persist::Msg::Data(b)) => {
+            Some(crate::persist::Msg::Data(b, packed)) => {
                 if handle.sync_phase.get() == 1 {
                     handle.sync_phase.set(2);
                 }
                 // Taking the next chunk is progress (a replica stalled in a write is not).
                 handle.sync_progress.set(std::time::Instant::now());
+                if let (Some(z), true, true) = (packed, eof, snap_comp.is_some()) {
+                    // The relay's frame: the header goes first as a small frame of its own.
+                    if let Some(h) = head.take() {
+                        total += put_snapshot(stream, handle, &mut snap_comp, &h, true).await?;
+                    }
+                    relay_frame = true;
+                    total += put_packed(stream, handle, b.len(), &z).await?;
+                    continue;
+                }
                 let mut out = head.take().unwrap_or_default();
                 if eof {
                     out.extend_from_slice(&b);
@@ -210,8 +221,15 @@ async fn stream_snapshot(
                 }
                 total += put_snapshot(stream, handle, &mut snap_comp, &out, false).await?;
             }
-            Some(crate::persist::Msg::Finish(crc)) => {
+            Some(crate::persist::Msg::Finish(crc, end)) => {
                 let sum = if checksum { crc } else { 0 };
+                if relay_frame {
+                    // End the relay's frame; the tail is a small frame of its own.
+                    if let Some(e) = end {
+                        total += put_packed(stream, handle, 0, &e).await?;
+                    }
+                    snap_comp = Some(crate::repl_link::Compressor::new(1).map_err(|_| ())?);
+                }
                 let mut tail = head.take().unwrap_or_default();
                 if eof {
                     tail.extend_from_slice(&sum.to_le_bytes());
@@ -227,6 +245,22 @@ async fn stream_snapshot(
             None => return Err(()),
         }
     }
+}
+
+/// Writes bytes the relay compressed (`plain` bytes of the snapshot) and counts them.
+async fn put_packed(
+    stream: &mut ClientSocket,
+    handle: &crate::client::ClientHandle,
+    plain: usize,
+    packed: &[u8],
+) -> Result<u64, ()> {
+    stream.write_all(packed).await.map_err(|_| ())?;
+    handle.sync_sent.set(handle.sync_sent.get() + plain as u64);
+    handle.sync_progress.set(std::time::Instant::now());
+    let rb = &handle.repl_bytes;
+    rb.raw.set(rb.raw.get() + plain as u64);
+    rb.wire.set(rb.wire.get() + packed.len() as u64);
+    Ok(packed.len() as u64)
 }
 
 /// Writes snapshot bytes (compressed on a zstd link) and counts them; returns the bytes

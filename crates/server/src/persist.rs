@@ -725,9 +725,11 @@ pub fn save_sync(s: &mut Server) -> Result<(), String> {
 pub enum Msg {
     /// Bytes that go before the snapshot (a replica's `+FULLRESYNC <replid> <offset>`).
     Preamble(Vec<u8>),
-    Data(std::sync::Arc<Vec<u8>>),
-    /// The end, with the CRC-64 of all the data.
-    Finish(u64),
+    /// A chunk, and (for zstd links) the same chunk as the next piece of the relay's zstd
+    /// frame, compressed once for every replica that wants it, off the engine thread.
+    Data(std::sync::Arc<Vec<u8>>, Option<std::sync::Arc<Vec<u8>>>),
+    /// The end, with the CRC-64 of all the data (and the end of the relay's zstd frame).
+    Finish(u64, Option<std::sync::Arc<Vec<u8>>>),
 }
 
 /// What the engine hands to a job's thread: a chunk as encoded (strings at the offsets still
@@ -798,6 +800,7 @@ fn spawn_relay(
     mut conns: Vec<tokio::sync::mpsc::Sender<Msg>>,
     done: tokio::sync::oneshot::Sender<io::Result<()>>,
     replicas: bool,
+    zstd: bool,
 ) -> SyncSender<Part> {
     let (tx, rx): (SyncSender<Part>, Receiver<Part>) = sync_channel(4);
     let spawned = std::thread::Builder::new()
@@ -805,14 +808,33 @@ fn spawn_relay(
         .spawn(move || {
             let mut crc = cinnabar_rdb::Crc64::new();
             let gone = || Err(io::Error::other("the client went away"));
+            // One zstd frame of the whole snapshot, at the fastest level, for the replicas
+            // on compressed links (its strings are LZF-compressed already).
+            let mut z = if zstd {
+                crate::repl_link::Compressor::new(1).ok()
+            } else {
+                None
+            };
             loop {
                 let msg = match rx.recv_timeout(Duration::from_millis(100)) {
                     Ok(Part::Chunk(b, spans)) => {
                         let b = finish_chunk(b, &spans);
                         crc.update(&b);
-                        Msg::Data(std::sync::Arc::new(b))
+                        let packed = z.as_mut().and_then(|z| {
+                            let mut out = Vec::new();
+                            z.compress(&b, &mut out)
+                                .ok()
+                                .map(|()| std::sync::Arc::new(out))
+                        });
+                        Msg::Data(std::sync::Arc::new(b), packed)
                     }
-                    Ok(Part::Finish) => Msg::Finish(crc.finish()),
+                    Ok(Part::Finish) => {
+                        let end = z.as_mut().and_then(|z| {
+                            let mut out = Vec::new();
+                            z.finish(&mut out).ok().map(|()| std::sync::Arc::new(out))
+                        });
+                        Msg::Finish(crc.finish(), end)
+                    }
                     Err(RecvTimeoutError::Timeout) => {
                         // A slow snapshot: stop it as soon as nobody waits for it any more.
                         conns.retain(|c| !c.is_closed());
@@ -827,11 +849,11 @@ fn spawn_relay(
                         return;
                     }
                 };
-                let last = matches!(msg, Msg::Finish(_));
+                let last = matches!(msg, Msg::Finish(..));
                 conns.retain(|c| {
                     let m = match &msg {
-                        Msg::Data(b) => Msg::Data(b.clone()),
-                        Msg::Finish(c) => Msg::Finish(*c),
+                        Msg::Data(b, z) => Msg::Data(b.clone(), z.clone()),
+                        Msg::Finish(c, z) => Msg::Finish(*c, z.clone()),
                         Msg::Preamble(p) => Msg::Preamble(p.clone()),
                     };
                     c.blocking_send(m).is_ok()
@@ -934,7 +956,7 @@ pub fn start_client_stream(s: &mut Server) -> Result<tokio::sync::mpsc::Receiver
     }
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let (dtx, drx) = tokio::sync::oneshot::channel();
-    let relay = spawn_relay(vec![tx], dtx, false);
+    let relay = spawn_relay(vec![tx], dtx, false, false);
     start_job(s, JobKind::Client, relay, drx);
     notice!("Starting snapshot streamed to a client");
     Ok(rx)
@@ -951,6 +973,8 @@ pub struct PendingSync {
     /// It reads the diskless framing (`capa eof`); others get a snapshot at once, as Redis
     /// starts a disk-based one for them without the diskless delay.
     pub eof: bool,
+    /// Its link is zstd-compressed (the relay then compresses the snapshot once for all).
+    pub zstd: bool,
     pub since: Instant,
 }
 
@@ -981,6 +1005,7 @@ pub fn start_pending_syncs(s: &mut Server) {
         return;
     }
     let pending = std::mem::take(&mut s.pending_syncs);
+    let zstd = pending.iter().any(|p| p.zstd && p.eof);
     let offset = s.prop.offset;
     let mut txs = Vec::with_capacity(pending.len());
     let mut attached = 0;
@@ -1010,7 +1035,7 @@ pub fn start_pending_syncs(s: &mut Server) {
         if txs.len() == 1 { "" } else { "s" }
     );
     let (dtx, drx) = tokio::sync::oneshot::channel();
-    let relay = spawn_relay(txs, dtx, true);
+    let relay = spawn_relay(txs, dtx, true, zstd);
     start_job(s, JobKind::Client, relay, drx);
 }
 

@@ -334,6 +334,7 @@ fn sync(s: &mut Server, c: &mut Client, a: Args) {
         psync,
         rdb_only: c.repl.rdb_only,
         eof: c.repl.capa_eof,
+        zstd: c.repl.comp.is_some(),
         since: std::time::Instant::now(),
     });
     c.stream = Some(crate::client::SnapshotStream {
