@@ -278,13 +278,15 @@ pub fn call(
             let force = ctx.force_propagate;
             s.dirty += dirty;
             if cmd.fullname == "flushall" {
-                // As Redis: a running BGSAVE is stopped (its picture is obsolete) and, with
-                // save points, the empty dataset is saved at once.
-                if s.persist
-                    .bgsave
-                    .as_ref()
-                    .is_some_and(|b| b.kind == crate::persist::JobKind::Disk)
-                {
+                // As Redis: a running BGSAVE or replication snapshot is stopped (its picture
+                // is obsolete; replicas start over with the new one) and, with save points,
+                // the empty dataset is saved at once.
+                if s.persist.bgsave.as_ref().is_some_and(|b| {
+                    matches!(
+                        b.kind,
+                        crate::persist::JobKind::Disk | crate::persist::JobKind::Client
+                    )
+                }) {
                     crate::persist::kill_bgsave(s);
                 }
                 if !s.settings.save_params.is_empty()

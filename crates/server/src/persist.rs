@@ -796,18 +796,33 @@ fn spawn_writer(
 /// or several replicas): finishes each chunk, computes the CRC64, and hands the chunk to every
 /// connection still there. One that went away is dropped and the others go on; when none is
 /// left the job ends ("the client went away").
+/// With disk-based replication (`repl-diskless-sync no`) the relay also writes the RDB file
+/// (the snapshot is then a BGSAVE too); `keep` lets it finish when no replica waits any more
+/// (save points make the file useful on its own, as Redis keeps its child then).
+struct Tee {
+    out: Box<dyn Out>,
+    checksum: bool,
+    keep: bool,
+}
+
 fn spawn_relay(
     mut conns: Vec<tokio::sync::mpsc::Sender<Msg>>,
     done: tokio::sync::oneshot::Sender<io::Result<()>>,
     replicas: bool,
     zstd: bool,
+    mut tee: Option<Tee>,
 ) -> SyncSender<Part> {
     let (tx, rx): (SyncSender<Part>, Receiver<Part>) = sync_channel(4);
     let spawned = std::thread::Builder::new()
         .name("rdb-relay".into())
         .spawn(move || {
             let mut crc = cinnabar_rdb::Crc64::new();
-            let gone = || Err(io::Error::other("the client went away"));
+            let gone = || {
+                Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the client went away",
+                ))
+            };
             // One zstd frame of the whole snapshot, at the fastest level, for the replicas
             // on compressed links (its strings are LZF-compressed already).
             let mut z = if zstd {
@@ -820,6 +835,15 @@ fn spawn_relay(
                     Ok(Part::Chunk(b, spans)) => {
                         let b = finish_chunk(b, &spans);
                         crc.update(&b);
+                        if let Some(t) = tee.as_mut() {
+                            if let Err(e) = t.out.write(&b) {
+                                if let Some(t) = tee.take() {
+                                    t.out.discard();
+                                }
+                                let _ = done.send(Err(e));
+                                return;
+                            }
+                        }
                         let packed = z.as_mut().and_then(|z| {
                             let mut out = Vec::new();
                             z.compress(&b, &mut out)
@@ -838,13 +862,19 @@ fn spawn_relay(
                     Err(RecvTimeoutError::Timeout) => {
                         // A slow snapshot: stop it as soon as nobody waits for it any more.
                         conns.retain(|c| !c.is_closed());
-                        if conns.is_empty() {
+                        if conns.is_empty() && !tee.as_ref().is_some_and(|t| t.keep) {
+                            if let Some(t) = tee.take() {
+                                t.out.discard();
+                            }
                             let _ = done.send(gone());
                             return;
                         }
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => {
+                        if let Some(t) = tee.take() {
+                            t.out.discard();
+                        }
                         let _ = done.send(Err(io::Error::other("cancelled")));
                         return;
                     }
@@ -858,18 +888,25 @@ fn spawn_relay(
                     };
                     c.blocking_send(m).is_ok()
                 });
-                if conns.is_empty() {
+                if conns.is_empty() && !tee.as_ref().is_some_and(|t| t.keep) {
+                    if let Some(t) = tee.take() {
+                        t.out.discard();
+                    }
                     let _ = done.send(gone());
                     return;
                 }
-                if last {
-                    if replicas {
+                if let (true, Msg::Finish(sum, _)) = (last, &msg) {
+                    if replicas && tee.is_none() {
                         notice!(
                             "Diskless rdb transfer, done reading from pipe, {} replicas still up.",
                             conns.len()
                         );
                     }
-                    let _ = done.send(Ok(()));
+                    let r = match tee.take() {
+                        Some(t) => t.out.finish(if t.checksum { *sum } else { 0 }),
+                        None => Ok(()),
+                    };
+                    let _ = done.send(r);
                     return;
                 }
             }
@@ -956,7 +993,7 @@ pub fn start_client_stream(s: &mut Server) -> Result<tokio::sync::mpsc::Receiver
     }
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let (dtx, drx) = tokio::sync::oneshot::channel();
-    let relay = spawn_relay(vec![tx], dtx, false, false);
+    let relay = spawn_relay(vec![tx], dtx, false, false, None);
     start_job(s, JobKind::Client, relay, drx);
     notice!("Starting snapshot streamed to a client");
     Ok(rx)
@@ -997,7 +1034,11 @@ pub fn start_pending_syncs(s: &mut Server) {
     };
     let delay = num("repl-diskless-sync-delay", 5);
     let max = num("repl-diskless-sync-max-replicas", 0) as usize;
-    let all_diskless = s.pending_syncs.iter().all(|p| p.eof);
+    let diskless = s
+        .cfg
+        .get_value("repl-diskless-sync")
+        .is_none_or(|v| v == "yes");
+    let all_diskless = diskless && s.pending_syncs.iter().all(|p| p.eof);
     if all_diskless
         && oldest.elapsed() < Duration::from_secs(delay)
         && !(max > 0 && s.pending_syncs.len() >= max)
@@ -1029,14 +1070,40 @@ pub fn start_pending_syncs(s: &mut Server) {
         // The stream the new replicas get starts with a SELECT.
         s.prop.reset_db();
     }
-    notice!(
-        "Starting BGSAVE for SYNC with target: replicas sockets ({} replica{})",
-        txs.len(),
-        if txs.len() == 1 { "" } else { "s" }
-    );
+    if diskless {
+        notice!(
+            "Starting BGSAVE for SYNC with target: replicas sockets ({} replica{})",
+            txs.len(),
+            if txs.len() == 1 { "" } else { "s" }
+        );
+    } else {
+        notice!("Starting BGSAVE for SYNC with target: disk");
+    }
     let (dtx, drx) = tokio::sync::oneshot::channel();
-    let relay = spawn_relay(txs, dtx, true, zstd);
+    if !diskless {
+        // Disk-based: the snapshot is a BGSAVE of the RDB file, relayed to the replicas as
+        // it is written.
+        let tmp = temp_path(s, true);
+        if let Ok(file) = RdbFile::create(tmp, rdb_path(s)) {
+            let tee = Tee {
+                out: Box::new(file),
+                checksum: s.settings.rdbchecksum,
+                keep: !s.settings.save_params.is_empty(),
+            };
+            s.persist.last_bgsave_try = now_ms() / 1000;
+            s.persist.rdb_saves += 1;
+            let relay = spawn_relay(txs, dtx, true, zstd, Some(tee));
+            start_job(s, JobKind::Disk, relay, drx);
+            notice!("Background saving started by pid {}", std::process::id());
+            return;
+        }
+    }
+    let relay = spawn_relay(txs, dtx, true, zstd, None);
     start_job(s, JobKind::Client, relay, drx);
+    notice!(
+        "Background RDB transfer started by pid {}",
+        std::process::id()
+    );
 }
 
 fn start_job(
@@ -1191,6 +1258,11 @@ fn finish_bgsave(s: &mut Server, res: io::Result<()>) {
                     s.lastsave = now_ms() / 1000;
                     s.persist.last_bgsave_ok = true;
                     s.persist.bgsave_failures = 0;
+                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {
+                    // A disk-based replication snapshot no replica waits for any more, without
+                    // save points: stopped on purpose, not a failure (as Redis's SIGUSR1).
+                    notice!("Background saving stopped: no replica waits for it any more");
                 }
                 Err(e) => {
                     warning!("Write error saving DB on disk: {e}");

@@ -242,15 +242,31 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
             Some(m) => out.push_str(&crate::replica::info_lines(s, m)),
             None => out.push_str("role:master\r\n"),
         }
-        let _ = write!(out, "connected_slaves:{}\r\n", s.replicas.len());
+        // Replicas waiting for their snapshot to start are listed too (wait_bgsave), as Redis.
+        let listed: Vec<u64> = s
+            .replicas
+            .iter()
+            .copied()
+            .chain(
+                s.pending_syncs
+                    .iter()
+                    .filter(|p| !p.rdb_only && !p.tx.is_closed())
+                    .map(|p| p.client),
+            )
+            .collect();
+        let _ = write!(out, "connected_slaves:{}\r\n", listed.len());
         let mut max_obuf = 0u64;
-        for (i, id) in s.replicas.iter().enumerate() {
+        for (i, id) in listed.iter().enumerate() {
             if let Some(h) = s.clients.get(id) {
                 let ip = h
                     .addr
                     .rsplit_once(':')
                     .map_or(h.addr.as_str(), |(ip, _)| ip);
-                let obuf = s.repl_buf.end_offset().saturating_sub(h.repl_off.get());
+                let obuf = if s.replicas.contains(id) {
+                    s.repl_buf.end_offset().saturating_sub(h.repl_off.get())
+                } else {
+                    0
+                };
                 max_obuf = max_obuf.max(obuf);
                 // With an rdb-channel full sync, the snapshot connection tells the phase.
                 let peer = match h.rdbchan_peer.get() {
