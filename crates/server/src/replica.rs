@@ -971,6 +971,10 @@ async fn full_sync(
         "MASTER <-> REPLICA sync: receiving {} bytes from master to disk",
         total.map_or("streamed".to_string(), |t| t.to_string())
     );
+    if load_now || async_load {
+        // A diskless-load replica is loading from the first byte (as Redis's).
+        notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    }
     let mut read: u64 = 0;
     let mut tail: Vec<u8> = Vec::new();
     let mut leftover: Vec<u8> = Vec::new();
@@ -1071,7 +1075,9 @@ async fn full_sync(
         s.master_cached = false;
         crate::propagate::refresh_enabled(&mut s);
     }
-    notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    if !(load_now || async_load) {
+        notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    }
     // The loader takes over the `loading` state (no await in between).
     drop(loading_guard);
     if let Err(e) = crate::persist::load_file_async(srv, &tmp, false).await {
