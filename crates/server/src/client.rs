@@ -96,6 +96,8 @@ pub struct ClientHandle {
     pub repl_bytes: crate::repl_link::LinkBytes,
     /// The link to this replica is zstd-compressed.
     pub repl_zstd: Cell<bool>,
+    /// This server's master, applying its stream (CLIENT LIST flag `M`).
+    pub is_master_link: Cell<bool>,
 }
 
 impl ClientHandle {
@@ -137,6 +139,7 @@ impl ClientHandle {
             rdbchan_peer: Cell::new(0),
             repl_bytes: Default::default(),
             repl_zstd: Cell::new(false),
+            is_master_link: Cell::new(false),
         }
     }
 
@@ -167,6 +170,9 @@ impl ClientHandle {
         let mut flags = String::new();
         if self.replica.get() {
             flags.push('S');
+        }
+        if self.is_master_link.get() {
+            flags.push('M');
         }
         if i.sub + i.psub > 0 {
             flags.push('P');

@@ -1246,7 +1246,9 @@ fn unreachable_state() -> Result<(), String> {
 
 /// The client that applies the master's stream (no socket of its own).
 fn master_handle(s: &mut Server, host: &str, port: u16) -> Rc<ClientHandle> {
-    ClientHandle::internal(s, format!("{host}:{port}"))
+    let h = ClientHandle::internal(s, format!("{host}:{port}"));
+    h.is_master_link.set(true);
+    h
 }
 
 /// The client that applies the master's stream, in database `db`.
