@@ -1294,7 +1294,9 @@ fn apply_buffered(
                             db.replaying = true;
                         }
                         let _ = crate::dispatch::execute(s, c, args, now, &mut clock);
-                        if !c.reply.errors.is_empty() {
+                        if c.reply.out.first() == Some(&b'-')
+                            || c.reply.out.windows(3).any(|w| w == b"\r\n-")
+                        {
                             report_error_to_master(c, args.get(0));
                         }
                         // Kept as we go: the link task may be aborted at any await
