@@ -801,3 +801,34 @@ fn a_replica_connection_that_makes_a_reply_is_dropped() {
         .starts_with("ERR value is not an integer"));
     assert_eq!(s(&m.call(&["PING"])), "PONG");
 }
+
+#[test]
+fn disk_based_sync_writes_the_rdb_file_as_it_serves_the_replica() {
+    let master = start(&cinnabar_bin());
+    let mut m = master.conn();
+    populate(&mut m);
+    m.call(&["CONFIG", "SET", "repl-diskless-sync", "no"]);
+    let dump = master.dir().join("dump.rdb");
+    let _ = std::fs::remove_file(&dump);
+    let replica = start(&cinnabar_bin());
+    let mut r = attach(&replica, &master);
+    wait_until("the snapshot", || digest(&mut r) == digest(&mut m));
+    assert!(dump.exists(), "the sync's snapshot is also the RDB file");
+    assert_eq!(
+        m.info_field("rdb_last_bgsave_status").as_deref(),
+        Some("ok")
+    );
+    assert!(master
+        .log()
+        .contains("Starting BGSAVE for SYNC with target: disk"));
+    // Replicas waiting for a snapshot are listed (wait_bgsave) before it starts.
+    m.call(&["CONFIG", "SET", "repl-diskless-sync", "yes"]);
+    m.call(&["CONFIG", "SET", "repl-diskless-sync-delay", "5"]);
+    let second = start(&cinnabar_bin());
+    let mut r2 = second.conn();
+    r2.call(&["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    wait_until("the second replica to be listed", || {
+        m.info_field("connected_slaves").as_deref() == Some("2")
+    });
+    assert!(s(&m.call(&["INFO", "replication"])).contains("state=wait_bgsave"));
+}
