@@ -322,6 +322,54 @@ pub const NOKEY: (i32, i32, i32) = (0, 0, 0);
 /// Key positions of a command whose only key is argument 1.
 pub const K1: (i32, i32, i32) = (1, 1, 1);
 
+/// In Redis's COMMAND INFO order.
+static SLOWLOG_SUBS: &[Def] = &[
+    def!(
+        "len",
+        2,
+        "admin loading stale",
+        NOKEY,
+        "",
+        "server",
+        "2.2.12",
+        "Return the number of entries in the slow log",
+        Server
+    ),
+    def!(
+        "reset",
+        2,
+        "admin loading stale",
+        NOKEY,
+        "",
+        "server",
+        "2.2.12",
+        "Empty the slow log",
+        Server
+    ),
+    def!(
+        "help",
+        2,
+        "loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.2.0",
+        "Show the SLOWLOG subcommands",
+        Server
+    ),
+    def!(
+        "get",
+        -2,
+        "admin loading stale",
+        NOKEY,
+        "",
+        "server",
+        "2.2.12",
+        "Return the entries of the slow log",
+        Server
+    ),
+];
+
 static CONFIG_SUBS: &[Def] = &[
     def!(
         "get",
@@ -792,6 +840,7 @@ pub static COMMANDS: &[Def] = &[
     def!("swapdb", 3, "write fast", NOKEY, "keyspace dangerous", "server", "4.0.0", "Swaps two Redis databases", Data(keys::swapdb)),
     def!("info", -1, "loading stale", NOKEY, "dangerous", "server", "1.0.0", "Get information and statistics about the server", Server),
     def!("config", -2, "", NOKEY, "", "server", "2.0.0", "A container for server configuration commands", Server, subs CONFIG_SUBS),
+    def!("slowlog", -2, "", NOKEY, "", "server", "2.2.12", "A container for slow log commands", Server, subs SLOWLOG_SUBS),
     def!("command", -1, "loading stale", NOKEY, "connection", "server", "2.8.13", "Get array of Redis command details", Server, subs COMMAND_SUBS),
     def!("debug", -2, "admin noscript loading stale", NOKEY, "", "server", "1.0.0", "A container for debugging commands", Server),
     def!("shutdown", -1, "admin noscript loading stale no_multi allow_busy", NOKEY, "", "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", Server),
@@ -938,6 +987,21 @@ pub type Extra = (&'static str, &'static str, &'static [KeySpec]);
 
 /// Key specs and command tips, by full name (what COMMAND INFO reports beside the flags).
 static EXTRAS: &[Extra] = &[
+    (
+        "slowlog|get",
+        "request_policy:all_nodes nondeterministic_output",
+        &[],
+    ),
+    (
+        "slowlog|len",
+        "request_policy:all_nodes response_policy:agg_sum nondeterministic_output",
+        &[],
+    ),
+    (
+        "slowlog|reset",
+        "request_policy:all_nodes response_policy:all_succeeded",
+        &[],
+    ),
     ("append", "", &[ks("RW insert", 1, 0, 1)]),
     ("watch", "", &[ks("RO", 1, -1, 1)]),
     ("setbit", "", &[ks("RW access update", 1, 0, 1)]),

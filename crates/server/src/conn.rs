@@ -153,7 +153,7 @@ async fn stream_snapshot(
     qbuf_limit: usize,
     handle: &crate::client::ClientHandle,
     comp: &mut Option<crate::repl_link::Compressor>,
-) -> Result<u64, ()> {
+) -> Result<u64, SnapEnd> {
     let crate::client::SnapshotStream {
         mut rx, framing, ..
     } = snap;
@@ -171,7 +171,7 @@ async fn stream_snapshot(
     // its strings are LZF-compressed already); the stream that follows starts a new frame at
     // the configured level.
     let mut snap_comp = match comp {
-        Some(_) => Some(crate::repl_link::Compressor::new(1).map_err(|_| ())?),
+        Some(_) => Some(crate::repl_link::Compressor::new(1).map_err(|_| SnapEnd::Gone)?),
         None => None,
     };
     // The relay compressed the snapshot for this link (see `persist::spawn_relay`).
@@ -187,15 +187,25 @@ async fn stream_snapshot(
             m = rx.recv() => m,
             r = stream.read_some(qbuf) => {
                 match r {
-                    Ok(n) if n > 0 && qbuf.len() <= qbuf_limit => continue,
-                    _ => return Err(()),
+                    // A replica sends nothing but REPLCONF before its snapshot has loaded:
+                    // another command is served now (and, making a reply, drops it).
+                    Ok(n) if n > 0 && qbuf.len() <= qbuf_limit => {
+                        if handle.replica.get()
+                            && first_command_name(qbuf)
+                                .is_some_and(|c| !c.eq_ignore_ascii_case(b"replconf"))
+                        {
+                            return Err(SnapEnd::Input);
+                        }
+                        continue;
+                    }
+                    _ => return Err(SnapEnd::Gone),
                 }
             }
         };
         match msg {
             Some(crate::persist::Msg::Preamble(p)) => {
                 // The `+FULLRESYNC` line is plain: compression starts after it.
-                stream.write_all(&p).await.map_err(|_| ())?;
+                stream.write_all(&p).await.map_err(|_| SnapEnd::Gone)?;
                 total += p.len() as u64;
             }
             Some(crate::persist::Msg::Data(b, packed)) => {
@@ -207,10 +217,14 @@ async fn stream_snapshot(
                 if let (Some(z), true, true) = (packed, eof, snap_comp.is_some()) {
                     // The relay's frame: the header goes first as a small frame of its own.
                     if let Some(h) = head.take() {
-                        total += put_snapshot(stream, handle, &mut snap_comp, &h, true).await?;
+                        total += put_snapshot(stream, handle, &mut snap_comp, &h, true)
+                            .await
+                            .map_err(|()| SnapEnd::Gone)?;
                     }
                     relay_frame = true;
-                    total += put_packed(stream, handle, b.len(), &z).await?;
+                    total += put_packed(stream, handle, b.len(), &z)
+                        .await
+                        .map_err(|()| SnapEnd::Gone)?;
                     continue;
                 }
                 let mut out = head.take().unwrap_or_default();
@@ -219,16 +233,21 @@ async fn stream_snapshot(
                 } else {
                     whole.extend_from_slice(&b);
                 }
-                total += put_snapshot(stream, handle, &mut snap_comp, &out, false).await?;
+                total += put_snapshot(stream, handle, &mut snap_comp, &out, false)
+                    .await
+                    .map_err(|()| SnapEnd::Gone)?;
             }
             Some(crate::persist::Msg::Finish(crc, end)) => {
                 let sum = if checksum { crc } else { 0 };
                 if relay_frame {
                     // End the relay's frame; the tail is a small frame of its own.
                     if let Some(e) = end {
-                        total += put_packed(stream, handle, 0, &e).await?;
+                        total += put_packed(stream, handle, 0, &e)
+                            .await
+                            .map_err(|()| SnapEnd::Gone)?;
                     }
-                    snap_comp = Some(crate::repl_link::Compressor::new(1).map_err(|_| ())?);
+                    snap_comp =
+                        Some(crate::repl_link::Compressor::new(1).map_err(|_| SnapEnd::Gone)?);
                 }
                 let mut tail = head.take().unwrap_or_default();
                 if eof {
@@ -239,12 +258,40 @@ async fn stream_snapshot(
                     tail = format!("${}\r\n", whole.len()).into_bytes();
                     tail.append(&mut whole);
                 }
-                total += put_snapshot(stream, handle, &mut snap_comp, &tail, true).await?;
+                total += put_snapshot(stream, handle, &mut snap_comp, &tail, true)
+                    .await
+                    .map_err(|()| SnapEnd::Gone)?;
                 return Ok(total);
             }
-            None => return Err(()),
+            None => return Err(SnapEnd::Gone),
         }
     }
+}
+
+/// Why a snapshot stream stopped early.
+enum SnapEnd {
+    /// The peer went away, or the snapshot failed.
+    Gone,
+    /// The replica sent a command to serve now.
+    Input,
+}
+
+/// The name of the first command in `q`, once it has arrived (RESP or inline).
+fn first_command_name(q: &[u8]) -> Option<&[u8]> {
+    let line_end = |b: &[u8]| b.windows(2).position(|w| w == b"\r\n");
+    if q.first() == Some(&b'*') {
+        let rest = &q[line_end(q)? + 2..];
+        if rest.first() != Some(&b'$') {
+            return None;
+        }
+        let e = line_end(rest)?;
+        let len: usize = std::str::from_utf8(&rest[1..e]).ok()?.parse().ok()?;
+        return rest.get(e + 2..e + 2 + len);
+    }
+    let e = q.iter().position(|&b| b == b'\n')?;
+    q[..e]
+        .split(|b| b.is_ascii_whitespace())
+        .find(|w| !w.is_empty())
 }
 
 /// Writes bytes the relay compressed (`plain` bytes of the snapshot) and counts them.
@@ -382,6 +429,8 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
     let mut rpos = 0usize;
     let mut need_read = true;
     let mut served_before = false;
+    // A replica's snapshot abandoned for a command it sent: it goes after that batch.
+    let mut abandoned = false;
     let mut throttle_ms = 0u64;
     loop {
         if need_read {
@@ -490,7 +539,7 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                 c.reply.out.shrink_to(16 * 1024);
             }
         }
-        if c.close_after_reply || handle.killed.get() {
+        if c.close_after_reply || handle.killed.get() || abandoned {
             break;
         }
         if rpos > 0 {
@@ -563,7 +612,14 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                 .await
                 {
                     Ok(n) => srv.borrow_mut().stats.net_output_bytes += n,
-                    Err(()) => break,
+                    Err(SnapEnd::Gone) => break,
+                    Err(SnapEnd::Input) => {
+                        // Served now; the snapshot is abandoned, so the replica goes after it
+                        // (with the log of the reply it made).
+                        abandoned = true;
+                        need_read = false;
+                        continue;
+                    }
                 }
                 if handle.sync_phase.get() >= 1 {
                     handle.sync_phase.set(3);

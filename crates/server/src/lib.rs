@@ -24,6 +24,7 @@ pub mod replica;
 pub mod server;
 pub mod settings;
 pub mod shutdown;
+pub mod slowlog;
 pub mod sock;
 pub mod throttle;
 

@@ -125,6 +125,9 @@ pub struct Server {
     /// A replica's async load (repl-diskless-load swapdb, same history): the databases being
     /// loaded, while clients keep being served the old ones (INFO `async_loading:1`).
     pub async_side: Option<Vec<cinnabar_keyspace::db::Db>>,
+    /// SLOWLOG: the newest entries first, and the next entry's id.
+    pub slowlog: std::collections::VecDeque<crate::slowlog::Entry>,
+    pub slowlog_next_id: u64,
     /// replica-output-buffer-throttling's current state.
     pub throttle: crate::throttle::Throttle,
     /// The database the master's stream last selected (kept for a partial resync).
@@ -231,6 +234,8 @@ impl Server {
             failover: None,
             throttle: Default::default(),
             async_side: None,
+            slowlog: Default::default(),
+            slowlog_next_id: 0,
             master_db: 0,
             repl_cron_last: std::time::Instant::now(),
             repl_cron_ticks: 0,

@@ -39,6 +39,9 @@ pub struct Settings {
     pub active_expire_effort: u32,
     pub always_show_logo: bool,
     pub latency_tracking: bool,
+    /// slowlog-log-slower-than (µs; negative: off) and slowlog-max-len.
+    pub slowlog_slower_than: i64,
+    pub slowlog_max_len: usize,
     pub latency_percentiles: Vec<f64>,
     pub limits: TypeLimits,
     /// `save` points: (seconds, changes).
@@ -127,6 +130,14 @@ impl Settings {
             active_expire_effort: num(cfg, "active-expire-effort", 1).clamp(1, 10) as u32,
             always_show_logo: yes(cfg, "always-show-logo"),
             latency_tracking: cfg.get_value("latency-tracking").is_none_or(|v| v == "yes"),
+            slowlog_slower_than: cfg
+                .get_value("slowlog-log-slower-than")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10000),
+            slowlog_max_len: cfg
+                .get_value("slowlog-max-len")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(128),
             latency_percentiles: cfg
                 .get_value("latency-tracking-info-percentiles")
                 .unwrap_or_else(|| "50 99 99.9".into())
