@@ -20,6 +20,7 @@ pub mod propagate;
 pub mod pubsub;
 pub mod replbuf;
 pub mod replica;
+pub mod script;
 pub mod server;
 pub mod settings;
 pub mod shutdown;
