@@ -164,7 +164,8 @@ impl Functions {
         let lua = &eng.lua;
         let r = lua.scope(|scope| {
             let reg = scope.create_function(|lua, args: MultiValue| {
-                match read_register_args(lua, &args, &collected.borrow()) {
+                let res = read_register_args(lua, &args, &collected.borrow());
+                match res {
                     Ok(fi) => {
                         collected.borrow_mut().push((fi.name.clone(), fi));
                         Ok((Value::Nil, false))
@@ -174,18 +175,20 @@ impl Functions {
             })?;
             eng.ctx.raw_set("register_function", reg)?;
             eng.set_mode.call::<()>(true)?;
-            let res = f.call::<()>(());
+            let res = eng
+                .runner
+                .call::<(bool, Value)>((f, Value::Nil, Value::Nil, true));
             eng.set_mode.call::<()>(false)?;
             eng.ctx.raw_set("register_function", Value::Nil)?;
-            Ok(res)
+            eng.ctx.raw_set("raised", Value::Nil)?;
+            res
         });
         match r {
-            Ok(Ok(())) => Ok(collected.into_inner()),
-            Ok(Err(e)) => {
-                let msg = match &e {
-                    mlua::Error::RuntimeError(m) => format!("ERR {m}"),
-                    mlua::Error::CallbackError { cause, .. } => format!("ERR {}", lua::error_text(cause)),
-                    other => error_value_msg(other),
+            Ok((true, _)) => Ok(collected.into_inner()),
+            Ok((false, v)) => {
+                let msg = match v {
+                    Value::Table(t) => String::from_utf8_lossy(&lua::err_info(&t).msg).into_owned(),
+                    _ => "ERR execution failure".into(),
                 };
                 Err(format!("Error registering functions: {msg}"))
             }
@@ -194,16 +197,6 @@ impl Functions {
                 lua::error_text(&e)
             )),
         }
-    }
-}
-
-/// The message of an error value that was a Lua table (`{err=...}`) or anything else.
-fn error_value_msg(e: &mlua::Error) -> String {
-    let t = e.to_string();
-    if t.starts_with("ERR ") {
-        t
-    } else {
-        format!("ERR {t}")
     }
 }
 

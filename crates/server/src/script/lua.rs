@@ -201,10 +201,15 @@ if with_fn_api then
   for _, k in ipairs({'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING', 'REDIS_VERSION', 'REDIS_VERSION_NUM'}) do
     lr[k] = redis[k]
   end
-  local function missing(_, k)
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end
-  local lrh = lock(lr, function(h) return function(t, k) local v = h[k] if v == nil then return missing(t, k) end return v end end)
+  lock(lr, function(h)
+    return function(_, k)
+      local v = h[k]
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end
+  end)
   load_api = {redis = lr}
 end
 lock_all()

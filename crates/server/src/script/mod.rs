@@ -89,6 +89,27 @@ impl Scripting {
     }
 }
 
+/// INFO memory's scripting fields (Redis 7.0's names), from the Lua states' own counts.
+pub fn info_memory(s: &Server) -> String {
+    use crate::cmds::introspect::human;
+    let sc = &s.scripting;
+    let vm_eval = sc.eval_memory() as u64;
+    let vm_func = sc.funcs.vm_memory() as u64;
+    let scripts_eval = sc.scripts_memory() as u64;
+    let funcs = sc.funcs.overhead() as u64;
+    format!(
+        "used_memory_lua:{vm_eval}\r\nused_memory_vm_eval:{vm_eval}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{scripts_eval}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_vm_functions:{vm_func}\r\nused_memory_vm_total:{}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{funcs}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\n",
+        human(vm_eval),
+        sc.scripts.len(),
+        sc.funcs.count(),
+        sc.funcs.libs.len(),
+        vm_eval + vm_func,
+        human(vm_eval + vm_func),
+        scripts_eval + funcs,
+        human(scripts_eval + funcs),
+    )
+}
+
 /// A fresh Lua state's size, reported before the state is first created.
 const EMPTY_LUA_MEMORY: usize = 31 * 1024;
 
