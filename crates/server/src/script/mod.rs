@@ -12,6 +12,7 @@
 //! While a script runs, its Lua state and its client are taken out of `Scripting` (so the
 //! callbacks can borrow the whole `Server`); they are put back at the end.
 
+pub mod busy;
 pub mod function;
 pub mod libs;
 pub mod lua;
@@ -496,6 +497,7 @@ struct RunState<'a> {
     caller_is_master: bool,
     /// REPL_* flags (redis.set_repl).
     repl: u8,
+    busy: Option<std::rc::Rc<busy::Busy>>,
 }
 
 /// Runs one command from a script (Redis's `scriptCall`): Ok(reply bytes) or Err(message for
@@ -550,6 +552,9 @@ fn script_call(st: &mut RunState, argv: &[Vec<u8>]) -> Result<Vec<u8>, String> {
     let _ = st.allow_oom;
     if write {
         st.write_dirty = true;
+        if let Some(b) = &st.busy {
+            b.write_dirty.set(true);
+        }
     }
     let saved = st.s.prop.enabled;
     if st.repl == 0 {
@@ -615,6 +620,46 @@ pub fn run_script<F>(
         eval: spec.eval_mode,
     });
     let caller_is_master = c.is_master;
+    let threshold = s
+        .cfg
+        .get_value("busy-reply-threshold")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(5000);
+    let busy = (threshold > 0).then(|| {
+        let caller = c.handle.id;
+        std::rc::Rc::new(busy::Busy {
+            started: Instant::now(),
+            threshold_ms: threshold,
+            eval: spec.eval_mode,
+            name: spec.name.clone(),
+            command: spec.command.clone(),
+            fds: s
+                .clients
+                .values()
+                .filter(|h| h.id != caller && h.fd >= 0 && !h.replica.get())
+                .map(|h| (h.fd, h.resp3.get()))
+                .collect(),
+            killed: std::cell::Cell::new(false),
+            write_dirty: std::cell::Cell::new(false),
+            timed_out: std::cell::Cell::new(false),
+            libraries: s.scripting.funcs.libs.len(),
+            functions: s.scripting.funcs.count(),
+        })
+    });
+    if let Some(b) = &busy {
+        let b = b.clone();
+        let ctx = engine.ctx.clone();
+        engine.lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(100_000),
+            move |lua, _| {
+                if b.tick() {
+                    let t = lua::error_table(lua, b"Script killed by user with SCRIPT KILL...")?;
+                    return lua::raise(&ctx, t);
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        );
+    }
     let outcome = {
         let st = RefCell::new(RunState {
             s,
@@ -626,6 +671,7 @@ pub fn run_script<F>(
             write_dirty: false,
             caller_is_master,
             repl: 3,
+            busy: busy.clone(),
         });
         let lua = &engine.lua;
             let do_call = |lua: &mlua::Lua, args: MultiValue| -> mlua::Result<(Value, bool)> {
@@ -780,8 +826,9 @@ pub fn run_script<F>(
             )),
         }
     };
-    // The engine's hidden KEYS/ARGV are left for the next run to replace.
-    let _ = engine.lua.gc_step_kbytes(0);
+    if busy.is_some() {
+        engine.lua.remove_hook();
+    }
     let s_ref = s;
     s_ref.scripting.running = None;
     sc.reply.out.clear();
