@@ -108,28 +108,49 @@ fn null() -> Value {
     Value::LightUserData(LightUserData(std::ptr::null_mut()))
 }
 
+/// cjson's settings (per Lua state).
+#[derive(Clone, Copy)]
+struct CjsonCfg {
+    encode_max_depth: usize,
+    decode_max_depth: usize,
+    invalid_numbers: bool,
+}
+
 /// The `cjson` table.
 pub fn cjson_lib(lua: &Lua) -> mlua::Result<Table> {
+    let cfg = std::rc::Rc::new(std::cell::Cell::new(CjsonCfg {
+        encode_max_depth: 1000,
+        decode_max_depth: 1000,
+        invalid_numbers: false,
+    }));
     let t = lua.create_table()?;
+    let c = cfg.clone();
     t.set(
         "encode",
-        lua.create_function(|lua, a: MultiValue| {
+        lua.create_function(move |lua, a: MultiValue| {
             if a.len() != 1 {
-                return Err(mlua::Error::RuntimeError(
-                    "bad argument #1 to 'encode' (expected 1 argument)".into(),
+                return Err(super::lua::where_error(
+                    lua,
+                    "bad argument #1 to 'encode' (expected 1 argument)",
                 ));
             }
             let mut out = Vec::new();
-            encode(a.get(0).unwrap_or(&Value::Nil), &mut out, 0)
+            encode(a.get(0).unwrap_or(&Value::Nil), &mut out, 0, &c.get())
                 .map_err(|m| super::lua::where_error(lua, &m))?;
             lua.create_string(&out)
         })?,
     )?;
+    let c = cfg.clone();
     t.set(
         "decode",
-        lua.create_function(|lua, s: mlua::String| {
+        lua.create_function(move |lua, s: mlua::String| {
             let b = s.as_bytes().to_vec();
-            let mut p = Parser { b: &b, i: 0, lua };
+            let mut p = Parser {
+                b: &b,
+                i: 0,
+                lua,
+                max_depth: c.get().decode_max_depth,
+            };
             let r = (|| {
                 p.ws();
                 let v = p.value(0)?;
@@ -143,13 +164,46 @@ pub fn cjson_lib(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     t.set("null", null())?;
+    let c = cfg.clone();
+    t.set(
+        "encode_max_depth",
+        lua.create_function(move |_, n: Option<f64>| {
+            let mut v = c.get();
+            if let Some(n) = n {
+                v.encode_max_depth = n.max(1.0) as usize;
+                c.set(v);
+            }
+            Ok(v.encode_max_depth as f64)
+        })?,
+    )?;
+    let c = cfg.clone();
+    t.set(
+        "decode_max_depth",
+        lua.create_function(move |_, n: Option<f64>| {
+            let mut v = c.get();
+            if let Some(n) = n {
+                v.decode_max_depth = n.max(1.0) as usize;
+                c.set(v);
+            }
+            Ok(v.decode_max_depth as f64)
+        })?,
+    )?;
+    let c = cfg.clone();
+    t.set(
+        "encode_invalid_numbers",
+        lua.create_function(move |_, b: Option<Value>| {
+            let mut v = c.get();
+            if let Some(b) = b {
+                v.invalid_numbers = matches!(b, Value::Boolean(true) | Value::String(_));
+                c.set(v);
+            }
+            Ok(v.invalid_numbers)
+        })?,
+    )?;
     for name in [
         "encode_keep_buffer",
-        "encode_max_depth",
-        "decode_max_depth",
         "encode_number_precision",
         "encode_sparse_array",
-        "encode_invalid_numbers",
         "decode_invalid_numbers",
     ] {
         t.set(name, lua.create_function(|_, a: MultiValue| Ok(a))?)?;
@@ -159,9 +213,19 @@ pub fn cjson_lib(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-fn number(n: f64, out: &mut Vec<u8>) -> Result<(), String> {
+fn number(n: f64, out: &mut Vec<u8>, cfg: &CjsonCfg) -> Result<(), String> {
     if n.is_nan() || n.is_infinite() {
-        return Err("Cannot serialise number: must not be NaN or Inf".into());
+        if !cfg.invalid_numbers {
+            return Err("Cannot serialise number: must not be NaN or Inf".into());
+        }
+        out.extend_from_slice(if n.is_nan() {
+            b"nan"
+        } else if n > 0.0 {
+            b"inf"
+        } else {
+            b"-inf"
+        });
+        return Ok(());
     }
     out.extend_from_slice(super::lua::lua_number_str(n).as_bytes());
     Ok(())
@@ -186,16 +250,16 @@ fn string(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
+fn encode(v: &Value, out: &mut Vec<u8>, depth: usize, cfg: &CjsonCfg) -> Result<(), String> {
     match v {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Number(n) => number(*n, out)?,
+        Value::Number(n) => number(*n, out, cfg)?,
         Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Value::String(s) => string(&s.as_bytes(), out),
         Value::Table(t) => {
-            if depth >= 1000 {
+            if depth >= cfg.encode_max_depth {
                 return Err(format!(
                     "Cannot serialise, excessive nesting ({})",
                     depth + 1
@@ -227,7 +291,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
                         out.push(b',');
                     }
                     let v: Value = t.raw_get(i).unwrap_or(Value::Nil);
-                    encode(&v, out, depth + 1)?;
+                    encode(&v, out, depth + 1, cfg)?;
                 }
                 out.push(b']');
             } else {
@@ -242,7 +306,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
                         Value::String(s) => string(&s.as_bytes(), out),
                         Value::Number(n) => {
                             out.push(b'"');
-                            number(*n, out)?;
+                            number(*n, out, cfg)?;
                             out.push(b'"');
                         }
                         Value::Integer(n) => {
@@ -256,7 +320,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
                         }
                     }
                     out.push(b':');
-                    encode(&v, out, depth + 1)?;
+                    encode(&v, out, depth + 1, cfg)?;
                 }
                 out.push(b'}');
             }
@@ -275,6 +339,7 @@ struct Parser<'a> {
     b: &'a [u8],
     i: usize,
     lua: &'a Lua,
+    max_depth: usize,
 }
 
 impl Parser<'_> {
@@ -293,10 +358,10 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, depth: usize) -> mlua::Result<Value> {
-        if depth > 1000 {
+        if matches!(self.b.get(self.i), Some(b'{') | Some(b'[')) && depth >= self.max_depth {
             return Err(mlua::Error::RuntimeError(format!(
                 "Found too many nested data structures ({}) at character {}",
-                depth,
+                depth + 1,
                 self.i + 1
             )));
         }
@@ -452,4 +517,322 @@ impl Parser<'_> {
             }
         }
     }
+}
+
+/// The `cmsgpack` table (lua-cmsgpack's encodings: smallest integer form, float32 when exact,
+/// arrays for tables keyed 1..n, nesting beyond 16 levels packed as nil).
+pub fn cmsgpack_lib(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "pack",
+        lua.create_function(|lua, a: MultiValue| {
+            if a.is_empty() {
+                return Err(super::lua::where_error(
+                    lua,
+                    "bad argument #0 to 'pack' (MessagePack pack needs input.)",
+                ));
+            }
+            let mut out = Vec::new();
+            for v in a.iter() {
+                mp_encode(v, &mut out, 0);
+            }
+            lua.create_string(&out)
+        })?,
+    )?;
+    t.set(
+        "unpack",
+        lua.create_function(|lua, s: mlua::String| mp_unpack(lua, &s.as_bytes(), 0, 0))?,
+    )?;
+    t.set(
+        "unpack_one",
+        lua.create_function(|lua, (s, off): (mlua::String, Option<f64>)| {
+            mp_unpack(lua, &s.as_bytes(), 1, off.unwrap_or(0.0) as i64)
+        })?,
+    )?;
+    t.set(
+        "unpack_limit",
+        lua.create_function(|lua, (s, lim, off): (mlua::String, f64, Option<f64>)| {
+            mp_unpack(lua, &s.as_bytes(), lim as i64, off.unwrap_or(0.0) as i64)
+        })?,
+    )?;
+    t.set("_NAME", "cmsgpack")?;
+    t.set("_VERSION", "lua-cmsgpack 0.4.0")?;
+    Ok(t)
+}
+
+fn mp_int(n: i64, out: &mut Vec<u8>) {
+    if n >= 0 {
+        if n <= 127 {
+            out.push(n as u8);
+        } else if n <= 0xff {
+            out.extend_from_slice(&[0xcc, n as u8]);
+        } else if n <= 0xffff {
+            out.push(0xcd);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else if n <= 0xffff_ffff {
+            out.push(0xce);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        } else {
+            out.push(0xcf);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    } else if n >= -32 {
+        out.push(n as i8 as u8);
+    } else if n >= -128 {
+        out.extend_from_slice(&[0xd0, n as i8 as u8]);
+    } else if n >= -32768 {
+        out.push(0xd1);
+        out.extend_from_slice(&(n as i16).to_be_bytes());
+    } else if n >= -2147483648 {
+        out.push(0xd2);
+        out.extend_from_slice(&(n as i32).to_be_bytes());
+    } else {
+        out.push(0xd3);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+fn mp_len(out: &mut Vec<u8>, n: usize, fix: u8, fix_max: usize, w16: u8, w32: u8) {
+    if n <= fix_max {
+        out.push(fix | n as u8);
+    } else if n <= 0xffff {
+        out.push(w16);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(w32);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+}
+
+fn mp_encode(v: &Value, out: &mut Vec<u8>, level: usize) {
+    match v {
+        Value::String(s) => {
+            let b = s.as_bytes();
+            let n = b.len();
+            if n < 32 {
+                out.push(0xa0 | n as u8);
+            } else if n <= 0xff {
+                out.extend_from_slice(&[0xd9, n as u8]);
+            } else if n <= 0xffff {
+                out.push(0xda);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            } else {
+                out.push(0xdb);
+                out.extend_from_slice(&(n as u32).to_be_bytes());
+            }
+            out.extend_from_slice(&b);
+        }
+        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Integer(i) => mp_int(*i, out),
+        Value::Number(n) => {
+            let n = *n;
+            if n.is_finite() && (n as i64) as f64 == n {
+                mp_int(n as i64, out);
+            } else {
+                let f = n as f32;
+                if f as f64 == n || (n.is_nan() && f.is_nan()) {
+                    out.push(0xca);
+                    out.extend_from_slice(&f.to_be_bytes());
+                } else {
+                    out.push(0xcb);
+                    out.extend_from_slice(&n.to_be_bytes());
+                }
+            }
+        }
+        Value::Table(t) if level < 16 => {
+            let mut count = 0usize;
+            let mut max = 0usize;
+            let mut array = true;
+            for (k, _) in t.pairs::<Value, Value>().flatten() {
+                match k {
+                    Value::Number(n) if n > 0.0 && n.fract() == 0.0 => max = max.max(n as usize),
+                    Value::Integer(n) if n > 0 => max = max.max(n as usize),
+                    _ => array = false,
+                }
+                count += 1;
+            }
+            if array && max == count {
+                let len = t.raw_len();
+                mp_len(out, len, 0x90, 15, 0xdc, 0xdd);
+                for j in 1..=len {
+                    let v: Value = t.get(j).unwrap_or(Value::Nil);
+                    mp_encode(&v, out, level + 1);
+                }
+            } else {
+                mp_len(out, count, 0x80, 15, 0xde, 0xdf);
+                for (k, v) in t.pairs::<Value, Value>().flatten() {
+                    mp_encode(&k, out, level + 1);
+                    mp_encode(&v, out, level + 1);
+                }
+            }
+        }
+        _ => out.push(0xc0),
+    }
+}
+
+enum MpErr {
+    Eof,
+    Bad,
+}
+
+fn mp_decode(lua: &Lua, b: &[u8], p: &mut usize) -> Result<Value, MpErr> {
+    let need = |p: usize, n: usize| if p + n <= b.len() { Ok(()) } else { Err(MpErr::Eof) };
+    need(*p, 1)?;
+    let t = b[*p];
+    let be = |p: usize, n: usize| -> u64 {
+        b[p..p + n].iter().fold(0u64, |a, &x| (a << 8) | x as u64)
+    };
+    let str_at = |p: &mut usize, hdr: usize, len: usize| -> Result<Value, MpErr> {
+        need(*p, hdr + len)?;
+        let s = lua
+            .create_string(&b[*p + hdr..*p + hdr + len])
+            .map_err(|_| MpErr::Bad)?;
+        *p += hdr + len;
+        Ok(Value::String(s))
+    };
+    let v = match t {
+        0xcc | 0xcd | 0xce | 0xcf => {
+            let n = 1 << (t - 0xcc);
+            need(*p, 1 + n)?;
+            let v = be(*p + 1, n);
+            *p += 1 + n;
+            Value::Number(v as f64)
+        }
+        0xd0 | 0xd1 | 0xd2 | 0xd3 => {
+            let n = 1 << (t - 0xd0);
+            need(*p, 1 + n)?;
+            let raw = be(*p + 1, n);
+            let shift = 64 - 8 * n as u32;
+            let v = ((raw << shift) as i64) >> shift;
+            *p += 1 + n;
+            Value::Number(v as f64)
+        }
+        0xc0 => {
+            *p += 1;
+            Value::Nil
+        }
+        0xc3 | 0xc2 => {
+            *p += 1;
+            Value::Boolean(t == 0xc3)
+        }
+        0xca => {
+            need(*p, 5)?;
+            let f = f32::from_bits(be(*p + 1, 4) as u32);
+            *p += 5;
+            Value::Number(f as f64)
+        }
+        0xcb => {
+            need(*p, 9)?;
+            let f = f64::from_bits(be(*p + 1, 8));
+            *p += 9;
+            Value::Number(f)
+        }
+        0xd9 => {
+            need(*p, 2)?;
+            let l = b[*p + 1] as usize;
+            str_at(p, 2, l)?
+        }
+        0xda => {
+            need(*p, 3)?;
+            let l = be(*p + 1, 2) as usize;
+            str_at(p, 3, l)?
+        }
+        0xdb => {
+            need(*p, 5)?;
+            let l = be(*p + 1, 4) as usize;
+            str_at(p, 5, l)?
+        }
+        0xdc | 0xdd | 0xde | 0xdf => {
+            let w = if t == 0xdc || t == 0xde { 2 } else { 4 };
+            need(*p, 1 + w)?;
+            let l = be(*p + 1, w) as usize;
+            *p += 1 + w;
+            if t <= 0xdd {
+                mp_array(lua, b, p, l)?
+            } else {
+                mp_map(lua, b, p, l)?
+            }
+        }
+        x if x & 0x80 == 0 => {
+            *p += 1;
+            Value::Number(x as f64)
+        }
+        x if x & 0xe0 == 0xe0 => {
+            *p += 1;
+            Value::Number(x as i8 as f64)
+        }
+        x if x & 0xe0 == 0xa0 => str_at(p, 1, (x & 0x1f) as usize)?,
+        x if x & 0xf0 == 0x90 => {
+            *p += 1;
+            mp_array(lua, b, p, (x & 0xf) as usize)?
+        }
+        x if x & 0xf0 == 0x80 => {
+            *p += 1;
+            mp_map(lua, b, p, (x & 0xf) as usize)?
+        }
+        _ => return Err(MpErr::Bad),
+    };
+    Ok(v)
+}
+
+fn mp_array(lua: &Lua, b: &[u8], p: &mut usize, n: usize) -> Result<Value, MpErr> {
+    let t = lua.create_table().map_err(|_| MpErr::Bad)?;
+    for j in 0..n {
+        let v = mp_decode(lua, b, p)?;
+        t.raw_set(j + 1, v).map_err(|_| MpErr::Bad)?;
+    }
+    Ok(Value::Table(t))
+}
+
+fn mp_map(lua: &Lua, b: &[u8], p: &mut usize, n: usize) -> Result<Value, MpErr> {
+    let t = lua.create_table().map_err(|_| MpErr::Bad)?;
+    for _ in 0..n {
+        let k = mp_decode(lua, b, p)?;
+        let v = mp_decode(lua, b, p)?;
+        if k != Value::Nil {
+            t.raw_set(k, v).map_err(|_| MpErr::Bad)?;
+        }
+    }
+    Ok(Value::Table(t))
+}
+
+fn mp_unpack(lua: &Lua, b: &[u8], limit: i64, offset: i64) -> mlua::Result<MultiValue> {
+    if offset < 0 || limit < 0 {
+        return Err(super::lua::where_error(
+            lua,
+            &format!(
+                "Invalid request to unpack with offset of {offset} and limit of {}.",
+                b.len()
+            ),
+        ));
+    }
+    if offset as usize > b.len() {
+        return Err(super::lua::where_error(
+            lua,
+            &format!(
+                "Start offset {offset} greater than input length {}.",
+                b.len()
+            ),
+        ));
+    }
+    let all = limit == 0 && offset == 0;
+    let limit = if all { i64::MAX } else { limit };
+    let mut p = offset as usize;
+    let mut out = Vec::new();
+    let mut cnt = 0;
+    while p < b.len() && cnt < limit {
+        match mp_decode(lua, b, &mut p) {
+            Ok(v) => out.push(v),
+            Err(MpErr::Eof) => return Err(super::lua::where_error(lua, "Missing bytes in input.")),
+            Err(MpErr::Bad) => {
+                return Err(super::lua::where_error(lua, "Bad data format in input."))
+            }
+        }
+        cnt += 1;
+    }
+    if !all {
+        let next = if p >= b.len() { -1.0 } else { p as f64 };
+        out.insert(0, Value::Number(next));
+    }
+    Ok(MultiValue::from_vec(out))
 }

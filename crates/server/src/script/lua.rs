@@ -254,6 +254,7 @@ pub fn new_engine(functions: bool) -> mlua::Result<Engine> {
     let g = lua.globals();
     g.set("bit", super::libs::bit_lib(&lua)?)?;
     g.set("cjson", super::libs::cjson_lib(&lua)?)?;
+    g.set("cmsgpack", super::libs::cmsgpack_lib(&lua)?)?;
     let rs = lua.create_table()?;
     rs.set(
         "sha1hex",

@@ -561,6 +561,20 @@ fn script_call(st: &mut RunState, argv: &[Vec<u8>]) -> Result<Vec<u8>, String> {
         st.s.prop.enabled = false;
     }
     st.sc.reply.out.clear();
+    if matches!(cmd.fullname.as_str(), "xread" | "xreadgroup")
+        && args.iter().skip(1).any(|a| a.eq_ignore_ascii_case(b"block"))
+    {
+        // As Redis: BLOCK makes no sense in a script (checked by the command itself).
+        CmdStats::bump(&cmd.stats.calls, 1);
+        CmdStats::bump(&cmd.stats.failed, 1);
+        *st.s.stats.error_codes.entry("ERR".into()).or_insert(0) += 1;
+        st.s.stats.total_error_replies += 1;
+        return Ok(format!(
+            "-ERR {} command is not allowed with BLOCK option from scripts\r\n",
+            cmd.fullname
+        )
+        .into_bytes());
+    }
     crate::dispatch::call(st.s, st.sc, cmd, args, st.now, st.clock, false);
     st.s.prop.enabled = saved;
     st.sc.reply.errors.clear();
