@@ -102,6 +102,8 @@ G.redis = redis
 local rawpcall = pcall
 local unwrap = rs.unwrap_err
 local function fix(ok, ...)
+  -- A killed script stops even if it catches errors.
+  if ctx.killed then error(ctx.raised, 0) end
   if not ok then
     local e = unwrap((...))
     if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then return false, rawget(e, 'err') end

@@ -668,6 +668,7 @@ pub fn run_script<F>(
             move |lua, _| {
                 if b.tick() {
                     let t = lua::error_table(lua, b"Script killed by user with SCRIPT KILL...")?;
+                    ctx.raw_set("killed", true)?;
                     return lua::raise(&ctx, t);
                 }
                 Ok(mlua::VmState::Continue)
@@ -788,6 +789,7 @@ pub fn run_script<F>(
                 api.raw_set(k, v)?;
             }
             ctx.raw_set("raised", Value::Nil)?;
+            ctx.raw_set("killed", Value::Nil)?;
             let (ok, v) = res?;
             let resp3 = st.borrow().sc.reply.resp3;
             if ok {
