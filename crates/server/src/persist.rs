@@ -1522,7 +1522,7 @@ impl RdbLoad {
                     });
                 }
                 Some(cinnabar_rdb::Item::Function(code)) => {
-                    if let Err(e) = s.scripting.funcs.create(&code, true) {
+                    if let Err(e) = s.scripting.funcs.create(&code, self.merge) {
                         warning!("Failed loading library, {e}");
                         return Err(self.corrupt("Failed loading library"));
                     }

@@ -131,7 +131,7 @@ impl Functions {
             return Err("No functions registered".into());
         }
         for (fname, _) in &registered {
-            if let Some(owner) = self.index.get(fname) {
+            if let Some(owner) = self.index.get(&fname.to_ascii_lowercase()) {
                 if *owner != name {
                     return Err(format!("Function {fname} already exists"));
                 }
@@ -139,8 +139,9 @@ impl Functions {
         }
         self.unlink(&name);
         let mut functions = BTreeMap::new();
+        // Function names are case-insensitive (keys are lowercase; FuncInfo keeps the name).
         for (fname, f) in registered {
-            functions.insert(fname, f);
+            functions.insert(fname.to_ascii_lowercase(), f);
         }
         self.link(Library {
             name: name.clone(),
@@ -323,7 +324,7 @@ fn read_register_args(
     if !valid_name(&name) {
         return Err("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
     }
-    if so_far.iter().any(|(n, _)| *n == name) {
+    if so_far.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
         return Err("Function already exists in the library".into());
     }
     let Some(cb) = callback else {
@@ -343,7 +344,8 @@ fn read_register_args(
 /// FCALL / FCALL_RO.
 pub fn fcall(s: &mut Server, c: &mut Client, a: Args, now: i64, clock: &mut Instant, ro: bool) {
     let fname = String::from_utf8_lossy(a.get(1)).into_owned();
-    let Some(lib) = s.scripting.funcs.index.get(&fname).cloned() else {
+    let key = fname.to_ascii_lowercase();
+    let Some(lib) = s.scripting.funcs.index.get(&key).cloned() else {
         return c.reply.error("ERR Function not found");
     };
     let Some(nk) = cinnabar_util::num::string2ll(a.get(2)) else {
@@ -358,13 +360,13 @@ pub fn fcall(s: &mut Server, c: &mut Client, a: Args, now: i64, clock: &mut Inst
         return c.reply.error("ERR Number of keys can't be negative");
     }
     let nk = nk as usize;
-    let Some(flags) = s
+    let Some((flags, fname)) = s
         .scripting
         .funcs
         .libs
         .get(&lib)
-        .and_then(|l| l.functions.get(&fname))
-        .map(|f| f.flags)
+        .and_then(|l| l.functions.get(&key))
+        .map(|f| (f.flags, f.name.clone()))
     else {
         return c.reply.error("ERR Function not found");
     };
@@ -375,7 +377,7 @@ pub fn fcall(s: &mut Server, c: &mut Client, a: Args, now: i64, clock: &mut Inst
     let libs = std::mem::take(&mut s.scripting.funcs.libs);
     let func: Option<Function> = libs
         .get(&lib)
-        .and_then(|l| l.functions.get(&fname))
+        .and_then(|l| l.functions.get(&key))
         .and_then(|f| {
             s.scripting
                 .funcs
