@@ -175,10 +175,24 @@ impl Functions {
                 }
             })?;
             eng.ctx.raw_set("register_function", reg)?;
+            // Loading may not run for more than 500 ms (Redis's FUNCTION LOAD timeout).
+            let started = Instant::now();
+            let hctx = eng.ctx.clone();
+            lua.set_hook(
+                mlua::HookTriggers::new().every_nth_instruction(100_000),
+                move |lua, _| {
+                    if started.elapsed().as_millis() > 500 {
+                        let t = lua::error_table(lua, b"FUNCTION LOAD timeout")?;
+                        return lua::raise(&hctx, t);
+                    }
+                    Ok(mlua::VmState::Continue)
+                },
+            );
             eng.set_mode.call::<()>(true)?;
             let res = eng
                 .runner
                 .call::<(bool, Value)>((f, Value::Nil, Value::Nil, true));
+            lua.remove_hook();
             eng.set_mode.call::<()>(false)?;
             eng.ctx.raw_set("register_function", Value::Nil)?;
             eng.ctx.raw_set("raised", Value::Nil)?;
