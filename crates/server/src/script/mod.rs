@@ -439,8 +439,19 @@ pub struct RunSpec<'a> {
 /// Redis's `scriptPrepareForRun` checks; replies the error and returns false when the script
 /// may not run.
 fn prepare_checks(s: &Server, c: &mut Client, flags: u32, ro: bool) -> bool {
+    let stale = running_stale(s) && !c.is_master;
     if flags & sflag::EVAL_COMPAT != 0 {
+        if stale {
+            c.reply.error(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            );
+            return false;
+        }
         return true;
+    }
+    if stale && flags & sflag::ALLOW_STALE == 0 {
+        c.reply.error("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set on the script.");
+        return false;
     }
     if flags & sflag::NO_WRITES == 0 {
         // A script that declares it may write counts as a write command for the checks
@@ -472,6 +483,17 @@ fn prepare_checks(s: &Server, c: &mut Client, flags: u32, ro: bool) -> bool {
         }
     }
     true
+}
+
+/// A replica whose link is down with `replica-serve-stale-data no`.
+fn running_stale(s: &Server) -> bool {
+    s.master
+        .as_ref()
+        .is_some_and(|m| m.state != crate::replica::LinkState::Connected)
+        && s
+            .cfg
+            .get_value("replica-serve-stale-data")
+            .is_some_and(|v| v == "no")
 }
 
 /// The error writes get because the server cannot persist (RDB or AOF), if any.
@@ -530,6 +552,9 @@ fn script_call(st: &mut RunState, argv: &[Vec<u8>]) -> Result<Vec<u8>, String> {
     }
     if cmd.has(flag::NOSCRIPT) && !st.s.scripting.disable_deny_script {
         return reject(st, "This Redis command is not allowed from script");
+    }
+    if !cmd.has(flag::STALE) && running_stale(st.s) {
+        return reject(st, "Can not execute the command on a stale replica");
     }
     let write = cmd.has(flag::WRITE);
     if st.read_only && (write || cmd.has(flag::MAY_REPLICATE)) {
@@ -846,6 +871,9 @@ pub fn run_script<F>(
     if busy.is_some() {
         engine.lua.remove_hook();
     }
+    // A little garbage collection after every run keeps the state small without full
+    // cycles (Redis steps its collector every 50 runs).
+    let _ = engine.lua.gc_step_kbytes(8);
     let s_ref = s;
     s_ref.scripting.running = None;
     sc.reply.out.clear();
