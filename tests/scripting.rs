@@ -51,7 +51,11 @@ fn functions_survive_aof_rewrite() {
             let mut c = srv.conn();
             assert_eq!(s(&mut c, &["FUNCTION", "LOAD", LIB]), "keep");
             assert_eq!(
-                c.call(&["EVAL", "redis.call('set','e1','x') redis.call('incr','e2')", "0"]),
+                c.call(&[
+                    "EVAL",
+                    "redis.call('set','e1','x') redis.call('incr','e2')",
+                    "0"
+                ]),
                 Reply::Nil
             );
             let _ = c.call(&["BGREWRITEAOF"]);
@@ -88,7 +92,11 @@ fn replica_gets_functions_and_script_effects() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // The library came with the full sync; scripts replicate as effects.
-    let _ = m.call(&["EVAL", "redis.call('set','a','1') redis.call('rpush','l','x','y')", "0"]);
+    let _ = m.call(&[
+        "EVAL",
+        "redis.call('set','a','1') redis.call('rpush','l','x','y')",
+        "0",
+    ]);
     assert_eq!(s(&mut m, &["FCALL", "kf", "1", "b", "2"]), "OK");
     assert_eq!(s(&mut m, &["SET", "__end__", "1"]), "OK");
     while r.call(&["GET", "__end__"]).as_str().as_deref() != Some("1") {

@@ -278,7 +278,7 @@ fn read_register_args(
     let mut callback: Option<Function> = None;
     let mut flags = 0u32;
     if args.len() == 1 {
-        let Some(Value::Table(t)) = args.get(0) else {
+        let Some(Value::Table(t)) = args.front() else {
             return Err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).".into());
         };
         for (k, v) in t.pairs::<Value, Value>().flatten() {
@@ -291,16 +291,27 @@ fn read_register_args(
             match k.as_str() {
                 "function_name" => match lua_string(&v) {
                     Some(n) => name = Some(n),
-                    None => return Err("function_name argument given to redis.register_function must be a string".into()),
+                    None => return Err(
+                        "function_name argument given to redis.register_function must be a string"
+                            .into(),
+                    ),
                 },
                 "description" => match lua_string(&v) {
                     Some(d) => desc = Some(d),
-                    None => return Err("description argument given to redis.register_function must be a string".into()),
+                    None => return Err(
+                        "description argument given to redis.register_function must be a string"
+                            .into(),
+                    ),
                 },
-                "callback" => match v {
-                    Value::Function(f) => callback = Some(f),
-                    _ => return Err("callback argument given to redis.register_function must be a function".into()),
-                },
+                "callback" => {
+                    match v {
+                        Value::Function(f) => callback = Some(f),
+                        _ => return Err(
+                            "callback argument given to redis.register_function must be a function"
+                                .into(),
+                        ),
+                    }
+                }
                 "flags" => {
                     let Value::Table(ft) = v else {
                         return Err("flags argument to redis.register_function must be a table representing function flags".into());
@@ -309,7 +320,10 @@ fn read_register_args(
                         let Some(s) = fv.ok().as_ref().and_then(lua_string) else {
                             return Err("unknown flag given".into());
                         };
-                        match FLAG_NAMES.iter().find(|(n, _)| n.as_bytes() == s.as_slice()) {
+                        match FLAG_NAMES
+                            .iter()
+                            .find(|(n, _)| n.as_bytes() == s.as_slice())
+                        {
                             Some((_, b)) => flags |= b,
                             None => return Err("unknown flag given".into()),
                         }
@@ -325,7 +339,7 @@ fn read_register_args(
             return Err("redis.register_function must get a callback argument".into());
         }
     } else {
-        let Some(n) = args.get(0).and_then(lua_string) else {
+        let Some(n) = args.front().and_then(lua_string) else {
             return Err("first argument to redis.register_function must be a string".into());
         };
         let Some(Value::Function(f)) = args.get(1) else {

@@ -135,7 +135,7 @@ pub fn cjson_lib(lua: &Lua) -> mlua::Result<Table> {
                 ));
             }
             let mut out = Vec::new();
-            encode(a.get(0).unwrap_or(&Value::Nil), &mut out, 0, &c.get())
+            encode(a.front().unwrap_or(&Value::Nil), &mut out, 0, &c.get())
                 .map_err(|m| super::lua::where_error(lua, &m))?;
             lua.create_string(&out)
         })?,
@@ -344,7 +344,11 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, expected: &str, found: &str) -> mlua::Error {
-        let found = if self.i >= self.b.len() { "T_END" } else { found };
+        let found = if self.i >= self.b.len() {
+            "T_END"
+        } else {
+            found
+        };
         mlua::Error::RuntimeError(format!(
             "Expected {expected} but found {found} at character {}",
             self.i + 1
@@ -446,7 +450,10 @@ impl Parser<'_> {
             b'-' | b'0'..=b'9' => {
                 let start = self.i;
                 while self.i < self.b.len()
-                    && matches!(self.b[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                    && matches!(
+                        self.b[self.i],
+                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+                    )
                 {
                     self.i += 1;
                 }
@@ -676,12 +683,17 @@ enum MpErr {
 }
 
 fn mp_decode(lua: &Lua, b: &[u8], p: &mut usize) -> Result<Value, MpErr> {
-    let need = |p: usize, n: usize| if p + n <= b.len() { Ok(()) } else { Err(MpErr::Eof) };
+    let need = |p: usize, n: usize| {
+        if p + n <= b.len() {
+            Ok(())
+        } else {
+            Err(MpErr::Eof)
+        }
+    };
     need(*p, 1)?;
     let t = b[*p];
-    let be = |p: usize, n: usize| -> u64 {
-        b[p..p + n].iter().fold(0u64, |a, &x| (a << 8) | x as u64)
-    };
+    let be =
+        |p: usize, n: usize| -> u64 { b[p..p + n].iter().fold(0u64, |a, &x| (a << 8) | x as u64) };
     let str_at = |p: &mut usize, hdr: usize, len: usize| -> Result<Value, MpErr> {
         need(*p, hdr + len)?;
         let s = lua
@@ -691,14 +703,14 @@ fn mp_decode(lua: &Lua, b: &[u8], p: &mut usize) -> Result<Value, MpErr> {
         Ok(Value::String(s))
     };
     let v = match t {
-        0xcc | 0xcd | 0xce | 0xcf => {
+        0xcc..=0xcf => {
             let n = 1 << (t - 0xcc);
             need(*p, 1 + n)?;
             let v = be(*p + 1, n);
             *p += 1 + n;
             Value::Number(v as f64)
         }
-        0xd0 | 0xd1 | 0xd2 | 0xd3 => {
+        0xd0..=0xd3 => {
             let n = 1 << (t - 0xd0);
             need(*p, 1 + n)?;
             let raw = be(*p + 1, n);
@@ -742,7 +754,7 @@ fn mp_decode(lua: &Lua, b: &[u8], p: &mut usize) -> Result<Value, MpErr> {
             let l = be(*p + 1, 4) as usize;
             str_at(p, 5, l)?
         }
-        0xdc | 0xdd | 0xde | 0xdf => {
+        0xdc..=0xdf => {
             let w = if t == 0xdc || t == 0xde { 2 } else { 4 };
             need(*p, 1 + w)?;
             let l = be(*p + 1, w) as usize;

@@ -692,10 +692,9 @@ fn table_to_reply(r: &mut ReplyBuf, t: &Table, resp3: bool, depth: usize) -> boo
         return false;
     }
     if let Ok(Value::Table(vt)) = t.raw_get::<Value>("verbatim_string") {
-        if let (Ok(Value::String(f)), Ok(Value::String(s))) = (
-            vt.raw_get::<Value>("format"),
-            vt.raw_get::<Value>("string"),
-        ) {
+        if let (Ok(Value::String(f)), Ok(Value::String(s))) =
+            (vt.raw_get::<Value>("format"), vt.raw_get::<Value>("string"))
+        {
             let f = f.as_bytes().to_vec();
             let ext = String::from_utf8_lossy(&f[..f.len().min(3)]).into_owned();
             r.verbatim(&s.as_bytes(), &format!("{ext:<3}"));
@@ -739,7 +738,7 @@ fn table_to_reply(r: &mut ReplyBuf, t: &Table, resp3: bool, depth: usize) -> boo
 
 /// C's `(long long)` cast of a double as x86-64 does it: out of range and NaN give i64::MIN.
 pub fn c_cast(n: f64) -> i64 {
-    if n.is_nan() || n >= 9.223372036854775807e18 || n < -9.223372036854775808e18 {
+    if n.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&n) {
         i64::MIN
     } else {
         n as i64

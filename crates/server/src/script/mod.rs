@@ -490,8 +490,7 @@ fn running_stale(s: &Server) -> bool {
     s.master
         .as_ref()
         .is_some_and(|m| m.state != crate::replica::LinkState::Connected)
-        && s
-            .cfg
+        && s.cfg
             .get_value("replica-serve-stale-data")
             .is_some_and(|v| v == "no")
 }
@@ -587,7 +586,10 @@ fn script_call(st: &mut RunState, argv: &[Vec<u8>]) -> Result<Vec<u8>, String> {
     }
     st.sc.reply.out.clear();
     if matches!(cmd.fullname.as_str(), "xread" | "xreadgroup")
-        && args.iter().skip(1).any(|a| a.eq_ignore_ascii_case(b"block"))
+        && args
+            .iter()
+            .skip(1)
+            .any(|a| a.eq_ignore_ascii_case(b"block"))
     {
         // As Redis: BLOCK makes no sense in a script (checked by the command itself).
         CmdStats::bump(&cmd.stats.calls, 1);
@@ -701,7 +703,7 @@ pub fn run_script<F>(
             },
         );
     }
-    let outcome = {
+    {
         let st = RefCell::new(RunState {
             s,
             sc: &mut sc,
@@ -715,28 +717,28 @@ pub fn run_script<F>(
             busy: busy.clone(),
         });
         let lua = &engine.lua;
-            let do_call = |lua: &mlua::Lua, args: MultiValue| -> mlua::Result<(Value, bool)> {
-                let argv = match lua::call_args(&args) {
-                    Ok(a) => a,
-                    Err(m) => return Ok((Value::Table(lua::error_table(lua, m.as_bytes())?), true)),
-                };
-                let res = {
-                    let mut g = st.borrow_mut();
-                    script_call(&mut g, &argv)
-                };
-                match res {
-                    Err(m) => {
-                        let t = lua::error_table(lua, m.as_bytes())?;
-                        t.raw_set("ignore_error_stats_update", true)?;
-                        Ok((Value::Table(t), true))
-                    }
-                    Ok(bytes) => {
-                        let is_err = matches!(bytes.first(), Some(b'-') | Some(b'!'));
-                        let (v, _) = lua::resp_to_lua(lua, &bytes)?;
-                        Ok((v, is_err))
-                    }
-                }
+        let do_call = |lua: &mlua::Lua, args: MultiValue| -> mlua::Result<(Value, bool)> {
+            let argv = match lua::call_args(&args) {
+                Ok(a) => a,
+                Err(m) => return Ok((Value::Table(lua::error_table(lua, m.as_bytes())?), true)),
             };
+            let res = {
+                let mut g = st.borrow_mut();
+                script_call(&mut g, &argv)
+            };
+            match res {
+                Err(m) => {
+                    let t = lua::error_table(lua, m.as_bytes())?;
+                    t.raw_set("ignore_error_stats_update", true)?;
+                    Ok((Value::Table(t), true))
+                }
+                Ok(bytes) => {
+                    let is_err = matches!(bytes.first(), Some(b'-') | Some(b'!'));
+                    let (v, _) = lua::resp_to_lua(lua, &bytes)?;
+                    Ok((v, is_err))
+                }
+            }
+        };
         let r = lua.scope(|scope| {
             let ctx = &engine.ctx;
             let call = scope.create_function(|lua, args: MultiValue| {
@@ -752,7 +754,7 @@ pub fn run_script<F>(
                     let t = lua::error_table(lua, b"redis.setresp() requires one argument.")?;
                     return lua::raise(ctx, t);
                 }
-                let v = match args.get(0) {
+                let v = match args.front() {
                     Some(Value::Number(n)) => *n as i64,
                     Some(Value::Integer(n)) => *n,
                     Some(Value::String(s)) => {
@@ -772,7 +774,7 @@ pub fn run_script<F>(
                     let t = lua::error_table(lua, b"redis.set_repl() requires two arguments.")?;
                     return lua::raise(ctx, t);
                 }
-                let v = match args.get(0) {
+                let v = match args.front() {
                     Some(Value::Number(n)) => *n as i64,
                     Some(Value::Integer(n)) => *n,
                     _ => -1,
@@ -883,5 +885,4 @@ pub fn run_script<F>(
     } else {
         s_ref.scripting.funcs.engine = Some(engine);
     }
-    let _ = outcome;
 }
