@@ -20,8 +20,8 @@ pub struct Busy {
     pub eval: bool,
     pub name: String,
     pub command: Vec<Vec<u8>>,
-    /// Other clients' sockets: (fd, resp3).
-    pub fds: Vec<(RawFd, bool)>,
+    /// The other clients (their sockets are served while the script is busy).
+    pub clients: Vec<Rc<crate::client::ClientHandle>>,
     pub killed: Cell<bool>,
     pub write_dirty: Cell<bool>,
     pub timed_out: Cell<bool>,
@@ -62,13 +62,15 @@ impl Busy {
                 self.name
             );
         }
-        for &(fd, resp3) in &self.fds {
-            self.serve(fd, resp3);
+        for h in &self.clients {
+            self.serve(h);
         }
         self.killed.get()
     }
 
-    fn serve(&self, fd: RawFd, resp3: bool) {
+    fn serve(&self, h: &crate::client::ClientHandle) {
+        let fd: RawFd = h.fd;
+        let resp3 = h.resp3.get();
         let mut buf = vec![0u8; 64 * 1024];
         // SAFETY: peeking into our own buffer from a socket fd of a live client.
         let n = unsafe {
@@ -100,7 +102,7 @@ impl Busy {
                     let args: Vec<&[u8]> = parser.spans.iter().map(|&(a, b)| &base[a..b]).collect();
                     used += consumed;
                     if !args.is_empty() {
-                        self.answer(&args, &mut reply);
+                        self.answer(h, &args, &mut reply);
                     }
                 }
                 _ => break,
@@ -128,7 +130,7 @@ impl Busy {
         }
     }
 
-    fn answer(&self, args: &[&[u8]], r: &mut ReplyBuf) {
+    fn answer(&self, h: &crate::client::ClientHandle, args: &[&[u8]], r: &mut ReplyBuf) {
         let mut cmd = table::lookup(args[0]);
         if let Some(c) = cmd {
             if !c.subcommands.is_empty() && args.len() >= 2 {
@@ -169,6 +171,35 @@ impl Busy {
                 r.int(self.libraries as i64);
                 r.bulk(b"functions_count");
                 r.int(self.functions as i64);
+            }
+            "hello" => {
+                // HELLO is allowed while busy: the protocol stays, SETNAME names the client.
+                let mut i = 2;
+                while i < args.len() {
+                    if args[i].eq_ignore_ascii_case(b"setname") && i + 1 < args.len() {
+                        h.info.borrow_mut().name = args[i + 1].to_vec();
+                        i += 2;
+                    } else if args[i].eq_ignore_ascii_case(b"auth") {
+                        i += 3;
+                    } else {
+                        i += 1;
+                    }
+                }
+                r.map(7);
+                r.bulk(b"server");
+                r.bulk(b"redis");
+                r.bulk(b"version");
+                r.bulk(crate::REDIS_VERSION.as_bytes());
+                r.bulk(b"proto");
+                r.int(if r.resp3 { 3 } else { 2 });
+                r.bulk(b"id");
+                r.int(h.id as i64);
+                r.bulk(b"mode");
+                r.bulk(b"standalone");
+                r.bulk(b"role");
+                r.bulk(b"master");
+                r.bulk(b"modules");
+                r.array(0);
             }
             "shutdown"
                 if args

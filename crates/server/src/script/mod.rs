@@ -675,11 +675,11 @@ pub fn run_script<F>(
             eval: spec.eval_mode,
             name: spec.name.clone(),
             command: spec.command.clone(),
-            fds: s
+            clients: s
                 .clients
                 .values()
                 .filter(|h| h.id != caller && h.fd >= 0 && !h.replica.get())
-                .map(|h| (h.fd, h.resp3.get()))
+                .cloned()
                 .collect(),
             killed: std::cell::Cell::new(false),
             write_dirty: std::cell::Cell::new(false),
