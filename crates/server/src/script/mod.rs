@@ -524,6 +524,9 @@ struct RunState<'a> {
 /// Runs one command from a script (Redis's `scriptCall`): Ok(reply bytes) or Err(message for
 /// an error raised without running the command).
 fn script_call(st: &mut RunState, argv: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+    if st.busy.as_ref().is_some_and(|b| b.timed_out.get()) {
+        reap_closed_replicas(st.s);
+    }
     let args_owned = OwnedArgs::from_slices(argv.iter());
     let args = args_owned.args();
     let mut cmd = table::lookup(args.get(0));
@@ -606,6 +609,33 @@ fn script_call(st: &mut RunState, argv: &[Vec<u8>]) -> Result<Vec<u8>, String> {
     st.s.prop.enabled = saved;
     st.sc.reply.errors.clear();
     Ok(std::mem::take(&mut st.sc.reply.out))
+}
+
+/// While a script is busy the replicas' connection tasks cannot run: a replica whose socket
+/// was closed is detached here, so the script sees it gone (INFO connected_slaves).
+fn reap_closed_replicas(s: &mut Server) {
+    let mut gone = Vec::new();
+    for id in &s.replicas {
+        let Some(h) = s.clients.get(id) else {
+            continue;
+        };
+        let mut b = [0u8; 1];
+        // SAFETY: a one-byte peek on a live client's socket.
+        let n = unsafe {
+            libc::recv(
+                h.fd,
+                b.as_mut_ptr() as *mut libc::c_void,
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if n == 0 {
+            gone.push(*id);
+        }
+    }
+    for id in gone {
+        crate::propagate::detach_replica(s, id);
+    }
 }
 
 fn script_client(s: &mut Server) -> Client {
