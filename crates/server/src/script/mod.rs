@@ -450,7 +450,10 @@ fn prepare_checks(s: &Server, c: &mut Client, flags: u32, ro: bool) -> bool {
         return true;
     }
     if stale && flags & sflag::ALLOW_STALE == 0 {
-        c.reply.error("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set on the script.");
+        // The dispatcher's answer: without allow-stale the script's command is not `stale`.
+        c.reply.error(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        );
         return false;
     }
     if flags & sflag::NO_WRITES == 0 {
