@@ -151,6 +151,20 @@ const SCRIPT: &[&[&str]] = &[
     &["flushdb"],
     &["select", "0"],
     &["flushall"],
+    // Scripts are replicated as their effects (one MULTI/EXEC unit when several); functions
+    // as the FUNCTION commands themselves; SCRIPT LOAD not at all.
+    &["eval", "redis.call('set','s1','a') redis.call('incr','s2') return 1", "0"],
+    &["eval", "return redis.call('get','s1')", "0"],
+    &["eval", "redis.call('set','s3','b')", "0"],
+    &["eval", "redis.call('select','5') redis.call('set','s5','x') redis.call('del','s5')", "0"],
+    &["script", "load", "return 1"],
+    &[
+        "function",
+        "load",
+        "#!lua name=plib\nredis.register_function('pf', function(k) return redis.call('set', k[1], 'v') end)",
+    ],
+    &["fcall", "pf", "1", "fk"],
+    &["function", "delete", "plib"],
     &["set", "__end__", "1"],
 ];
 

@@ -6,7 +6,7 @@
 //! `@read`, `@fast`/`@slow`, `@admin @dangerous`, ...) are derived the same way here.
 
 use crate::families::{
-    bitmap, bitops, dump, hash, hll, keys, list, set, sort, stream, string, zset,
+    bitmap, bitops, dump, hash, hll, keys, list, scripting, set, sort, stream, string, zset,
 };
 use crate::Ctx;
 use cinnabar_resp::Args;
@@ -1187,6 +1187,7 @@ static FAMILIES: &[(&[Def], &[Extra])] = &[
     (sort::DEFS, sort::EXTRAS),
     (dump::DEFS, dump::EXTRAS),
     (stream::DEFS, stream::EXTRAS),
+    (scripting::DEFS, scripting::EXTRAS),
 ];
 
 /// The key flags of a call whose spec says `variable_flags`: what this very call does to its

@@ -352,6 +352,9 @@ pub fn call(
         Handler::Server if crate::multi::is_transaction_command(cmd) => {
             crate::multi::run(s, c, cmd, args, now, clock)
         }
+        Handler::Server if crate::script::handles(cmd) => {
+            crate::script::run(s, c, cmd, args, now, clock)
+        }
         Handler::Server => cmds::run(s, c, cmd, args),
     }
     *clock = Instant::now();

@@ -21,6 +21,7 @@ pub mod pubsub;
 pub mod repl_link;
 pub mod replbuf;
 pub mod replica;
+pub mod script;
 pub mod server;
 pub mod settings;
 pub mod shutdown;

@@ -138,6 +138,10 @@ impl Encoder {
                 let t = format!("#TS:{}\r\n", now_ms() / 1000);
                 self.buf.extend_from_slice(t.as_bytes());
             }
+            // The function libraries come first, as Redis's rewriteFunctions.
+            for code in s.scripting.funcs.codes() {
+                encode_cmd(&mut self.buf, &[b"FUNCTION", b"LOAD", &code]);
+            }
             return;
         }
         let ctime = now_ms() / 1000;
@@ -167,6 +171,10 @@ impl Encoder {
         }
         aux.push((b"aof-base", AuxValue::Int(self.aof_base as i64)));
         cinnabar_rdb::write_header(&mut self.buf, &aux);
+        // The function libraries, before the keys (taken at the snapshot's start).
+        for code in s.scripting.funcs.codes() {
+            cinnabar_rdb::write_function(&mut self.buf, &code);
+        }
     }
 
     fn key(&mut self, index: usize, sizes: (usize, usize), k: &[u8], v: &Value, exp: Option<i64>) {
@@ -1632,6 +1640,12 @@ impl RdbLoad {
                         lru_ms,
                     });
                 }
+                Some(cinnabar_rdb::Item::Function(code)) => {
+                    if let Err(e) = s.scripting.funcs.create(&code, self.merge) {
+                        warning!("Failed loading library, {e}");
+                        return Err(self.corrupt("Failed loading library"));
+                    }
+                }
                 Some(_) => {}
             }
         }
@@ -1768,6 +1782,10 @@ pub async fn load_file_async(
     restore_repl: bool,
 ) -> Result<bool, String> {
     let opened = RdbLoad::open(path, false);
+    if matches!(opened, Ok(Some(_))) {
+        // A full load replaces the function libraries too (startup: there are none yet).
+        srv.borrow_mut().scripting.funcs.flush();
+    }
     let mut load = match opened {
         Ok(None) => return Ok(false),
         Ok(Some((mut load, info))) => {
@@ -1880,6 +1898,7 @@ pub fn debug_reload(s: &mut Server, merge: bool, flush: bool, save: bool) -> Res
         for db in s.ks.dbs.iter_mut() {
             db.clear();
         }
+        s.scripting.funcs.flush();
     }
     let path = rdb_path(s);
     match load_rdb(s, &path, merge) {

@@ -141,6 +141,8 @@ pub struct Server {
     pub in_exec: bool,
     /// The propagation point (AOF and replicas).
     pub prop: crate::propagate::Propagation,
+    /// Lua scripting: EVAL scripts, function libraries.
+    pub scripting: crate::script::Scripting,
 }
 
 /// Unix time in milliseconds.
@@ -241,6 +243,7 @@ impl Server {
             repl_cron_ticks: 0,
             in_exec: false,
             prop: Default::default(),
+            scripting: Default::default(),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod hash;
 pub mod hll;
 pub mod keys;
 pub mod list;
+pub mod scripting;
 pub mod set;
 pub mod sort;
 pub mod stream;

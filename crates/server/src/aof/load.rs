@@ -117,6 +117,12 @@ fn load_file(s: &mut Server, c: &mut Client, path: &Path, last: bool) -> Result<
                         String::from_utf8_lossy(&key)
                     );
                 }
+                Some(cinnabar_rdb::Item::Function(code)) => {
+                    s.scripting
+                        .funcs
+                        .create(&code, true)
+                        .map_err(|e| format!("Failed loading library, {e}"))?;
+                }
                 Some(_) => {}
             }
         }

@@ -171,6 +171,10 @@ pub fn debug(s: &mut Server, c: &mut Client, a: Args) {
             crate::propagate::feed_replicas_only(s, &argv);
             c.reply.ok();
         }
+        ("set-disable-deny-scripts", 3) => {
+            s.scripting.disable_deny_script = num::string2ll(a.get(2)).unwrap_or(0) != 0;
+            c.reply.ok();
+        }
         ("set-active-expire", 3) => {
             s.active_expire_enabled = num::string2ll(a.get(2)).unwrap_or(1) != 0;
             c.reply.ok();
@@ -318,7 +322,6 @@ pub fn debug(s: &mut Server, c: &mut Client, a: Args) {
         }
         ("jmap", 2)
         | ("quicklist-packed-threshold", 3)
-        | ("set-disable-deny-scripts", 3)
         | ("replybuffer", 4)
         | ("dict-resizing", 3) => c.reply.ok(),
         ("set-skip-checksum-validation", 3) => {

@@ -195,6 +195,7 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
             out,
             "mem_replication_backlog:{rb}\r\nmem_total_replication_buffers:{rb}\r\nmem_clients_slaves:0\r\n"
         );
+        out.push_str(&crate::script::info_memory(s));
     }
     if has("persistence") {
         section(&mut out, "Persistence");

@@ -1,0 +1,921 @@
+//! Lua scripting: EVAL / EVALSHA / EVAL_RO / EVALSHA_RO and SCRIPT (this file), FUNCTION and
+//! FCALL (`function.rs`), the Lua state and the `redis` API (`lua.rs`), the `bit` and `cjson`
+//! libraries (`libs.rs`).
+//!
+//! A script runs on the engine thread, to completion, like any command. Its `redis.call`s go
+//! through `dispatch::call` with a client of its own (its database, its protocol), after the
+//! checks Redis applies to commands from scripts (arity, unknown command, `noscript`, writes
+//! from read-only scripts, read-only replica, MISCONF). The effects are what gets propagated:
+//! each write command the script runs is queued in the caller's execution unit, which the
+//! dispatcher wraps in MULTI/EXEC when it holds more than one; the EVAL itself never is.
+//!
+//! While a script runs, its Lua state and its client are taken out of `Scripting` (so the
+//! callbacks can borrow the whole `Server`); they are put back at the end.
+
+pub mod busy;
+pub mod function;
+pub mod libs;
+pub mod lua;
+
+use crate::client::{Client, ClientHandle};
+use crate::server::Server;
+use cinnabar_commands::table::{self, flag, CmdStats, CommandSpec};
+use cinnabar_resp::{Args, OwnedArgs};
+use mlua::{Function, MultiValue, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// Script flags (shebang `flags=` / `register_function` flags).
+pub mod sflag {
+    pub const NO_WRITES: u32 = 1;
+    pub const ALLOW_OOM: u32 = 2;
+    pub const ALLOW_STALE: u32 = 4;
+    pub const NO_CLUSTER: u32 = 8;
+    /// An EVAL script without a shebang (Redis's compatibility mode).
+    pub const EVAL_COMPAT: u32 = 16;
+    pub const ALLOW_CROSS_SLOT: u32 = 32;
+}
+
+/// Flag names as scripts write them.
+pub const FLAG_NAMES: &[(&str, u32)] = &[
+    ("no-writes", sflag::NO_WRITES),
+    ("allow-oom", sflag::ALLOW_OOM),
+    ("allow-stale", sflag::ALLOW_STALE),
+    ("no-cluster", sflag::NO_CLUSTER),
+    ("allow-cross-slot-keys", sflag::ALLOW_CROSS_SLOT),
+];
+
+/// A cached EVAL script.
+pub struct Script {
+    pub body: Vec<u8>,
+    pub flags: u32,
+}
+
+/// What is running now (FUNCTION STATS, SCRIPT KILL).
+pub struct Running {
+    pub name: String,
+    pub command: Vec<Vec<u8>>,
+    pub started: Instant,
+    pub eval: bool,
+}
+
+/// The scripting state of the server.
+#[derive(Default)]
+pub struct Scripting {
+    /// The EVAL Lua state (None while a script runs, or before first use).
+    eval: Option<lua::Engine>,
+    /// SHA1 (lowercase hex) → script.
+    pub scripts: HashMap<String, Script>,
+    pub scripts_mem: usize,
+    /// The functions engine and libraries.
+    pub funcs: function::Functions,
+    /// The client scripts run their commands with (None while a script runs).
+    sc: Option<Client>,
+    pub running: Option<Running>,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: `noscript` commands are allowed from scripts.
+    pub disable_deny_script: bool,
+}
+
+impl Scripting {
+    /// Memory of the EVAL Lua state (INFO used_memory_lua / used_memory_vm_eval).
+    pub fn eval_memory(&self) -> usize {
+        self.eval
+            .as_ref()
+            .map(|e| e.lua.used_memory())
+            .unwrap_or(EMPTY_LUA_MEMORY)
+    }
+
+    /// Memory of the cached scripts' bodies (INFO used_memory_scripts_eval).
+    pub fn scripts_memory(&self) -> usize {
+        self.scripts_mem + self.scripts.len() * 64
+    }
+}
+
+/// INFO memory's scripting fields (Redis 7.0's names), from the Lua states' own counts.
+pub fn info_memory(s: &Server) -> String {
+    use crate::cmds::introspect::human;
+    let sc = &s.scripting;
+    let vm_eval = sc.eval_memory() as u64;
+    let vm_func = sc.funcs.vm_memory() as u64;
+    let scripts_eval = sc.scripts_memory() as u64;
+    let funcs = sc.funcs.overhead() as u64;
+    format!(
+        "used_memory_lua:{vm_eval}\r\nused_memory_vm_eval:{vm_eval}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{scripts_eval}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_vm_functions:{vm_func}\r\nused_memory_vm_total:{}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{funcs}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\n",
+        human(vm_eval),
+        sc.scripts.len(),
+        sc.funcs.count(),
+        sc.funcs.libs.len(),
+        vm_eval + vm_func,
+        human(vm_eval + vm_func),
+        scripts_eval + funcs,
+        human(scripts_eval + funcs),
+    )
+}
+
+/// A fresh Lua state's size, reported before the state is first created.
+const EMPTY_LUA_MEMORY: usize = 31 * 1024;
+
+/// Commands run by this module.
+pub fn handles(cmd: &CommandSpec) -> bool {
+    let n = cmd.fullname.as_str();
+    matches!(
+        n,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    ) || n.starts_with("script|")
+        || n.starts_with("function|")
+}
+
+/// Runs a scripting command.
+pub fn run(
+    s: &mut Server,
+    c: &mut Client,
+    cmd: &'static CommandSpec,
+    a: Args,
+    now: i64,
+    clock: &mut Instant,
+) {
+    match cmd.fullname.as_str() {
+        "eval" => eval(s, c, a, now, clock, false, false),
+        "evalsha" => eval(s, c, a, now, clock, true, false),
+        "eval_ro" => eval(s, c, a, now, clock, false, true),
+        "evalsha_ro" => eval(s, c, a, now, clock, true, true),
+        "fcall" => function::fcall(s, c, a, now, clock, false),
+        "fcall_ro" => function::fcall(s, c, a, now, clock, true),
+        "script|load" => {
+            if let Some(sha) = create_script(s, c, a.get(2)) {
+                c.reply.bulk(sha.as_bytes());
+            }
+        }
+        "script|exists" => {
+            c.reply.array(a.len() - 2);
+            for sha in a.tail(2).iter() {
+                let k = String::from_utf8_lossy(sha).to_ascii_lowercase();
+                c.reply.int(s.scripting.scripts.contains_key(&k) as i64);
+            }
+        }
+        "script|flush" => {
+            if a.len() == 3
+                && !a.get(2).eq_ignore_ascii_case(b"sync")
+                && !a.get(2).eq_ignore_ascii_case(b"async")
+                || a.len() > 3
+            {
+                return c
+                    .reply
+                    .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+            }
+            s.scripting.scripts.clear();
+            s.scripting.scripts_mem = 0;
+            s.scripting.eval = None;
+            c.reply.ok();
+        }
+        "script|kill" | "function|kill" => {
+            c.reply.error("NOTBUSY No scripts in execution right now.")
+        }
+        "script|debug" => {
+            let m = a.get(2);
+            if m.eq_ignore_ascii_case(b"no") {
+                c.reply.ok()
+            } else if m.eq_ignore_ascii_case(b"yes") || m.eq_ignore_ascii_case(b"sync") {
+                // The Lua debugger is not built: scripts keep running normally.
+                c.reply.ok()
+            } else {
+                c.reply.error("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+            }
+        }
+        "script|help" => help(c, SCRIPT_HELP, "SCRIPT"),
+        name => function::run(s, c, name, a),
+    }
+}
+
+const SCRIPT_HELP: &[&str] = &[
+    "DEBUG (YES|SYNC|NO)",
+    "    Set the debug mode for subsequent scripts executed.",
+    "EXISTS <sha1> [<sha1> ...]",
+    "    Return information about the existence of the scripts in the script cache.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Flush the Lua scripts cache. Very dangerous on replicas.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the scripts cache.",
+    "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
+    "LOAD <script>",
+    "    Load a script into the scripts cache without executing it.",
+];
+
+/// A HELP reply in Redis's layout.
+pub fn help(c: &mut Client, lines: &[&str], name: &str) {
+    crate::cmds::help_reply(c, name, lines);
+}
+
+/// Splits a line as Redis's `sdssplitargs` does for the simple cases a shebang holds
+/// (whitespace-separated words, double or single quotes).
+fn split_words(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < line.len() {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= line.len() {
+            break;
+        }
+        let mut w = Vec::new();
+        if line[i] == b'"' || line[i] == b'\'' {
+            let q = line[i];
+            i += 1;
+            while i < line.len() && line[i] != q {
+                w.push(line[i]);
+                i += 1;
+            }
+            if i >= line.len() {
+                return None;
+            }
+            i += 1;
+        } else {
+            while i < line.len() && !line[i].is_ascii_whitespace() {
+                w.push(line[i]);
+                i += 1;
+            }
+        }
+        out.push(w);
+    }
+    Some(out)
+}
+
+/// Parses a script's shebang: (flags, shebang length). Err is Redis's message.
+pub fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((sflag::EVAL_COMPAT, 0));
+    }
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err("Invalid script shebang".into());
+    };
+    let parts = match split_words(&body[..end]) {
+        Some(p) if !p.is_empty() => p,
+        _ => return Err("Invalid engine in script shebang".into()),
+    };
+    if parts[0] != b"#!lua" {
+        return Err(format!(
+            "Unexpected engine in script shebang: {}",
+            String::from_utf8_lossy(&parts[0])
+        ));
+    }
+    let mut flags = 0;
+    for p in &parts[1..] {
+        if let Some(list) = p.strip_prefix(b"flags=") {
+            for f in list.split(|&b| b == b',') {
+                match FLAG_NAMES.iter().find(|(n, _)| n.as_bytes() == f) {
+                    Some((_, bit)) => flags |= bit,
+                    None => {
+                        return Err(format!(
+                            "Unexpected flag in script shebang: {}",
+                            String::from_utf8_lossy(f)
+                        ))
+                    }
+                }
+            }
+        } else {
+            return Err(format!(
+                "Unknown lua shebang option: {}",
+                String::from_utf8_lossy(p)
+            ));
+        }
+    }
+    Ok((flags, end))
+}
+
+fn eval_engine(s: &mut Server) -> Option<&mut lua::Engine> {
+    if s.scripting.eval.is_none() {
+        match lua::new_engine(false) {
+            Ok(e) => s.scripting.eval = Some(e),
+            Err(e) => {
+                crate::warning!("Failed creating the Lua state: {}", lua::error_text(&e));
+                return None;
+            }
+        }
+    }
+    s.scripting.eval.as_mut()
+}
+
+/// Compiles and caches an EVAL script (Redis's `luaCreateFunction`); replies the error and
+/// returns None on failure.
+fn create_script(s: &mut Server, c: &mut Client, body: &[u8]) -> Option<String> {
+    let sha = cinnabar_util::sha1::hex(&cinnabar_util::sha1::sha1(body));
+    if s.scripting.scripts.contains_key(&sha) {
+        return Some(sha);
+    }
+    let (flags, skip) = match shebang_flags(body) {
+        Ok(x) => x,
+        Err(e) => {
+            c.reply.error(&format!("ERR {e}"));
+            return None;
+        }
+    };
+    let Some(eng) = eval_engine(s) else {
+        c.reply.error("ERR Failed creating the Lua state");
+        return None;
+    };
+    let f = eng
+        .lua
+        .load(&body[skip..])
+        .set_name("@user_script")
+        .set_mode(mlua::ChunkMode::Text)
+        .into_function();
+    let f = match f {
+        Ok(f) => f,
+        Err(e) => {
+            c.reply.error_bytes(
+                format!(
+                    "ERR Error compiling script (new function): {}",
+                    lua::error_text(&e)
+                )
+                .as_bytes(),
+            );
+            return None;
+        }
+    };
+    if eng
+        .lua
+        .set_named_registry_value(&format!("f_{sha}"), f)
+        .is_err()
+    {
+        c.reply.error("ERR Failed storing the script");
+        return None;
+    }
+    s.scripting.scripts_mem += sha.len() + body.len();
+    s.scripting.scripts.insert(
+        sha.clone(),
+        Script {
+            body: body.to_vec(),
+            flags,
+        },
+    );
+    Some(sha)
+}
+
+/// Parses numkeys (argument 2) as EVAL and FCALL do; replies the error on failure.
+pub fn numkeys(c: &mut Client, a: Args) -> Option<usize> {
+    let Some(n) = cinnabar_util::num::string2ll(a.get(2)) else {
+        c.reply.error("ERR value is not an integer or out of range");
+        return None;
+    };
+    if n > a.len() as i64 - 3 {
+        c.reply
+            .error("ERR Number of keys can't be greater than number of args");
+        return None;
+    }
+    if n < 0 {
+        c.reply.error("ERR Number of keys can't be negative");
+        return None;
+    }
+    Some(n as usize)
+}
+
+fn eval(
+    s: &mut Server,
+    c: &mut Client,
+    a: Args,
+    now: i64,
+    clock: &mut Instant,
+    evalsha: bool,
+    ro: bool,
+) {
+    if evalsha && a.get(1).len() != 40 {
+        return c
+            .reply
+            .error("NOSCRIPT No matching script. Please use EVAL.");
+    }
+    let Some(nk) = numkeys(c, a) else {
+        return;
+    };
+    let sha = if evalsha {
+        String::from_utf8_lossy(a.get(1)).to_ascii_lowercase()
+    } else {
+        cinnabar_util::sha1::hex(&cinnabar_util::sha1::sha1(a.get(1)))
+    };
+    if !s.scripting.scripts.contains_key(&sha) {
+        if evalsha {
+            return c
+                .reply
+                .error("NOSCRIPT No matching script. Please use EVAL.");
+        }
+        if create_script(s, c, a.get(1)).is_none() {
+            return;
+        }
+    }
+    let flags = s.scripting.scripts.get(&sha).map_or(0, |x| x.flags);
+    let key = format!("f_{sha}");
+    let run = RunSpec {
+        name: sha,
+        flags,
+        ro,
+        eval_mode: true,
+        keys: a.iter().skip(3).take(nk).collect(),
+        args: a.iter().skip(3 + nk).collect(),
+        command: a.to_vecs(),
+    };
+    run_script(s, c, &run, now, clock, |lua| {
+        lua.named_registry_value::<Function>(&key)
+    });
+}
+
+/// One invocation of a script or function.
+pub struct RunSpec<'a> {
+    /// The SHA1 (EVAL) or function name, as errors name it.
+    pub name: String,
+    pub flags: u32,
+    /// EVAL_RO / EVALSHA_RO / FCALL_RO.
+    pub ro: bool,
+    /// EVAL (KEYS and ARGV globals) rather than FCALL (two arguments).
+    pub eval_mode: bool,
+    pub keys: Vec<&'a [u8]>,
+    pub args: Vec<&'a [u8]>,
+    pub command: Vec<Vec<u8>>,
+}
+
+/// Redis's `scriptPrepareForRun` checks; replies the error and returns false when the script
+/// may not run.
+fn prepare_checks(s: &Server, c: &mut Client, flags: u32, ro: bool) -> bool {
+    let stale = running_stale(s) && !c.is_master;
+    if flags & sflag::EVAL_COMPAT != 0 {
+        if stale {
+            c.reply.error(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            );
+            return false;
+        }
+        return true;
+    }
+    if stale && flags & sflag::ALLOW_STALE == 0 {
+        // The dispatcher's answer: without allow-stale the script's command is not `stale`.
+        c.reply.error(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        );
+        return false;
+    }
+    if flags & sflag::NO_WRITES == 0 {
+        // A script that declares it may write counts as a write command for the checks
+        // every command gets (Redis computes EVAL/FCALL's flags from the script's), so
+        // these are the dispatcher's messages.
+        if s.master.is_some() && s.settings.replica_read_only && !c.is_master {
+            c.reply
+                .error("READONLY You can't write against a read only replica.");
+            return false;
+        }
+        if !c.is_master {
+            if let Some(e) = disk_error(s) {
+                c.reply.error(&e);
+                return false;
+            }
+        }
+        if ro {
+            c.reply
+                .error("ERR Can not execute a script with write flag using *_ro command.");
+            return false;
+        }
+        if s.settings.min_replicas_to_write > 0
+            && s.master.is_none()
+            && crate::cmds::good_replicas(s) < s.settings.min_replicas_to_write
+        {
+            c.reply
+                .error("NOREPLICAS Not enough good replicas to write.");
+            return false;
+        }
+    }
+    true
+}
+
+/// A replica whose link is down with `replica-serve-stale-data no`.
+fn running_stale(s: &Server) -> bool {
+    s.master
+        .as_ref()
+        .is_some_and(|m| m.state != crate::replica::LinkState::Connected)
+        && s.cfg
+            .get_value("replica-serve-stale-data")
+            .is_some_and(|v| v == "no")
+}
+
+/// The error writes get because the server cannot persist (RDB or AOF), if any.
+fn disk_error(s: &Server) -> Option<String> {
+    if s.settings.stop_writes_on_bgsave_error
+        && !s.persist.last_bgsave_ok
+        && !s.settings.save_params.is_empty()
+    {
+        return Some("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.".to_string());
+    }
+    s.aof.misconf()
+}
+
+/// The state the `redis.*` callbacks share during a run.
+struct RunState<'a> {
+    s: &'a mut Server,
+    sc: &'a mut Client,
+    now: i64,
+    clock: &'a mut Instant,
+    read_only: bool,
+    allow_oom: bool,
+    write_dirty: bool,
+    caller_is_master: bool,
+    /// REPL_* flags (redis.set_repl).
+    repl: u8,
+    busy: Option<std::rc::Rc<busy::Busy>>,
+}
+
+/// Runs one command from a script (Redis's `scriptCall`): Ok(reply bytes) or Err(message for
+/// an error raised without running the command).
+fn script_call(st: &mut RunState, argv: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+    if st.busy.as_ref().is_some_and(|b| b.timed_out.get()) {
+        reap_closed_replicas(st.s);
+    }
+    let args_owned = OwnedArgs::from_slices(argv.iter());
+    let args = args_owned.args();
+    let mut cmd = table::lookup(args.get(0));
+    if let Some(c) = cmd {
+        if !c.subcommands.is_empty() && args.len() >= 2 {
+            cmd = table::lookup_sub(c, args.get(1));
+        }
+    }
+    let Some(cmd) = cmd else {
+        return Err("Unknown Redis command called from script".into());
+    };
+    let reject = |st: &mut RunState, m: &str| -> Result<Vec<u8>, String> {
+        CmdStats::bump(&cmd.stats.rejected, 1);
+        let code = if let Some(r) = m.strip_prefix('-') {
+            r.split(' ').next().unwrap_or("ERR").to_string()
+        } else {
+            "ERR".to_string()
+        };
+        *st.s.stats.error_codes.entry(code).or_insert(0) += 1;
+        st.s.stats.total_error_replies += 1;
+        Err(m.to_string())
+    };
+    if !cmd.arity_ok(args.len()) {
+        return reject(st, "Wrong number of args calling Redis command from script");
+    }
+    if cmd.has(flag::NOSCRIPT) && !st.s.scripting.disable_deny_script {
+        return reject(st, "This Redis command is not allowed from script");
+    }
+    if !cmd.has(flag::STALE) && running_stale(st.s) {
+        return reject(st, "Can not execute the command on a stale replica");
+    }
+    let write = cmd.has(flag::WRITE);
+    if st.read_only && (write || cmd.has(flag::MAY_REPLICATE)) {
+        return reject(st, "Write commands are not allowed from read-only scripts.");
+    }
+    if write && !st.write_dirty {
+        if st.s.master.is_some() && st.s.settings.replica_read_only && !st.caller_is_master {
+            return reject(st, "-READONLY You can't write against a read only replica.");
+        }
+        if let Some(e) = disk_error(st.s) {
+            return reject(st, &format!("-{e}"));
+        }
+        if st.s.settings.min_replicas_to_write > 0
+            && st.s.master.is_none()
+            && crate::cmds::good_replicas(st.s) < st.s.settings.min_replicas_to_write
+        {
+            return reject(st, "-NOREPLICAS Not enough good replicas to write.");
+        }
+    }
+    let _ = st.allow_oom;
+    if write {
+        st.write_dirty = true;
+        if let Some(b) = &st.busy {
+            b.write_dirty.set(true);
+        }
+    }
+    let saved = st.s.prop.enabled;
+    if st.repl == 0 {
+        st.s.prop.enabled = false;
+    }
+    st.sc.reply.out.clear();
+    if matches!(cmd.fullname.as_str(), "xread" | "xreadgroup")
+        && args
+            .iter()
+            .skip(1)
+            .any(|a| a.eq_ignore_ascii_case(b"block"))
+    {
+        // As Redis: BLOCK makes no sense in a script (checked by the command itself).
+        CmdStats::bump(&cmd.stats.calls, 1);
+        CmdStats::bump(&cmd.stats.failed, 1);
+        *st.s.stats.error_codes.entry("ERR".into()).or_insert(0) += 1;
+        st.s.stats.total_error_replies += 1;
+        return Ok(format!(
+            "-ERR {} command is not allowed with BLOCK option from scripts\r\n",
+            cmd.fullname
+        )
+        .into_bytes());
+    }
+    crate::dispatch::call(st.s, st.sc, cmd, args, st.now, st.clock, false);
+    st.s.prop.enabled = saved;
+    st.sc.reply.errors.clear();
+    Ok(std::mem::take(&mut st.sc.reply.out))
+}
+
+/// While a script is busy the replicas' connection tasks cannot run: a replica whose socket
+/// was closed is detached here, so the script sees it gone (INFO connected_slaves).
+fn reap_closed_replicas(s: &mut Server) {
+    let mut gone = Vec::new();
+    for id in &s.replicas {
+        let Some(h) = s.clients.get(id) else {
+            continue;
+        };
+        let mut b = [0u8; 1];
+        // SAFETY: a one-byte peek on a live client's socket.
+        let n = unsafe {
+            libc::recv(
+                h.fd,
+                b.as_mut_ptr() as *mut libc::c_void,
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if n == 0 {
+            gone.push(*id);
+        }
+    }
+    for id in gone {
+        crate::propagate::detach_replica(s, id);
+    }
+}
+
+fn script_client(s: &mut Server) -> Client {
+    s.scripting.sc.take().unwrap_or_else(|| {
+        let h = std::rc::Rc::new(ClientHandle::new(
+            u64::MAX,
+            -1,
+            String::new(),
+            String::new(),
+            // Internal, hence local (DEBUG's enable-debug-command local).
+            true,
+        ));
+        Client::new(h, true)
+    })
+}
+
+/// Runs a script or function: the checks, the Lua call with the run's callbacks installed,
+/// the reply.
+pub fn run_script<F>(
+    s: &mut Server,
+    c: &mut Client,
+    spec: &RunSpec,
+    now: i64,
+    clock: &mut Instant,
+    get: F,
+) where
+    F: FnOnce(&mlua::Lua) -> mlua::Result<Function>,
+{
+    if !prepare_checks(s, c, spec.flags, spec.ro) {
+        return;
+    }
+    let engine = if spec.eval_mode {
+        if eval_engine(s).is_none() {
+            return c.reply.error("ERR Failed creating the Lua state");
+        }
+        s.scripting.eval.take()
+    } else {
+        s.scripting.funcs.engine.take()
+    };
+    let Some(engine) = engine else {
+        return c.reply.error("ERR Lua state is busy");
+    };
+    let mut sc = script_client(s);
+    sc.db = c.db;
+    sc.reply.resp3 = false;
+    sc.reply.out.clear();
+    let compat = spec.flags & sflag::EVAL_COMPAT != 0;
+    let read_only = spec.ro || (!compat && spec.flags & sflag::NO_WRITES != 0);
+    let allow_oom = !compat && spec.flags & sflag::ALLOW_OOM != 0;
+    s.scripting.running = Some(Running {
+        name: spec.name.clone(),
+        command: spec.command.clone(),
+        started: Instant::now(),
+        eval: spec.eval_mode,
+    });
+    let caller_is_master = c.is_master;
+    let threshold = s
+        .cfg
+        .get_value("busy-reply-threshold")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(5000);
+    let busy = (threshold > 0).then(|| {
+        let caller = c.handle.id;
+        std::rc::Rc::new(busy::Busy {
+            started: Instant::now(),
+            threshold_ms: threshold,
+            eval: spec.eval_mode,
+            name: spec.name.clone(),
+            command: spec.command.clone(),
+            clients: s
+                .clients
+                .values()
+                .filter(|h| h.id != caller && h.fd >= 0 && !h.replica.get())
+                .cloned()
+                .collect(),
+            killed: std::cell::Cell::new(false),
+            write_dirty: std::cell::Cell::new(false),
+            timed_out: std::cell::Cell::new(false),
+            libraries: s.scripting.funcs.libs.len(),
+            functions: s.scripting.funcs.count(),
+        })
+    });
+    if let Some(b) = &busy {
+        let b = b.clone();
+        let ctx = engine.ctx.clone();
+        engine.lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(100_000),
+            move |lua, _| {
+                if b.tick() {
+                    let t = lua::error_table(lua, b"Script killed by user with SCRIPT KILL...")?;
+                    ctx.raw_set("killed", true)?;
+                    return lua::raise(&ctx, t);
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        );
+    }
+    {
+        let st = RefCell::new(RunState {
+            s,
+            sc: &mut sc,
+            now,
+            clock,
+            read_only,
+            allow_oom,
+            write_dirty: false,
+            caller_is_master,
+            repl: 3,
+            busy: busy.clone(),
+        });
+        let lua = &engine.lua;
+        let do_call = |lua: &mlua::Lua, args: MultiValue| -> mlua::Result<(Value, bool)> {
+            let argv = match lua::call_args(&args) {
+                Ok(a) => a,
+                Err(m) => return Ok((Value::Table(lua::error_table(lua, m.as_bytes())?), true)),
+            };
+            let res = {
+                let mut g = st.borrow_mut();
+                script_call(&mut g, &argv)
+            };
+            match res {
+                Err(m) => {
+                    let t = lua::error_table(lua, m.as_bytes())?;
+                    t.raw_set("ignore_error_stats_update", true)?;
+                    Ok((Value::Table(t), true))
+                }
+                Ok(bytes) => {
+                    let is_err = matches!(bytes.first(), Some(b'-') | Some(b'!'));
+                    let (v, _) = lua::resp_to_lua(lua, &bytes)?;
+                    Ok((v, is_err))
+                }
+            }
+        };
+        let r = lua.scope(|scope| {
+            let ctx = &engine.ctx;
+            let call = scope.create_function(|lua, args: MultiValue| {
+                match do_call(lua, args)? {
+                    (Value::Table(t), true) => lua::raise(ctx, t),
+                    (v, _) => Ok(v),
+                }
+            })?;
+            let pcall =
+                scope.create_function(|lua, args: MultiValue| Ok(do_call(lua, args)?.0))?;
+            let setresp = scope.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    let t = lua::error_table(lua, b"redis.setresp() requires one argument.")?;
+                    return lua::raise(ctx, t);
+                }
+                let v = match args.front() {
+                    Some(Value::Number(n)) => *n as i64,
+                    Some(Value::Integer(n)) => *n,
+                    Some(Value::String(s)) => {
+                        cinnabar_util::num::string2ll(&s.as_bytes()).unwrap_or(0)
+                    }
+                    _ => 0,
+                };
+                if v != 2 && v != 3 {
+                    let t = lua::error_table(lua, b"RESP version must be 2 or 3.")?;
+                    return lua::raise(ctx, t);
+                }
+                st.borrow_mut().sc.reply.resp3 = v == 3;
+                Ok(())
+            })?;
+            let set_repl = scope.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    let t = lua::error_table(lua, b"redis.set_repl() requires two arguments.")?;
+                    return lua::raise(ctx, t);
+                }
+                let v = match args.front() {
+                    Some(Value::Number(n)) => *n as i64,
+                    Some(Value::Integer(n)) => *n,
+                    _ => -1,
+                };
+                if !(0..=3).contains(&v) {
+                    let t = lua::error_table(
+                        lua,
+                        b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                    )?;
+                    return lua::raise(ctx, t);
+                }
+                st.borrow_mut().repl = v as u8;
+                Ok(())
+            })?;
+            let api = &engine.redis_api;
+            let saved: Vec<(&str, Value)> = ["call", "pcall", "setresp", "set_repl"]
+                .into_iter()
+                .map(|k| (k, api.raw_get::<Value>(k).unwrap_or(Value::Nil)))
+                .collect();
+            api.raw_set("call", call)?;
+            api.raw_set("pcall", pcall)?;
+            api.raw_set("setresp", setresp)?;
+            api.raw_set("set_repl", set_repl)?;
+            let keys = lua.create_table()?;
+            for (i, k) in spec.keys.iter().enumerate() {
+                keys.raw_set(i + 1, lua.create_string(k)?)?;
+            }
+            let argv = lua.create_table()?;
+            for (i, k) in spec.args.iter().enumerate() {
+                argv.raw_set(i + 1, lua.create_string(k)?)?;
+            }
+            if spec.eval_mode {
+                engine.hidden_globals.raw_set("KEYS", keys.clone())?;
+                engine.hidden_globals.raw_set("ARGV", argv.clone())?;
+            }
+            let f = get(lua)?;
+            let res: mlua::Result<(bool, Value)> =
+                engine.runner.call((f, keys, argv, spec.eval_mode));
+            for (k, v) in saved {
+                api.raw_set(k, v)?;
+            }
+            ctx.raw_set("raised", Value::Nil)?;
+            ctx.raw_set("killed", Value::Nil)?;
+            let (ok, v) = res?;
+            let resp3 = st.borrow().sc.reply.resp3;
+            if ok {
+                let ignore = lua::lua_to_reply(&mut c.reply, &v, resp3, 0);
+                return Ok(ignore);
+            }
+            match v {
+                Value::Table(t) => {
+                    let e = lua::err_info(&t);
+                    let mut msg = b"-".to_vec();
+                    msg.extend_from_slice(&e.msg);
+                    if let (Some(src), Some(line)) = (e.source, e.line) {
+                        msg.extend_from_slice(
+                            format!(
+                                " script: {}, on {}:{}.",
+                                spec.name,
+                                String::from_utf8_lossy(&src),
+                                String::from_utf8_lossy(&line)
+                            )
+                            .as_bytes(),
+                        );
+                    }
+                    c.reply.error_bytes(&msg);
+                    Ok(e.ignore_stats)
+                }
+                other => {
+                    let m = match other {
+                        Value::String(x) => String::from_utf8_lossy(&x.as_bytes()).into_owned(),
+                        _ => "execution failure".into(),
+                    };
+                    let m: String = m.chars().take(100).collect();
+                    c.reply.error(&format!(
+                        "ERR Error running script {}, {m}",
+                        spec.name
+                    ));
+                    Ok(false)
+                }
+            }
+        });
+        match r {
+            Ok(true) => {
+                // The error was counted when the command replied it.
+                c.reply.errors.pop();
+            }
+            Ok(false) => {}
+            Err(e) => c.reply.error(&format!(
+                "ERR Error running script {}, {}",
+                spec.name,
+                lua::error_text(&e)
+            )),
+        }
+    };
+    if busy.is_some() {
+        engine.lua.remove_hook();
+    }
+    // A little garbage collection after every run keeps the state small without full
+    // cycles (Redis steps its collector every 50 runs).
+    let _ = engine.lua.gc_step_kbytes(8);
+    let s_ref = s;
+    s_ref.scripting.running = None;
+    sc.reply.out.clear();
+    s_ref.scripting.sc = Some(sc);
+    if spec.eval_mode {
+        s_ref.scripting.eval = Some(engine);
+    } else {
+        s_ref.scripting.funcs.engine = Some(engine);
+    }
+}
