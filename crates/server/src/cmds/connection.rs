@@ -118,7 +118,11 @@ pub fn hello(s: &mut Server, c: &mut Client, a: Args) {
     if let Some(v) = ver {
         c.reply.resp3 = v == 3;
     }
-    let r = &mut c.reply;
+    hello_reply(&mut c.reply, c.handle.id);
+}
+
+/// HELLO's map (server, version, proto, id, mode, role, modules), in the reply's protocol.
+pub fn hello_reply(r: &mut cinnabar_resp::ReplyBuf, id: u64) {
     r.map(7);
     r.bulk(b"server");
     r.bulk(b"redis");
@@ -127,7 +131,7 @@ pub fn hello(s: &mut Server, c: &mut Client, a: Args) {
     r.bulk(b"proto");
     r.int(if r.resp3 { 3 } else { 2 });
     r.bulk(b"id");
-    r.int(c.handle.id as i64);
+    r.int(id as i64);
     r.bulk(b"mode");
     r.bulk(b"standalone");
     r.bulk(b"role");

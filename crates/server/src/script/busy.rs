@@ -185,21 +185,7 @@ impl Busy {
                         i += 1;
                     }
                 }
-                r.map(7);
-                r.bulk(b"server");
-                r.bulk(b"redis");
-                r.bulk(b"version");
-                r.bulk(crate::REDIS_VERSION.as_bytes());
-                r.bulk(b"proto");
-                r.int(if r.resp3 { 3 } else { 2 });
-                r.bulk(b"id");
-                r.int(h.id as i64);
-                r.bulk(b"mode");
-                r.bulk(b"standalone");
-                r.bulk(b"role");
-                r.bulk(b"master");
-                r.bulk(b"modules");
-                r.array(0);
+                crate::cmds::connection::hello_reply(r, h.id);
             }
             "shutdown"
                 if args
