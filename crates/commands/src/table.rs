@@ -877,6 +877,9 @@ pub static COMMANDS: &[Def] = &[
     def!("punsubscribe", -1, "pubsub noscript loading stale", NOKEY, "", "pubsub", "2.0.0", "Stop listening for messages posted to channels matching patterns", Server),
     def!("publish", 3, "pubsub loading stale fast", NOKEY, "", "pubsub", "2.0.0", "Post a message to a channel", Server),
     def!("pubsub", -2, "", NOKEY, "", "pubsub", "2.8.0", "A container for Pub/Sub commands", Server, subs PUBSUB_SUBS),
+    def!("ssubscribe", -2, "pubsub noscript loading stale", (1, -1, 1), "", "pubsub", "7.0.0", "Listen for messages published to shard channels", Server),
+    def!("sunsubscribe", -1, "pubsub noscript loading stale", (1, -1, 1), "", "pubsub", "7.0.0", "Stop listening for messages posted to shard channels", Server),
+    def!("spublish", 3, "pubsub loading stale fast", K1, "", "pubsub", "7.0.0", "Post a message to a shard channel", Server),
     // transactions
     def!("multi", 1, "noscript loading stale fast allow_busy", NOKEY, "transaction", "transactions", "1.2.0", "Start a transaction block", Server),
     def!("exec", 1, "noscript loading stale skip_slowlog", NOKEY, "transaction", "transactions", "1.2.0", "Run every command queued since MULTI", Server),
@@ -987,6 +990,9 @@ pub type Extra = (&'static str, &'static str, &'static [KeySpec]);
 
 /// Key specs and command tips, by full name (what COMMAND INFO reports beside the flags).
 static EXTRAS: &[Extra] = &[
+    ("ssubscribe", "", &[ks("not_key", 1, -1, 1)]),
+    ("sunsubscribe", "", &[ks("not_key", 1, -1, 1)]),
+    ("spublish", "", &[ks("not_key", 1, 0, 1)]),
     (
         "slowlog|get",
         "request_policy:all_nodes nondeterministic_output",

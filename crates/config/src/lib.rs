@@ -42,6 +42,14 @@ pub const REDIS_VERSION: &str = "7.0.15";
 /// [`Config::unimplemented_set`] lists those a user set explicitly). The server can add more
 /// with [`Config::mark_implemented`].
 pub const IMPLEMENTED: &[&str] = &[
+    "maxmemory",
+    "maxmemory-policy",
+    "maxmemory-samples",
+    "maxmemory-eviction-tenacity",
+    "lfu-log-factor",
+    "lfu-decay-time",
+    "replica-serve-stale-data",
+    "replica-ignore-maxmemory",
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
     "list-max-listpack-size",
@@ -71,6 +79,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "daemonize",
     "enable-debug-command",
     "lazyfree-lazy-user-flush",
+    "lazyfree-lazy-eviction",
     "active-expire-effort",
     "always-show-logo",
     "latency-tracking",

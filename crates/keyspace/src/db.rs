@@ -86,6 +86,116 @@ pub fn idle_seconds(lru: u32, now_ms: i64) -> u64 {
     }
 }
 
+/// How keys' access clocks are kept (the 24 bits of `Obj::lru`): as Redis, LRU seconds, or
+/// under an LFU `maxmemory-policy` a 16-bit time in minutes plus an 8-bit logarithmic
+/// access counter that decays with `lfu-decay-time`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Access {
+    pub lfu: bool,
+    /// `lfu-log-factor`.
+    pub log_factor: u32,
+    /// `lfu-decay-time` (minutes per decrement; 0: no decay).
+    pub decay_time: u32,
+}
+
+/// The counter a new key starts with under LFU (so a new key is not evicted at once).
+pub const LFU_INIT: u32 = 5;
+
+fn minutes16(now_ms: i64) -> u32 {
+    ((now_ms / 60_000) as u64 & 0xffff) as u32
+}
+
+thread_local! {
+    static LFU_RNG: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9e37_79b9_7f4a_7c15) };
+}
+
+fn lfu_rand01() -> f64 {
+    LFU_RNG.with(|r| {
+        let mut x = r.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        r.set(x);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+impl Access {
+    /// The clock of a key created (or overwritten) now.
+    #[inline]
+    pub fn fresh(&self, now_ms: i64) -> u32 {
+        if self.lfu {
+            (minutes16(now_ms) << 8) | LFU_INIT
+        } else {
+            lru_clock(now_ms)
+        }
+    }
+
+    /// Records an access.
+    #[inline]
+    pub fn touch(&self, clock: &mut u32, now_ms: i64) {
+        if !self.lfu {
+            *clock = lru_clock(now_ms);
+            return;
+        }
+        let mut c = self.lfu_counter(*clock, now_ms);
+        if c < 255 {
+            let base = c.saturating_sub(LFU_INIT) as f64;
+            let p = 1.0 / (base * self.log_factor as f64 + 1.0);
+            if lfu_rand01() < p {
+                c += 1;
+            }
+        }
+        *clock = (minutes16(now_ms) << 8) | c;
+    }
+
+    /// The LFU counter of `clock` decayed to `now_ms` (OBJECT FREQ; not stored).
+    pub fn lfu_counter(&self, clock: u32, now_ms: i64) -> u32 {
+        let counter = clock & 0xff;
+        if self.decay_time == 0 {
+            return counter;
+        }
+        let then = clock >> 8;
+        let now = minutes16(now_ms);
+        let elapsed = if now >= then {
+            now - then
+        } else {
+            65535 - then + now
+        };
+        counter.saturating_sub(elapsed / self.decay_time)
+    }
+
+    /// The clock for a key loaded or restored with an access frequency (RESTORE FREQ, RDB).
+    pub fn with_freq(&self, freq: u8, now_ms: i64) -> u32 {
+        (minutes16(now_ms) << 8) | freq as u32
+    }
+}
+
+/// The access policy of the whole process (bit 63: LFU; bits 32..62: log factor; low 32 bits:
+/// decay time), set by the server from its configuration.
+static ACCESS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Access {
+    /// The policy in force.
+    #[inline]
+    pub fn current() -> Access {
+        let v = ACCESS.load(std::sync::atomic::Ordering::Relaxed);
+        Access {
+            lfu: v >> 63 != 0,
+            log_factor: ((v >> 32) & 0x7fff_ffff) as u32,
+            decay_time: v as u32,
+        }
+    }
+
+    /// Makes this the policy in force.
+    pub fn install(self) {
+        let v = ((self.lfu as u64) << 63)
+            | (((self.log_factor & 0x7fff_ffff) as u64) << 32)
+            | self.decay_time as u64;
+        ACCESS.store(v, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// One database.
 pub struct Db {
     pub main: Dict<CompactBytes, Obj>,
@@ -262,10 +372,11 @@ impl Db {
             stats.misses += 1;
             return None;
         }
+        let access = Access::current();
         match self.main.get_mut(key) {
             Some(o) => {
                 stats.hits += 1;
-                o.lru = lru_clock(now);
+                access.touch(&mut o.lru, now);
                 Some(&o.value)
             }
             None => {
@@ -280,8 +391,9 @@ impl Db {
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
         self.expire_if_needed(key, now);
         self.snap_before_write(key);
+        let access = Access::current();
         self.main.get_mut(key).map(|o| {
-            o.lru = lru_clock(now);
+            access.touch(&mut o.lru, now);
             &mut o.value
         })
     }
@@ -298,9 +410,10 @@ impl Db {
         if self.expired_for_read(key, now) {
             return false;
         }
+        let access = Access::current();
         match self.main.get_mut(key) {
             Some(o) => {
-                o.lru = lru_clock(now);
+                access.touch(&mut o.lru, now);
                 true
             }
             None => false,
@@ -323,7 +436,7 @@ impl Db {
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
-        let lru = lru_clock(now);
+        let lru = Access::current().fresh(now);
         let epoch = self.snap.epoch;
         if let Some(slot) = self.main.get_mut(key) {
             let old = std::mem::replace(&mut slot.value, value);
@@ -332,7 +445,10 @@ impl Db {
                 self.snap
                     .keep(CompactBytes::from(key), old, old_exp, slot.lru);
             }
-            slot.lru = lru;
+            // Under LFU an overwritten key keeps its counter, as Redis does.
+            if !Access::current().lfu {
+                slot.lru = lru;
+            }
             slot.raw = false;
         } else {
             self.main.insert(
@@ -353,7 +469,7 @@ impl Db {
         if self.main.contains_key(key) {
             return false;
         }
-        let lru = lru_clock(now);
+        let lru = Access::current().fresh(now);
         self.main.insert(
             CompactBytes::from(key),
             Obj {
@@ -555,7 +671,7 @@ impl Db {
         }
         let obj = Obj {
             value,
-            lru: lru_clock(lru_ms),
+            lru: Access::current().fresh(lru_ms),
             raw: false,
             epoch: self.snap.epoch,
         };
@@ -593,7 +709,7 @@ impl Db {
             }
             let obj = Obj {
                 value: e.value,
-                lru: lru_clock(e.lru_ms),
+                lru: Access::current().fresh(e.lru_ms),
                 raw: false,
                 epoch: self.snap.epoch,
             };

@@ -35,7 +35,15 @@ pub struct ClientInfo {
     pub lib_ver: String,
     pub sub: usize,
     pub psub: usize,
+    pub ssub: usize,
 }
+
+/// `ClientHandle::busy_multi`: the transaction open before the busy period was ended (EXEC
+/// answered EXECABORT, or DISCARD).
+pub const BUSY_MULTI_DISCARD: u8 = 1;
+/// `ClientHandle::busy_multi`: a command was refused with BUSY inside the (new) transaction,
+/// so its EXEC answers EXECABORT.
+pub const BUSY_MULTI_FLAG: u8 = 2;
 
 /// The shared, inspectable part of a client.
 pub struct ClientHandle {
@@ -55,6 +63,9 @@ pub struct ClientHandle {
     pub dirty_cas: Cell<bool>,
     /// Commands queued in an open MULTI (-1: none), for CLIENT LIST.
     pub multi_len: Cell<i64>,
+    /// What the busy-script hook did to this client's transaction while the engine was busy
+    /// (`BUSY_MULTI_*` bits); the engine applies it before the client's next command.
+    pub busy_multi: Cell<u8>,
     /// Pub/Sub messages for this client from other clients, written out by its task.
     pub outbox: RefCell<Vec<u8>>,
     pub outbox_notify: tokio::sync::Notify,
@@ -120,6 +131,7 @@ impl ClientHandle {
             blocked: Cell::new(false),
             dirty_cas: Cell::new(false),
             multi_len: Cell::new(-1),
+            busy_multi: Cell::new(0),
             outbox: RefCell::new(Vec::new()),
             outbox_notify: tokio::sync::Notify::new(),
             resp3: Cell::new(false),
@@ -174,7 +186,7 @@ impl ClientHandle {
         if self.is_master_link.get() {
             flags.push('M');
         }
-        if i.sub + i.psub > 0 {
+        if i.sub + i.psub + i.ssub > 0 {
             flags.push('P');
         }
         if self.multi_len.get() >= 0 {
@@ -191,7 +203,7 @@ impl ClientHandle {
         }
         let cmd = cmd_override.unwrap_or(&i.last_cmd);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -203,6 +215,7 @@ impl ClientHandle {
             i.db,
             i.sub,
             i.psub,
+            i.ssub,
             self.multi_len.get(),
             i.qbuf,
             i.qbuf_free,
@@ -233,6 +246,8 @@ pub struct Client {
     /// Subscribed channels and patterns, in subscription order.
     pub subs: Vec<Vec<u8>>,
     pub psubs: Vec<Vec<u8>>,
+    /// Subscribed shard channels (SSUBSCRIBE), in subscription order.
+    pub ssubs: Vec<Vec<u8>>,
     /// What this connection said with REPLCONF.
     pub repl: ReplConf,
     /// A snapshot to stream to this connection (DUMPSAVE, SYNC).
@@ -290,6 +305,11 @@ pub struct ReplConf {
 }
 
 impl Client {
+    /// In subscribed mode: some channel, pattern or shard channel subscription.
+    pub fn subscribed(&self) -> bool {
+        !self.subs.is_empty() || !self.psubs.is_empty() || !self.ssubs.is_empty()
+    }
+
     /// A new client in database 0, RESP2.
     pub fn new(handle: std::rc::Rc<ClientHandle>, authenticated: bool) -> Self {
         Client {
@@ -304,6 +324,7 @@ impl Client {
             watched: Vec::new(),
             subs: Vec::new(),
             psubs: Vec::new(),
+            ssubs: Vec::new(),
             repl: ReplConf::default(),
             stream: None,
             is_master: false,

@@ -437,7 +437,7 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             if qbuf.capacity() - qbuf.len() < READ_CHUNK / 4 {
                 qbuf.reserve(READ_CHUNK);
             }
-            let subscribed = !c.subs.is_empty() || !c.psubs.is_empty() || c.repl.is_replica;
+            let subscribed = c.subscribed() || c.repl.is_replica;
             let got = if subscribed {
                 tokio::select! {
                     biased;

@@ -98,6 +98,17 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
         // Each deletion by active expiry is a unit of its own (no MULTI around them).
         crate::propagate::end_unit(&mut s, true);
         let now = now_ms();
+        // Eviction that ran out of its time budget goes on here; the cron also notices a limit
+        // lowered by CONFIG SET without waiting for a command.
+        if s.settings.maxmemory > 0 {
+            let budget = if s.evict.pending {
+                let tenacity = crate::evict::perform_budget(&s);
+                Some(std::time::Duration::from_micros(period_us / 4).max(tenacity))
+            } else {
+                Some(crate::evict::perform_budget(&s))
+            };
+            crate::evict::perform_within(&mut s, now, budget);
+        }
         let (ops, nin, nout) = (
             s.stats.total_commands_processed,
             s.stats.net_input_bytes,

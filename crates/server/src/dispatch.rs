@@ -74,13 +74,67 @@ pub fn resolve(c: &mut Client, args: Args) -> Option<&'static CommandSpec> {
 /// Runs one command for client `c`. `now` is the batch's unix time in ms (commands of one
 /// batch share it, like Redis's cached clock); `clock` is the instant the previous command of
 /// the batch ended, so each command costs one clock read for its duration.
+/// A refused EXEC discards its transaction and answers `EXECABORT ... because of: <error>`
+/// in place of the error it got.
+fn exec_abort(s: &mut Server, c: &mut Client, out_before: usize) {
+    crate::multi::discard(s, c);
+    let err = c.reply.out.get(out_before + 1..).unwrap_or_default();
+    let err = err.strip_suffix(b"\r\n").unwrap_or(err).to_vec();
+    c.reply.out.truncate(out_before);
+    c.reply.errors.pop();
+    let mut m = b"EXECABORT Transaction discarded because of: ".to_vec();
+    m.extend_from_slice(&err);
+    c.reply.error_bytes(&m);
+}
+
+/// Applies what the busy-script hook did to `c`'s transaction while the engine ran a long
+/// script: a transaction it ended is discarded (and its WATCHes dropped), one it opened
+/// exists, one where it refused a command answers EXECABORT at EXEC.
+fn apply_busy_multi(s: &mut Server, c: &mut Client) {
+    let bits = c.handle.busy_multi.replace(0);
+    if bits & crate::client::BUSY_MULTI_DISCARD != 0 && c.multi.is_some() {
+        crate::multi::discard(s, c);
+    }
+    if c.handle.multi_len.get() >= 0 && c.multi.is_none() {
+        c.multi = Some(crate::multi::Multi::default());
+    }
+    if bits & crate::client::BUSY_MULTI_FLAG != 0 {
+        if let Some(m) = c.multi.as_mut() {
+            m.aborted = true;
+        }
+    }
+}
+
 pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut Instant) -> Exec {
+    if c.handle.busy_multi.get() != 0 || (c.handle.multi_len.get() >= 0) != c.multi.is_some() {
+        apply_busy_multi(s, c);
+    }
     let errors_before = c.reply.errors.len();
     let out_before = c.reply.out.len();
     let mut ran: Option<&'static CommandSpec> = None;
     let mut rejected: Option<&'static CommandSpec> = None;
     let mut blocked: Option<Exec> = None;
     if let Some(cmd) = resolve(c, args) {
+        // EXEC is checked with the flags of the commands it would run, as Redis does: a
+        // transaction with a write is refused where a write would be, and then discarded.
+        let queued = c
+            .multi
+            .as_ref()
+            .filter(|_| cmd.fullname == "exec")
+            .map(|m| &m.queued[..])
+            .unwrap_or(&[]);
+        let any_q = |f| queued.iter().any(|(q, _)| q.has(f));
+        let is_write = cmd.has(flag::WRITE) || any_q(flag::WRITE);
+        let deny_loading =
+            !cmd.has(flag::LOADING) || queued.iter().any(|(q, _)| !q.has(flag::LOADING));
+        let deny_stale = !cmd.has(flag::STALE) || queued.iter().any(|(q, _)| !q.has(flag::STALE));
+        let may_replicate = cmd.has(flag::MAY_REPLICATE) || any_q(flag::MAY_REPLICATE);
+        // Inside MULTI every queued command counts as using memory (only EXEC, DISCARD, QUIT
+        // and RESET pass), as Redis.
+        let deny_oom = cmd.has(flag::DENYOOM)
+            || any_q(flag::DENYOOM)
+            || (c.multi.is_some()
+                && !matches!(cmd.fullname.as_str(), "exec" | "discard" | "quit" | "reset"));
         if !cmd.arity_ok(args.len()) {
             c.reply.error(&format!(
                 "ERR wrong number of arguments for '{}' command",
@@ -91,42 +145,42 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
             c.reply.error("NOAUTH Authentication required.");
             rejected = Some(cmd);
         } else if !c.reply.resp3
-            && (!c.subs.is_empty() || !c.psubs.is_empty())
+            && c.subscribed()
             && !crate::pubsub::allowed_when_subscribed(&cmd.fullname)
         {
             c.reply.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.fullname));
             rejected = Some(cmd);
-        } else if (s.loading.is_some() && !cmd.has(flag::LOADING))
+        } else if s.settings.maxmemory > 0
+            && !c.is_master
+            && crate::evict::perform(s, now) == crate::evict::Outcome::Fail
+            && deny_oom
+        {
+            c.reply
+                .error("OOM command not allowed when used memory > 'maxmemory'.");
+            rejected = Some(cmd);
+        } else if (s.loading.is_some() && deny_loading)
             || (s.async_side.is_some() && cmd.has(flag::NO_ASYNC_LOADING))
         {
             c.reply
                 .error("LOADING Redis is loading the dataset in memory");
             rejected = Some(cmd);
-        } else if c.repl.is_replica
-            && (cmd.has(flag::WRITE) || cmd.has(flag::READONLY) || cmd.has(flag::MAY_REPLICATE))
-        {
+        } else if c.repl.is_replica && (is_write || cmd.has(flag::READONLY) || may_replicate) {
             c.reply
                 .error("ERR Replica can't interact with the keyspace");
             rejected = Some(cmd);
-        } else if s.master.is_some()
-            && !c.is_master
-            && s.settings.replica_read_only
-            && cmd.has(flag::WRITE)
-        {
+        } else if s.master.is_some() && !c.is_master && s.settings.replica_read_only && is_write {
             c.reply
                 .error("READONLY You can't write against a read only replica.");
             rejected = Some(cmd);
         } else if s.settings.min_replicas_to_write > 0
             && s.master.is_none()
-            && cmd.has(flag::WRITE)
+            && is_write
             && crate::cmds::good_replicas(s) < s.settings.min_replicas_to_write
         {
             c.reply
                 .error("NOREPLICAS Not enough good replicas to write.");
             rejected = Some(cmd);
-        } else if !c.is_master
-            && (cmd.has(flag::WRITE) || cmd.fullname == "ping")
-            && s.aof.misconf().is_some()
+        } else if !c.is_master && (is_write || cmd.fullname == "ping") && s.aof.misconf().is_some()
         {
             let e = s.aof.misconf().unwrap_or_default();
             c.reply.error(&e);
@@ -135,14 +189,25 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
             && s.settings.stop_writes_on_bgsave_error
             && !s.persist.last_bgsave_ok
             && !s.settings.save_params.is_empty()
-            && (cmd.has(flag::WRITE) || cmd.fullname == "ping")
+            && (is_write || cmd.fullname == "ping")
         {
             c.reply.error("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.");
             rejected = Some(cmd);
+        } else if !c.is_master
+            && deny_stale
+            && !s.settings.replica_serve_stale_data
+            && s.master
+                .as_ref()
+                .is_some_and(|m| m.state != crate::replica::LinkState::Connected)
+        {
+            c.reply.error(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            );
+            rejected = Some(cmd);
         } else {
-            if (s.pause.is_some() && s.paused_for(cmd.has(flag::WRITE), now))
+            if (s.pause.is_some() && s.paused_for(is_write, now))
                 || ((crate::shutdown::pauses_writes(s) || s.failover.is_some())
-                    && cmd.has(flag::WRITE)
+                    && is_write
                     && !c.is_master)
             {
                 return Exec::Paused;
@@ -175,6 +240,8 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
         if let Some(m) = c.multi.as_mut() {
             m.aborted = true;
         }
+    } else if rejected.is_some_and(|r| r.fullname == "exec") && c.multi.is_some() {
+        exec_abort(s, c, out_before);
     }
     let new_errors = c.reply.errors.len() - errors_before;
     if new_errors > 0 {
@@ -191,7 +258,12 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
     let pushed = ran.is_some_and(|cmd| {
         matches!(
             cmd.fullname.as_str(),
-            "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe"
+            "subscribe"
+                | "psubscribe"
+                | "unsubscribe"
+                | "punsubscribe"
+                | "ssubscribe"
+                | "sunsubscribe"
         )
     });
     match c.reply_mode {

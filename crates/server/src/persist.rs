@@ -41,6 +41,11 @@ const RETRY_MAX_S: i64 = 300;
 pub struct Persist {
     pub bgsave: Option<Bgsave>,
     pub last_bgsave_ok: bool,
+    /// Background snapshot jobs started (BGSAVE, AOF rewrite, full sync): INFO `total_forks`,
+    /// the counter tools watch to see a background save start (we do not fork).
+    pub jobs_started: u64,
+    /// µs the engine spent starting the last job: INFO `latest_fork_usec`.
+    pub last_job_start_us: u64,
     pub last_bgsave_time_sec: i64,
     pub rdb_saves: u64,
     pub bgsave_scheduled: bool,
@@ -62,6 +67,8 @@ impl Default for Persist {
         Persist {
             bgsave: None,
             last_bgsave_ok: true,
+            jobs_started: 0,
+            last_job_start_us: 0,
             last_bgsave_time_sec: -1,
             rdb_saves: 0,
             bgsave_scheduled: false,
@@ -1130,7 +1137,9 @@ fn start_job_as(
     done: tokio::sync::oneshot::Receiver<io::Result<()>>,
     format: Format,
 ) {
+    let t0 = Instant::now();
     s.ks.snapshot_begin();
+    s.persist.jobs_started += 1;
     let mut enc = Encoder::new(s);
     enc.format = format;
     enc.defer = format == Format::Rdb && enc.opts.compress;
@@ -1147,6 +1156,7 @@ fn start_job_as(
         cancel: cancel.clone(),
         dirty_before: s.dirty,
     });
+    s.persist.last_job_start_us = t0.elapsed().as_micros() as u64;
     s.persist.cow_peak = 0;
     tokio::task::spawn_local(bgsave_task(enc, sink, done, cancel, keys_done));
 }

@@ -16,6 +16,8 @@ pub struct PubSub {
     pub channels: std::collections::HashMap<Vec<u8>, Vec<u64>>,
     /// pattern → subscribed client ids; patterns in first-subscription order.
     pub patterns: Vec<(Vec<u8>, Vec<u64>)>,
+    /// shard channel → subscribed client ids (SSUBSCRIBE; one shard here, no cluster).
+    pub shard_channels: std::collections::HashMap<Vec<u8>, Vec<u64>>,
 }
 
 /// Commands a RESP2 client may run while subscribed.
@@ -52,6 +54,7 @@ fn refresh(c: &Client) {
     let mut i = c.handle.info.borrow_mut();
     i.sub = c.subs.len();
     i.psub = c.psubs.len();
+    i.ssub = c.ssubs.len();
 }
 
 /// SUBSCRIBE channel [channel ...]
@@ -153,15 +156,89 @@ pub fn punsubscribe(s: &mut Server, c: &mut Client, a: Args, notify: bool) {
     refresh(c);
 }
 
+/// SSUBSCRIBE shardchannel [shardchannel ...]: the count in each reply is the client's
+/// number of shard channels only, as Redis.
+pub fn ssubscribe(s: &mut Server, c: &mut Client, a: Args) {
+    for ch in a.tail(1).iter() {
+        if !c.ssubs.iter().any(|x| x == ch) {
+            c.ssubs.push(ch.to_vec());
+            s.pubsub
+                .shard_channels
+                .entry(ch.to_vec())
+                .or_default()
+                .push(c.handle.id);
+        }
+        let n = c.ssubs.len() as i64;
+        ack(&mut c.reply, "ssubscribe", Some(ch), n);
+    }
+    refresh(c);
+}
+
+/// SUNSUBSCRIBE [shardchannel ...] (none: all of them; the most recent first).
+pub fn sunsubscribe(s: &mut Server, c: &mut Client, a: Args, notify: bool) {
+    let names: Vec<Vec<u8>> = if a.len() > 1 {
+        a.tail(1).iter().map(|x| x.to_vec()).collect()
+    } else {
+        c.ssubs.iter().rev().cloned().collect()
+    };
+    if names.is_empty() && notify {
+        ack(&mut c.reply, "sunsubscribe", None, 0);
+    }
+    for ch in names {
+        if let Some(i) = c.ssubs.iter().position(|x| *x == ch) {
+            c.ssubs.remove(i);
+            if let Some(v) = s.pubsub.shard_channels.get_mut(&ch) {
+                v.retain(|x| *x != c.handle.id);
+                if v.is_empty() {
+                    s.pubsub.shard_channels.remove(&ch);
+                }
+            }
+        }
+        if notify {
+            let n = c.ssubs.len() as i64;
+            ack(&mut c.reply, "sunsubscribe", Some(&ch), n);
+        }
+    }
+    refresh(c);
+}
+
+/// SPUBLISH shardchannel message: to the shard channel's subscribers (`smessage`).
+pub fn spublish(s: &mut Server, c: &mut Client, a: Args) {
+    let (channel, msg) = (a.get(1), a.get(2));
+    let mut n = 0;
+    if let Some(ids) = s.pubsub.shard_channels.get(channel).cloned() {
+        for id in ids {
+            deliver(s, c, id, |r| {
+                r.push(3);
+                r.bulk(b"smessage");
+                r.bulk(channel);
+                r.bulk(msg);
+            });
+            n += 1;
+        }
+    }
+    propagate(s, c, a);
+    c.reply.int(n);
+}
+
+/// PUBLISH and SPUBLISH reach the replicas (which deliver to their own subscribers), as in
+/// Redis. Our one stream also takes them into the AOF, where replaying them is harmless.
+fn propagate(s: &mut Server, c: &Client, a: Args) {
+    if s.prop.enabled && !s.applying_master {
+        s.prop.add_args(c.db, a.iter());
+    }
+}
+
 /// Drops every subscription of `c` (RESET, disconnect).
 pub fn drop_all(s: &mut Server, c: &mut Client) {
-    if c.subs.is_empty() && c.psubs.is_empty() {
+    if !c.subscribed() {
         return;
     }
     let empty: [(usize, usize); 1] = [(0, 0)];
     let none = Args::new(b"", &empty[..1]);
     unsubscribe(s, c, none, false);
     punsubscribe(s, c, none, false);
+    sunsubscribe(s, c, none, false);
 }
 
 fn deliver(s: &Server, c: &mut Client, id: u64, write: impl Fn(&mut ReplyBuf)) {
@@ -238,6 +315,7 @@ pub fn publish_message(s: &mut Server, c: &mut Client, channel: &[u8], msg: &[u8
 /// PUBLISH channel message
 pub fn publish(s: &mut Server, c: &mut Client, a: Args) {
     let n = publish_message(s, c, a.get(1), a.get(2));
+    propagate(s, c, a);
     c.reply.int(n);
 }
 
@@ -272,12 +350,31 @@ pub fn pubsub(s: &mut Server, c: &mut Client, a: Args, sub: &str) {
             }
         }
         "pubsub|numpat" => c.reply.int(s.pubsub.patterns.len() as i64),
-        "pubsub|shardchannels" => c.reply.array(0),
+        "pubsub|shardchannels" => {
+            if a.len() > 3 {
+                let mut m = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+                m.extend_from_slice(a.get(1));
+                m.extend_from_slice(b"'. Try PUBSUB HELP.");
+                return c.reply.error_bytes(&m);
+            }
+            let pat = (a.len() >= 3).then(|| a.get(2));
+            let names: Vec<&Vec<u8>> = s
+                .pubsub
+                .shard_channels
+                .keys()
+                .filter(|ch| pat.is_none_or(|p| glob_match(p, ch, false)))
+                .collect();
+            c.reply.array(names.len());
+            for n in names {
+                c.reply.bulk(n);
+            }
+        }
         "pubsub|shardnumsub" => {
             c.reply.array(2 * (a.len() - 2));
             for ch in a.tail(2).iter() {
                 c.reply.bulk(ch);
-                c.reply.int(0);
+                let n = s.pubsub.shard_channels.get(ch).map_or(0, |v| v.len());
+                c.reply.int(n as i64);
             }
         }
         _ => crate::cmds::help_reply(

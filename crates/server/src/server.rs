@@ -104,6 +104,8 @@ pub struct Server {
     pub applying_master: bool,
     /// The replication buffer shared by the replicas and the backlog.
     pub repl_buf: crate::replbuf::ReplBuf,
+    /// `maxmemory` eviction state.
+    pub evict: crate::evict::Evictor,
     /// Since when no replica is attached (repl-backlog-ttl).
     pub repl_no_replicas_since: Option<std::time::Instant>,
     /// MIGRATE's cached connections, by "host:port".
@@ -183,6 +185,7 @@ impl Server {
     /// A server from a loaded configuration.
     pub fn new(cfg: cinnabar_config::Config, config_file: Option<PathBuf>) -> Self {
         let settings = Settings::from_config(&cfg);
+        settings.access.install();
         let dbs = settings.databases.max(1);
         let hz = settings.hz;
         Server {
@@ -225,6 +228,7 @@ impl Server {
             applying_master: false,
             repl_ack_notify: Rc::new(Notify::new()),
             repl_buf: Default::default(),
+            evict: Default::default(),
             repl_no_replicas_since: None,
             migrate_cache: Default::default(),
             aof: Default::default(),
@@ -251,6 +255,7 @@ impl Server {
     pub fn refresh_settings(&mut self) {
         self.settings = Settings::from_config(&self.cfg);
         self.hz = self.settings.hz;
+        self.settings.access.install();
         crate::log::set_level(self.settings.loglevel);
     }
 

@@ -36,6 +36,8 @@ pub struct Settings {
     pub daemonize: bool,
     pub enable_debug_command: Enable,
     pub lazyfree_lazy_user_flush: bool,
+    /// `lazyfree-lazy-eviction`: evictions propagate as UNLINK.
+    pub lazyfree_lazy_eviction: bool,
     pub active_expire_effort: u32,
     pub always_show_logo: bool,
     pub latency_tracking: bool,
@@ -63,6 +65,20 @@ pub struct Settings {
     pub auto_aof_rewrite_min_size: i64,
     pub no_appendfsync_on_rewrite: bool,
     pub replica_read_only: bool,
+    /// `maxmemory` in bytes (0: no limit).
+    pub maxmemory: u64,
+    /// `maxmemory-policy`.
+    pub maxmemory_policy: crate::evict::Policy,
+    /// `maxmemory-samples`.
+    pub maxmemory_samples: usize,
+    /// `maxmemory-eviction-tenacity` (0..=100).
+    pub maxmemory_eviction_tenacity: u64,
+    /// `replica-ignore-maxmemory`.
+    pub replica_ignore_maxmemory: bool,
+    /// The key access clocks (LRU or LFU with `lfu-log-factor` / `lfu-decay-time`).
+    pub access: cinnabar_keyspace::db::Access,
+    /// `replica-serve-stale-data`: a replica without its master still answers.
+    pub replica_serve_stale_data: bool,
     pub min_replicas_to_write: i64,
     pub min_replicas_max_lag: i64,
 }
@@ -127,6 +143,7 @@ impl Settings {
             daemonize: yes(cfg, "daemonize"),
             enable_debug_command: enable(cfg, "enable-debug-command"),
             lazyfree_lazy_user_flush: yes(cfg, "lazyfree-lazy-user-flush"),
+            lazyfree_lazy_eviction: yes(cfg, "lazyfree-lazy-eviction"),
             active_expire_effort: num(cfg, "active-expire-effort", 1).clamp(1, 10) as u32,
             always_show_logo: yes(cfg, "always-show-logo"),
             latency_tracking: cfg.get_value("latency-tracking").is_none_or(|v| v == "yes"),
@@ -175,6 +192,18 @@ impl Settings {
             auto_aof_rewrite_min_size: num(cfg, "auto-aof-rewrite-min-size", 64 * 1024 * 1024),
             no_appendfsync_on_rewrite: yes(cfg, "no-appendfsync-on-rewrite"),
             replica_read_only: yes(cfg, "replica-read-only"),
+            replica_serve_stale_data: yes(cfg, "replica-serve-stale-data"),
+            maxmemory: num(cfg, "maxmemory", 0).max(0) as u64,
+            maxmemory_policy: crate::evict::Policy::parse(&val(cfg, "maxmemory-policy")),
+            maxmemory_samples: num(cfg, "maxmemory-samples", 5).clamp(1, 64) as usize,
+            maxmemory_eviction_tenacity: num(cfg, "maxmemory-eviction-tenacity", 10).clamp(0, 100)
+                as u64,
+            replica_ignore_maxmemory: yes(cfg, "replica-ignore-maxmemory"),
+            access: cinnabar_keyspace::db::Access {
+                lfu: crate::evict::Policy::parse(&val(cfg, "maxmemory-policy")).is_lfu(),
+                log_factor: num(cfg, "lfu-log-factor", 10).max(0) as u32,
+                decay_time: num(cfg, "lfu-decay-time", 1).max(0) as u32,
+            },
             min_replicas_to_write: num(cfg, "min-replicas-to-write", 0),
             min_replicas_max_lag: num(cfg, "min-replicas-max-lag", 10),
             limits: TypeLimits {

@@ -540,22 +540,26 @@ pub fn object_encoding(ctx: &mut Ctx, a: Args) {
     }
 }
 
-/// OBJECT IDLETIME key
+/// OBJECT IDLETIME key (refused under an LFU policy, as Redis)
 pub fn object_idletime(ctx: &mut Ctx, a: Args) {
     let now = ctx.now;
+    let lfu = cinnabar_keyspace::db::Access::current().lfu;
     match ctx.db().peek_obj(a.get(2), now).map(|o| o.lru) {
+        Some(_) if lfu => ctx.reply.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
         Some(lru) => ctx.reply.int(idle_seconds(lru, now) as i64),
         None => ctx.reply.null(),
     }
 }
 
-/// OBJECT FREQ key (no LFU policy can be active yet, so this is Redis's refusal)
+/// OBJECT FREQ key (only under an LFU policy, as Redis)
 pub fn object_freq(ctx: &mut Ctx, a: Args) {
     let now = ctx.now;
-    if ctx.db().peek(a.get(2), now).is_none() {
-        return ctx.reply.null();
+    let access = cinnabar_keyspace::db::Access::current();
+    match ctx.db().peek_obj(a.get(2), now).map(|o| o.lru) {
+        Some(lru) if access.lfu => ctx.reply.int(access.lfu_counter(lru, now) as i64),
+        Some(_) => ctx.reply.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
+        None => ctx.reply.null(),
     }
-    ctx.reply.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
 }
 
 /// OBJECT REFCOUNT key

@@ -14,7 +14,7 @@ pub fn ping(c: &mut Client, a: Args) {
             .reply
             .error("ERR wrong number of arguments for 'ping' command");
     }
-    if !c.reply.resp3 && (!c.subs.is_empty() || !c.psubs.is_empty()) {
+    if !c.reply.resp3 && c.subscribed() {
         // In RESP2 subscribed mode PING answers in the push format.
         c.reply.array(2);
         c.reply.bulk(b"pong");

@@ -169,24 +169,23 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
     if has("memory") {
         section(&mut out, "Memory");
         let (alloc, resident) = allocator_stats();
+        let used = crate::memory::used();
+        let peak = crate::memory::peak();
         let rss = rss_bytes();
-        let maxmemory: u64 = s
-            .cfg
-            .get_value("maxmemory")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let policy = s.cfg.get_value("maxmemory-policy").unwrap_or_default();
-        let frag = if alloc > 0 {
-            rss as f64 / alloc as f64
+        let maxmemory = s.settings.maxmemory;
+        let policy = crate::evict::policy_name(s.settings.maxmemory_policy);
+        let frag = if used > 0 {
+            rss as f64 / used as f64
         } else {
             0.0
         };
+        let not_counted = used.saturating_sub(crate::evict::counted_memory(s));
         let _ = write!(
             out,
-            "used_memory:{alloc}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{alloc}\r\nused_memory_peak_human:{}\r\nallocator_allocated:{alloc}\r\nallocator_resident:{resident}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
-            human(alloc),
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nallocator_allocated:{alloc}\r\nallocator_resident:{resident}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+            human(used),
             human(rss),
-            human(alloc),
+            human(peak),
             human(maxmemory),
         );
         // The one replication buffer (shared by the replicas and the backlog).
@@ -208,7 +207,7 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
         let expired: u64 = ks.expired + s.ks.dbs.iter().map(|d| d.expired_total).sum::<u64>();
         let _ = write!(
             out,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:{}\r\nslave_expires_tracked_keys:{}\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nclient_query_buffer_limit_disconnections:{}\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:{}\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:{}\r\nslave_expires_tracked_keys:{}\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nclient_query_buffer_limit_disconnections:{}\r\n",
             st.total_connections_received,
             st.total_commands_processed,
             inst_rate(&st.ops_samples) as u64,
@@ -223,10 +222,21 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
             expired,
             ks.expired_stale_perc * 100.0,
             ks.expire_cycle_time_used_us / 1000,
+            s.evict.evicted_keys,
+            s.evict.exceeded_total_ms
+                + s.evict
+                    .exceeded_since
+                    .map_or(0, |t| t.elapsed().as_millis() as u64),
+            s.evict
+                .exceeded_since
+                .map_or(0, |t| t.elapsed().as_millis() as u64),
             ks.hits,
             ks.misses,
             s.pubsub.channels.len(),
             s.pubsub.patterns.len(),
+            s.pubsub.shard_channels.len(),
+            s.persist.last_job_start_us,
+            s.persist.jobs_started,
             s.migrate_cache.len(),
             s.ks.dbs
                 .iter()

@@ -198,15 +198,51 @@ impl Busy {
                 // SAFETY: ends the process at once, as a SHUTDOWN NOSAVE would.
                 unsafe { libc::_exit(0) };
             }
+            // The transaction commands act on the client's MULTI state as Redis does while
+            // busy; the engine applies the outcome before the client's next command
+            // (`dispatch::apply_busy_multi`).
+            "multi" => {
+                if h.multi_len.get() >= 0 {
+                    r.error("ERR MULTI calls can not be nested");
+                } else {
+                    h.multi_len.set(0);
+                    r.ok();
+                }
+            }
+            "discard" => {
+                if h.multi_len.get() < 0 {
+                    r.error("ERR DISCARD without MULTI");
+                } else {
+                    end_multi(h);
+                    r.ok();
+                }
+            }
+            "exec" if h.multi_len.get() >= 0 => {
+                end_multi(h);
+                r.error(&format!(
+                    "EXECABORT Transaction discarded because of: {}",
+                    self.busy_error()
+                ));
+            }
             _ => {
                 if cmd.is_some_and(|c| c.has(flag::ALLOW_BUSY)) && name == "ping" {
                     r.simple("PONG");
                 } else {
+                    if h.multi_len.get() >= 0 {
+                        h.busy_multi
+                            .set(h.busy_multi.get() | crate::client::BUSY_MULTI_FLAG);
+                    }
                     r.error(self.busy_error());
                 }
             }
         }
     }
+}
+
+/// Ends a client's transaction from the busy hook (EXEC answered EXECABORT, or DISCARD).
+fn end_multi(h: &crate::client::ClientHandle) {
+    h.multi_len.set(-1);
+    h.busy_multi.set(crate::client::BUSY_MULTI_DISCARD);
 }
 
 /// The hook's shared handle.

@@ -1,0 +1,73 @@
+//! Memory accounting: the binary installs [`Counting`] around its allocator, which keeps the
+//! number of bytes allocated by the whole process in one relaxed atomic (as Redis's zmalloc
+//! keeps `used_memory`). `maxmemory` and INFO `used_memory` read it; it costs one atomic add
+//! per allocation and per free.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static USED: AtomicUsize = AtomicUsize::new(0);
+
+/// A global allocator that counts the bytes `A` hands out.
+pub struct Counting<A>(pub A);
+
+// SAFETY: every call is forwarded to the wrapped allocator unchanged; only a counter is kept.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on unchanged.
+        let p = unsafe { self.0.alloc(layout) };
+        if !p.is_null() {
+            USED.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on unchanged.
+        let p = unsafe { self.0.alloc_zeroed(layout) };
+        if !p.is_null() {
+            USED.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        USED.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { self.0.dealloc(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on unchanged.
+        let p = unsafe { self.0.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                USED.fetch_add(new_size - layout.size(), Ordering::Relaxed);
+            } else {
+                USED.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+/// Bytes allocated by the process: the counter when [`Counting`] is installed, else what
+/// jemalloc reports.
+pub fn used() -> u64 {
+    match USED.load(Ordering::Relaxed) {
+        0 => crate::cmds::introspect::allocator_stats().0,
+        n => n as u64,
+    }
+}
+
+static PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The highest [`used`] seen so far (sampled by the cron and by INFO), as `used_memory_peak`.
+pub fn peak() -> u64 {
+    let u = used();
+    PEAK.fetch_max(u, Ordering::Relaxed).max(u)
+}
