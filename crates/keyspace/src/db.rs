@@ -59,6 +59,7 @@ impl Obj {
         match &self.value {
             Value::Str(s)
                 if !self.raw
+                    && !Access::current().unshared_ints
                     && s.len() <= 4
                     && self.value.encoding_name() == "int"
                     && cinnabar_util::num::string2ll(s)
@@ -96,6 +97,9 @@ pub struct Access {
     pub log_factor: u32,
     /// `lfu-decay-time` (minutes per decrement; 0: no decay).
     pub decay_time: u32,
+    /// `maxmemory` is set with an LRU or LFU policy: Redis then stops sharing the integers
+    /// 0..9999 (each key needs its own clock), which OBJECT REFCOUNT shows.
+    pub unshared_ints: bool,
 }
 
 /// The counter a new key starts with under LFU (so a new key is not evicted at once).
@@ -182,7 +186,8 @@ impl Access {
         let v = ACCESS.load(std::sync::atomic::Ordering::Relaxed);
         Access {
             lfu: v >> 63 != 0,
-            log_factor: ((v >> 32) & 0x7fff_ffff) as u32,
+            unshared_ints: (v >> 62) & 1 != 0,
+            log_factor: ((v >> 32) & 0x3fff_ffff) as u32,
             decay_time: v as u32,
         }
     }
@@ -190,7 +195,8 @@ impl Access {
     /// Makes this the policy in force.
     pub fn install(self) {
         let v = ((self.lfu as u64) << 63)
-            | (((self.log_factor & 0x7fff_ffff) as u64) << 32)
+            | ((self.unshared_ints as u64) << 62)
+            | (((self.log_factor & 0x3fff_ffff) as u64) << 32)
             | self.decay_time as u64;
         ACCESS.store(v, std::sync::atomic::Ordering::Relaxed);
     }

@@ -461,8 +461,12 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                     }
                     // Messages from publishers: write them out, then read again.
                     let out = std::mem::take(&mut *handle.outbox.borrow_mut());
-                    if !out.is_empty() && stream.write_all(&out).await.is_err() {
-                        break;
+                    if !out.is_empty() {
+                        handle.info.borrow_mut().omem = out.len();
+                        if stream.write_all(&out).await.is_err() {
+                            break;
+                        }
+                        handle.info.borrow_mut().omem = 0;
                     }
                     continue;
                 }
@@ -531,9 +535,13 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             throttle_ms = 0;
         }
         if !c.reply.out.is_empty() {
+            // While the reply waits for the socket it is this client's output buffer
+            // (CLIENT LIST omem, INFO mem_clients_normal).
+            handle.info.borrow_mut().omem = c.reply.out.len();
             if stream.write_all(&c.reply.out).await.is_err() {
                 break;
             }
+            handle.info.borrow_mut().omem = 0;
             c.reply.out.clear();
             if c.reply.out.capacity() > 64 * 1024 {
                 c.reply.out.shrink_to(16 * 1024);

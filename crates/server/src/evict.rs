@@ -189,11 +189,9 @@ pub fn perform_within(s: &mut Server, now: i64, budget: Option<Duration>) -> Out
             crate::multi::touch(s, db, &key);
         }
         used = counted_memory(s);
-        if evicted % 16 == 0 && budget.is_some_and(|b| start.elapsed() > b) {
-            if used > max {
-                s.evict.pending = true;
-                return Outcome::Running;
-            }
+        if evicted.is_multiple_of(16) && used > max && budget.is_some_and(|b| start.elapsed() > b) {
+            s.evict.pending = true;
+            return Outcome::Running;
         }
     }
     s.evict.pending = false;

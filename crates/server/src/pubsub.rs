@@ -241,38 +241,52 @@ pub fn drop_all(s: &mut Server, c: &mut Client) {
     sunsubscribe(s, c, none, false);
 }
 
-fn deliver(s: &Server, c: &mut Client, id: u64, write: impl Fn(&mut ReplyBuf)) {
+fn deliver(s: &mut Server, c: &mut Client, id: u64, write: impl Fn(&mut ReplyBuf)) {
     if id == c.handle.id {
         write(&mut c.reply);
         return;
     }
-    if let Some(h) = s.clients.get(&id) {
-        let mut r = ReplyBuf::new();
-        r.resp3 = h.resp3.get();
-        write(&mut r);
-        let len = {
-            let mut ob = h.outbox.borrow_mut();
-            ob.extend_from_slice(&r.out);
-            ob.len() as u64
-        };
-        // The pubsub class's hard output limit (Redis's default 32mb): a subscriber that does
-        // not read is disconnected rather than growing without bound.
-        let hard = s
-            .cfg
-            .client_output_buffer_limit(cinnabar_config::ClientClass::Pubsub)
-            .hard;
-        if hard > 0 && len > hard {
-            crate::warning!(
-                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                h.id,
-                h.addr
-            );
-            h.outbox.borrow_mut().clear();
-            h.kill();
-            return;
-        }
-        h.outbox_notify.notify_one();
+    let Some(h) = s.clients.get(&id).cloned() else {
+        return;
+    };
+    if h.killed.get() {
+        return;
     }
+    let mut r = ReplyBuf::new();
+    r.resp3 = h.resp3.get();
+    write(&mut r);
+    // What waits for this subscriber: the messages queued plus what its task is writing.
+    let pending = {
+        let mut ob = h.outbox.borrow_mut();
+        ob.extend_from_slice(&r.out);
+        (ob.len() + h.info.borrow().omem) as u64
+    };
+    // `client-output-buffer-limit pubsub` (Redis's default 32mb 8mb 60): a subscriber that
+    // does not read is disconnected rather than growing without bound or slowing the
+    // publisher (which only ever appends here).
+    let limit = s
+        .cfg
+        .client_output_buffer_limit(cinnabar_config::ClientClass::Pubsub);
+    let now_s = crate::server::now_ms() / 1000;
+    let soft_over = limit.soft > 0 && pending >= limit.soft;
+    if !soft_over {
+        h.obuf_soft_since.set(0);
+    } else if h.obuf_soft_since.get() == 0 {
+        h.obuf_soft_since.set(now_s);
+    }
+    let soft_expired = soft_over && now_s - h.obuf_soft_since.get() > limit.soft_seconds;
+    if (limit.hard > 0 && pending >= limit.hard) || soft_expired {
+        crate::warning!(
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            h.id,
+            h.addr
+        );
+        s.stats.client_obuf_limit_disconnections += 1;
+        h.outbox.borrow_mut().clear();
+        h.kill();
+        return;
+    }
+    h.outbox_notify.notify_one();
 }
 
 /// Sends `msg` on `channel` to its subscribers and matching pattern subscribers; returns how

@@ -23,6 +23,8 @@ pub struct Stats {
     pub total_error_replies: u64,
     pub unexpected_error_replies: u64,
     pub client_qbuf_limit_disconnections: u64,
+    /// Clients closed for crossing `client-output-buffer-limit` (normal and pubsub classes).
+    pub client_obuf_limit_disconnections: u64,
     /// Full synchronizations served, partial ones accepted and refused (replid not '?').
     pub sync_full: u64,
     pub sync_partial_ok: u64,

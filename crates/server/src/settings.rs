@@ -203,6 +203,14 @@ impl Settings {
                 lfu: crate::evict::Policy::parse(&val(cfg, "maxmemory-policy")).is_lfu(),
                 log_factor: num(cfg, "lfu-log-factor", 10).max(0) as u32,
                 decay_time: num(cfg, "lfu-decay-time", 1).max(0) as u32,
+                unshared_ints: num(cfg, "maxmemory", 0) > 0
+                    && matches!(
+                        crate::evict::Policy::parse(&val(cfg, "maxmemory-policy")),
+                        crate::evict::Policy::AllkeysLru
+                            | crate::evict::Policy::VolatileLru
+                            | crate::evict::Policy::AllkeysLfu
+                            | crate::evict::Policy::VolatileLfu
+                    ),
             },
             min_replicas_to_write: num(cfg, "min-replicas-to-write", 0),
             min_replicas_max_lag: num(cfg, "min-replicas-max-lag", 10),

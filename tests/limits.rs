@@ -1,0 +1,265 @@
+//! Limits across processes, each run against Cinnabar and (when installed) real redis-server
+//! side by side:
+//! - a subscriber that stops reading is cut off by `client-output-buffer-limit pubsub` while
+//!   the publisher goes on without stalling;
+//! - an infinite-loop script is stopped by SCRIPT KILL and the server serves again;
+//!   a script that wrote cannot be killed (UNKILLABLE) and SHUTDOWN NOSAVE ends it;
+//! - `maxmemory`: noeviction refuses writes with -OOM (reads and DEL go on), allkeys-lru
+//!   evicts the idle keys and keeps the recently used ones, evictions reach a replica as DELs.
+#![allow(clippy::unwrap_used)]
+
+use cinnabar_testkit::{cinnabar_bin, have_redis, redis_bin, Conn, Server};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn servers() -> Vec<std::path::PathBuf> {
+    let mut v = vec![cinnabar_bin()];
+    if have_redis() {
+        v.push(redis_bin());
+    }
+    v
+}
+
+fn s(c: &mut Conn, args: &[&str]) -> String {
+    let r = c.call(args);
+    r.as_str().unwrap_or_else(|| format!("{r:?}"))
+}
+
+fn int(c: &mut Conn, args: &[&str]) -> i64 {
+    let r = c.call(args);
+    r.as_int()
+        .unwrap_or_else(|| panic!("{args:?}: expected an integer, got {r:?}"))
+}
+
+fn slow_subscriber(bin: &Path) {
+    let srv = Server::start(bin, &["--client-output-buffer-limit", "pubsub 1mb 256kb 1"]);
+    let mut publisher = srv.conn();
+    let mut fast = srv.conn();
+    let mut slow = srv.conn();
+    fast.send_cmd(&["SUBSCRIBE", "ch"]);
+    fast.read_reply().unwrap();
+    // The slow subscriber subscribes and then never reads again.
+    slow.send_cmd(&["SUBSCRIBE", "ch"]);
+    slow.read_reply().unwrap();
+    let payload = "x".repeat(16 * 1024);
+    let mut worst = Duration::ZERO;
+    let mut receivers = Vec::new();
+    let mut fast_got = 0;
+    for i in 0..2000 {
+        let t = Instant::now();
+        let n = int(&mut publisher, &["PUBLISH", "ch", &payload]);
+        worst = worst.max(t.elapsed());
+        receivers.push(n);
+        // The fast subscriber keeps up.
+        let m = fast.read_reply().unwrap();
+        assert_eq!(m.as_array().map(|a| a.len()), Some(3), "message {i}: {m:?}");
+        fast_got += 1;
+        if n == 1 && i > 10 {
+            break;
+        }
+    }
+    // The slow one was cut off (PUBLISH reaches only the fast one now) ...
+    assert_eq!(
+        receivers.last(),
+        Some(&1),
+        "{}: receivers {:?}",
+        bin.display(),
+        &receivers[receivers.len().saturating_sub(5)..]
+    );
+    assert!(
+        slow.wait_closed(Duration::from_secs(5)),
+        "{}: slow subscriber still connected",
+        bin.display()
+    );
+    // ... and the publisher never waited for it (a stall would be a blocked write: seconds).
+    assert!(
+        worst < Duration::from_secs(1),
+        "{}: a PUBLISH took {worst:?}",
+        bin.display()
+    );
+    if bin == cinnabar_bin() {
+        assert_eq!(
+            publisher
+                .info_field("client_output_buffer_limit_disconnections")
+                .as_deref(),
+            Some("1")
+        );
+    }
+    let clients = s(&mut publisher, &["CLIENT", "LIST"]);
+    assert_eq!(clients.lines().count(), 2, "{clients}");
+    eprintln!(
+        "{}: slow subscriber cut after {} messages of 16 KB; worst PUBLISH {:?}",
+        bin.display(),
+        fast_got,
+        worst
+    );
+}
+
+#[test]
+fn slow_subscriber_is_cut_off_and_publisher_never_stalls() {
+    for bin in servers() {
+        slow_subscriber(&bin);
+    }
+}
+
+fn script_kill(bin: &Path) {
+    let srv = Server::start(bin, &["--busy-reply-threshold", "50"]);
+    let mut a = srv.conn();
+    let mut b = srv.conn();
+    a.send_cmd(&["EVAL", "while true do end", "0"]);
+    // Busy: other clients get -BUSY.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = b.call(&["PING"]);
+        if r.is_error() {
+            assert!(format!("{r:?}").contains("BUSY"), "{r:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never busy");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(s(&mut b, &["SCRIPT", "KILL"]), "OK");
+    let r = a.read_reply().unwrap();
+    assert!(
+        format!("{r:?}").contains("Script killed by user with SCRIPT KILL"),
+        "{}: {r:?}",
+        bin.display()
+    );
+    assert_eq!(s(&mut b, &["PING"]), "PONG");
+    assert_eq!(s(&mut a, &["SET", "k", "v"]), "OK");
+    // A script that wrote cannot be killed: only SHUTDOWN NOSAVE ends it.
+    a.send_cmd(&["EVAL", "redis.call('set','w','1') while true do end", "0"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = b.call(&["SCRIPT", "KILL"]);
+    assert!(format!("{r:?}").contains("UNKILLABLE"), "{r:?}");
+    b.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    assert!(b.wait_closed(Duration::from_secs(10)));
+}
+
+#[test]
+fn infinite_script_is_killed_and_server_serves_again() {
+    for bin in servers() {
+        script_kill(&bin);
+    }
+}
+
+fn fill(c: &mut Conn, prefix: &str, n: usize) {
+    let v = "v".repeat(1000);
+    for i in 0..n {
+        let k = format!("{prefix}{i}");
+        let r = c.call(&["SET", &k, &v]);
+        if r.is_error() {
+            panic!("SET {k}: {r:?}");
+        }
+    }
+}
+
+fn used(c: &mut Conn) -> i64 {
+    c.info_field("used_memory").unwrap().parse().unwrap()
+}
+
+fn maxmemory(bin: &Path) {
+    let srv = Server::start(bin, &[]);
+    let mut c = srv.conn();
+    let base = used(&mut c);
+    // noeviction: writes that need memory get -OOM; reads and DEL go on.
+    fill(&mut c, "a", 100);
+    let limit = used(&mut c) + 50_000;
+    s(&mut c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    let v = "v".repeat(1000);
+    let mut oom = None;
+    for i in 0..1000 {
+        let r = c.call(&["SET", &format!("b{i}"), &v]);
+        if r.is_error() {
+            oom = Some(format!("{r:?}"));
+            break;
+        }
+    }
+    let oom = oom.expect("never OOM");
+    assert!(
+        oom.contains("OOM command not allowed when used memory > 'maxmemory'."),
+        "{oom}"
+    );
+    assert_eq!(s(&mut c, &["GET", "a1"]), v);
+    assert_eq!(int(&mut c, &["DEL", "a1"]), 1);
+    assert_eq!(int(&mut c, &["EXISTS", "a2"]), 1);
+    // allkeys-lru: the keys in use stay, the idle ones go. The LRU clock counts seconds (as
+    // Redis's), so the cold keys are made 2 s older than the hot ones.
+    s(&mut c, &["FLUSHALL"]);
+    s(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    let base2 = used(&mut c).max(base);
+    fill(&mut c, "cold", 400);
+    std::thread::sleep(Duration::from_millis(2100));
+    fill(&mut c, "hot", 50);
+    let limit = used(&mut c) + 20_000;
+    s(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+    );
+    s(&mut c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    for round in 0..10 {
+        fill(&mut c, &format!("new{round}-"), 20);
+        for i in 0..50 {
+            let r = c.call(&["GET", &format!("hot{i}")]);
+            assert!(
+                r.as_bytes().is_some(),
+                "{}: hot{i} evicted in round {round}",
+                bin.display()
+            );
+        }
+    }
+    let evicted: i64 = c.info_field("evicted_keys").unwrap().parse().unwrap();
+    assert!(evicted >= 150, "{}: evicted {evicted}", bin.display());
+    assert!(
+        used(&mut c) <= limit + 20_000,
+        "used {} limit {limit}",
+        used(&mut c)
+    );
+    assert!(base2 > 0);
+}
+
+#[test]
+fn maxmemory_noeviction_and_lru() {
+    for bin in servers() {
+        maxmemory(&bin);
+    }
+}
+
+#[test]
+fn evictions_reach_the_replica() {
+    let master = Server::cinnabar(&[]);
+    let replica = Server::cinnabar(&[]);
+    let mut m = master.conn();
+    let mut r = replica.conn();
+    s(
+        &mut r,
+        &["REPLICAOF", "127.0.0.1", &master.port().to_string()],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while r.info_field("master_link_status").as_deref() != Some("up") {
+        assert!(Instant::now() < deadline, "replica never synced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    fill(&mut m, "k", 200);
+    let limit = used(&mut m) - 100_000;
+    s(
+        &mut m,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+    );
+    s(&mut m, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    assert_eq!(s(&mut m, &["SET", "x", "y"]), "OK");
+    let n = int(&mut m, &["DBSIZE"]);
+    assert!(n < 201, "nothing evicted: {n}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rn = int(&mut r, &["DBSIZE"]);
+        let mn = int(&mut m, &["DBSIZE"]);
+        if rn == mn {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica {rn} keys, master {mn}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let x = s(&mut m, &["GET", "x"]);
+    assert_eq!(s(&mut r, &["GET", "x"]), x);
+}
