@@ -20,6 +20,10 @@
 #   TRIALS=3         runs per (test, P, server); the median is reported
 #   TESTS="set get incr mset lpush lpop sadd spop hset zadd zpopmin lrange_100 lrange_600"
 #   PIPELINES="1 16 64"   CLIENTS=50
+#   CMD_TESTS="evalsha publish"   the command tests (issue 7): EVALSHA of a 3-command script
+#                    (INCR, SET, GET on random keys) and PUBLISH to a channel with SUBSCRIBERS
+#                    redis-cli subscribers attached; same rps / CPU-per-request report
+#   SUBSCRIBERS=10
 #   KEYS=1000000     keys for the memory test (0 skips it)
 #   ELEMENTS=1000000 elements of the hash/set/zset memory test (0 skips it)
 #   BENCH_OUT=file   also write the report there
@@ -35,9 +39,11 @@ red=${REDIS_SERVER_BIN:-/usr/bin/redis-server}
 N1=${N1:-200000}
 NP=${NP:-2000000}
 TRIALS=${TRIALS:-3}
-TESTS=${TESTS:-set get incr mset lpush lpop sadd spop hset zadd zpopmin lrange_100 lrange_600}
+TESTS=${TESTS-set get incr mset lpush lpop sadd spop hset zadd zpopmin lrange_100 lrange_600}
 PIPELINES=${PIPELINES:-1 16 64}
 CLIENTS=${CLIENTS:-50}
+CMD_TESTS=${CMD_TESTS-evalsha publish}
+SUBSCRIBERS=${SUBSCRIBERS:-10}
 KEYS=${KEYS:-1000000}
 ELEMENTS=${ELEMENTS:-1000000}
 
@@ -157,6 +163,60 @@ for t in $TESTS; do
     say "$(printf '%-5s %3s %12.0f %12.0f %6s | %10.3f %10.3f %6s' "$t" "$p" "$R" "$C" \
       "$(ratio "$C" "$R")" "$RU" "$CU" "$(ratio "$CU" "$RU")")"
   done
+done
+
+# bench_cmd PORT PID P N ARGS... -> prints "rps us_per_request" for a custom command.
+bench_cmd() {
+  local port=$1 pid=$2 p=$3 n=$4 t0 t1 out rps
+  shift 4
+  t0=$(ticks "$pid")
+  out=$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$p" -r 100000 -q --csv "$@" 2>&1) ||
+    die "redis-benchmark failed on port $port: $out"
+  t1=$(ticks "$pid")
+  rps=$(printf '%s\n' "$out" | tr -d '\r' | awk -F'","' 'NF > 1 && $1 != "\"test" {print $2}' | tail -1)
+  [[ $rps =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "cannot read requests/s from redis-benchmark output: $out"
+  kill -0 "$pid" 2>/dev/null || die "server (pid $pid) died during $*"
+  awk -v r="$rps" -v d=$((t1 - t0)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f %.3f\n", r, d * 1e6 / hz / n}'
+}
+
+SCRIPT="redis.call('incr', KEYS[1]) redis.call('set', KEYS[2], ARGV[1]) return redis.call('get', KEYS[2])"
+subs=()
+for t in $CMD_TESTS; do
+  case $t in
+    evalsha)
+      rsha=$(redis-cli -p "$rport" script load "$SCRIPT")
+      csha=$(redis-cli -p "$cport" script load "$SCRIPT")
+      [ "$rsha" = "$csha" ] || die "SCRIPT LOAD: $rsha vs $csha"
+      rargs=(evalsha "$rsha" 2 "c:__rand_int__" "s:__rand_int__" value); cargs=("${rargs[@]}") ;;
+    publish)
+      for port in "$rport" "$cport"; do
+        for _ in $(seq "$SUBSCRIBERS"); do
+          redis-cli -p "$port" subscribe benchchannel >/dev/null 2>&1 &
+          subs+=("$!")
+        done
+      done
+      sleep 0.5
+      [ "$(redis-cli -p "$cport" pubsub numsub benchchannel | tail -1)" = "$SUBSCRIBERS" ] ||
+        die "cinnabar: $SUBSCRIBERS subscribers expected"
+      rargs=(publish benchchannel hello-subscribers); cargs=("${rargs[@]}") ;;
+    *) die "unknown command test $t" ;;
+  esac
+  for p in $PIPELINES; do
+    n=$([ "$p" -le 1 ] && echo "$N1" || echo "$NP")
+    r_rps=(); r_cpu=(); c_rps=(); c_cpu=()
+    for _ in $(seq "$TRIALS"); do
+      read -r a b < <(bench_cmd "$rport" "$rpid" "$p" "$n" "${rargs[@]}") || die "benchmark failed"
+      r_rps+=("$a"); r_cpu+=("$b")
+      read -r a b < <(bench_cmd "$cport" "$cpid" "$p" "$n" "${cargs[@]}") || die "benchmark failed"
+      c_rps+=("$a"); c_cpu+=("$b")
+    done
+    R=$(printf '%s\n' "${r_rps[@]}" | median); C=$(printf '%s\n' "${c_rps[@]}" | median)
+    RU=$(printf '%s\n' "${r_cpu[@]}" | median); CU=$(printf '%s\n' "${c_cpu[@]}" | median)
+    say "$(printf '%-7s %3s %12.0f %12.0f %6s | %10.3f %10.3f %6s' "$t" "$p" "$R" "$C" \
+      "$(ratio "$C" "$R")" "$RU" "$CU" "$(ratio "$CU" "$RU")")"
+  done
+  for sp in "${subs[@]}"; do kill "$sp" 2>/dev/null || true; wait "$sp" 2>/dev/null || true; done
+  subs=()
 done
 stop "$rpid"; stop "$cpid"
 

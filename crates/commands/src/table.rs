@@ -877,6 +877,7 @@ pub static COMMANDS: &[Def] = &[
     def!("punsubscribe", -1, "pubsub noscript loading stale", NOKEY, "", "pubsub", "2.0.0", "Stop listening for messages posted to channels matching patterns", Server),
     def!("publish", 3, "pubsub loading stale fast", NOKEY, "", "pubsub", "2.0.0", "Post a message to a channel", Server),
     def!("pubsub", -2, "", NOKEY, "", "pubsub", "2.8.0", "A container for Pub/Sub commands", Server, subs PUBSUB_SUBS),
+    def!("monitor", 1, "admin noscript loading stale", NOKEY, "", "server", "1.0.0", "Show every command the server runs, as it runs it", Server),
     def!("ssubscribe", -2, "pubsub noscript loading stale", (1, -1, 1), "", "pubsub", "7.0.0", "Listen for messages published to shard channels", Server),
     def!("sunsubscribe", -1, "pubsub noscript loading stale", (1, -1, 1), "", "pubsub", "7.0.0", "Stop listening for messages posted to shard channels", Server),
     def!("spublish", 3, "pubsub loading stale fast", K1, "", "pubsub", "7.0.0", "Post a message to a shard channel", Server),

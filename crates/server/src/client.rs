@@ -66,6 +66,8 @@ pub struct ClientHandle {
     /// What the busy-script hook did to this client's transaction while the engine was busy
     /// (`BUSY_MULTI_*` bits); the engine applies it before the client's next command.
     pub busy_multi: Cell<u8>,
+    /// In MONITOR mode (CLIENT LIST flag `O`).
+    pub monitor: Cell<bool>,
     /// Pub/Sub messages for this client from other clients, written out by its task.
     pub outbox: RefCell<Vec<u8>>,
     pub outbox_notify: tokio::sync::Notify,
@@ -132,6 +134,7 @@ impl ClientHandle {
             dirty_cas: Cell::new(false),
             multi_len: Cell::new(-1),
             busy_multi: Cell::new(0),
+            monitor: Cell::new(false),
             outbox: RefCell::new(Vec::new()),
             outbox_notify: tokio::sync::Notify::new(),
             resp3: Cell::new(false),
@@ -185,6 +188,9 @@ impl ClientHandle {
         }
         if self.is_master_link.get() {
             flags.push('M');
+        }
+        if self.monitor.get() {
+            flags.push('O');
         }
         if i.sub + i.psub + i.ssub > 0 {
             flags.push('P');

@@ -437,7 +437,7 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             if qbuf.capacity() - qbuf.len() < READ_CHUNK / 4 {
                 qbuf.reserve(READ_CHUNK);
             }
-            let subscribed = c.subscribed() || c.repl.is_replica;
+            let subscribed = c.subscribed() || c.repl.is_replica || handle.monitor.get();
             let got = if subscribed {
                 tokio::select! {
                     biased;
@@ -681,5 +681,6 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
     }
     crate::multi::discard(&mut s, &mut c);
     crate::pubsub::drop_all(&mut s, &mut c);
+    crate::monitor::stop(&mut s, &c);
     s.clients.remove(&handle.id);
 }

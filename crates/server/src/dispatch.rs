@@ -76,8 +76,9 @@ pub fn resolve(c: &mut Client, args: Args) -> Option<&'static CommandSpec> {
 /// the batch ended, so each command costs one clock read for its duration.
 /// A refused EXEC discards its transaction and answers `EXECABORT ... because of: <error>`
 /// in place of the error it got.
-fn exec_abort(s: &mut Server, c: &mut Client, out_before: usize) {
+fn exec_abort(s: &mut Server, c: &mut Client, cmd: &CommandSpec, args: Args, out_before: usize) {
     crate::multi::discard(s, c);
+    crate::monitor::feed(s, c, cmd, args);
     let err = c.reply.out.get(out_before + 1..).unwrap_or_default();
     let err = err.strip_suffix(b"\r\n").unwrap_or(err).to_vec();
     c.reply.out.truncate(out_before);
@@ -164,7 +165,9 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
             c.reply
                 .error("LOADING Redis is loading the dataset in memory");
             rejected = Some(cmd);
-        } else if c.repl.is_replica && (is_write || cmd.has(flag::READONLY) || may_replicate) {
+        } else if (c.repl.is_replica || c.handle.monitor.get())
+            && (is_write || cmd.has(flag::READONLY) || may_replicate)
+        {
             c.reply
                 .error("ERR Replica can't interact with the keyspace");
             rejected = Some(cmd);
@@ -241,7 +244,9 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
             m.aborted = true;
         }
     } else if rejected.is_some_and(|r| r.fullname == "exec") && c.multi.is_some() {
-        exec_abort(s, c, out_before);
+        if let Some(cmd) = rejected {
+            exec_abort(s, c, cmd, args, out_before);
+        }
     }
     let new_errors = c.reply.errors.len() - errors_before;
     if new_errors > 0 {
@@ -322,6 +327,9 @@ pub fn call(
         crate::multi::touch_before_flush(s, cmd, c.db, args, now);
     }
     let start = *clock;
+    if cmd.has(flag::SKIP_MONITOR) && !s.monitors.is_empty() && crate::script::handles(cmd) {
+        crate::monitor::feed(s, c, cmd, args);
+    }
     match cmd.def.handler {
         Handler::Data(f) => {
             let mut ctx = Ctx {
@@ -361,12 +369,10 @@ pub fn call(
                 }) {
                     crate::persist::kill_bgsave(s);
                 }
-                if !s.settings.save_params.is_empty()
-                    && s.persist.bgsave.is_none()
-                    && crate::persist::save_sync(s).is_ok()
-                {
-                    // The FLUSHALL itself still counts as a change, as Redis does.
-                    s.dirty = 1;
+                // The save resets the change counter: rdb_changes_since_last_save is 0 after
+                // it, as in Redis 7.0.
+                if !s.settings.save_params.is_empty() && s.persist.bgsave.is_none() {
+                    let _ = crate::persist::save_sync(s);
                 }
             }
             for d in 0..s.ks.dbs.len() {
@@ -429,6 +435,7 @@ pub fn call(
         }
         Handler::Server => cmds::run(s, c, cmd, args),
     }
+    crate::monitor::after_call(s, c, cmd, args);
     *clock = Instant::now();
     let ns = clock.duration_since(start).as_nanos() as u64;
     let us = ns / 1000;

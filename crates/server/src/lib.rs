@@ -16,6 +16,7 @@ pub mod listen;
 pub mod log;
 pub mod memory;
 pub mod migrate;
+pub mod monitor;
 pub mod multi;
 pub mod persist;
 pub mod propagate;

@@ -106,6 +106,8 @@ pub struct Server {
     pub applying_master: bool,
     /// The replication buffer shared by the replicas and the backlog.
     pub repl_buf: crate::replbuf::ReplBuf,
+    /// Clients in MONITOR mode, by id.
+    pub monitors: Vec<u64>,
     /// `maxmemory` eviction state.
     pub evict: crate::evict::Evictor,
     /// Since when no replica is attached (repl-backlog-ttl).
@@ -230,6 +232,7 @@ impl Server {
             applying_master: false,
             repl_ack_notify: Rc::new(Notify::new()),
             repl_buf: Default::default(),
+            monitors: Vec::new(),
             evict: Default::default(),
             repl_no_replicas_since: None,
             migrate_cache: Default::default(),

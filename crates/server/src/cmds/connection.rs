@@ -156,6 +156,7 @@ pub fn select(s: &mut Server, c: &mut Client, a: Args) {
 pub fn reset(s: &mut Server, c: &mut Client) {
     crate::multi::discard(s, c);
     crate::pubsub::drop_all(s, c);
+    crate::monitor::stop(s, c);
     c.db = 0;
     c.reply.resp3 = false;
     c.reply_mode = ReplyMode::On;

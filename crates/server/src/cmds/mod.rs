@@ -75,6 +75,7 @@ pub fn run(s: &mut Server, c: &mut Client, cmd: &'static CommandSpec, a: Args) {
         "config|rewrite" => admin::config_rewrite(s, c),
         "config|help" => admin::config_help(c),
         "debug" => admin::debug(s, c, a),
+        "monitor" => crate::monitor::monitor(s, c),
         "shutdown" => admin::shutdown(s, c, a),
         "time" => {
             let us = crate::server::now_us();
