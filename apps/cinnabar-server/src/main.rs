@@ -1,9 +1,16 @@
-//! `cinnabar-server`: wiring only. Parses nothing itself; the server crate does the work.
+//! `cinnabar-server`: wiring only. Parses nothing itself; the server crate does the work, or the
+//! sentinel crate when started as a Sentinel (`--sentinel`, or a name containing
+//! "redis-sentinel").
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
-    let code = cinnabar_server_core::main_entry(std::env::args().collect());
+    let argv: Vec<String> = std::env::args().collect();
+    let code = if cinnabar_sentinel::is_sentinel_invocation(&argv) {
+        cinnabar_sentinel::main_entry(argv)
+    } else {
+        cinnabar_server_core::main_entry(argv)
+    };
     std::process::exit(code);
 }
