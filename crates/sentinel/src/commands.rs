@@ -177,7 +177,10 @@ impl Engine {
             r.error("NOAUTH Authentication required.");
             return self.reply_to(cid, r);
         }
-        let in_sub = self.clients.get(&cid).is_some_and(|c| c.subs() > 0 && c.resp < 3);
+        let in_sub = self
+            .clients
+            .get(&cid)
+            .is_some_and(|c| c.subs() > 0 && c.resp < 3);
         if in_sub
             && !matches!(
                 name.as_str(),
@@ -206,7 +209,11 @@ impl Engine {
                 let pat = name == "psubscribe";
                 for ch in &argv[1..] {
                     let n = if let Some(c) = self.clients.get_mut(&cid) {
-                        let list = if pat { &mut c.patterns } else { &mut c.channels };
+                        let list = if pat {
+                            &mut c.patterns
+                        } else {
+                            &mut c.channels
+                        };
                         if !list.contains(ch) {
                             list.push(ch.clone());
                         }
@@ -239,7 +246,11 @@ impl Engine {
                     r.int(c.subs() as i64);
                 }
                 for ch in targets {
-                    let list = if pat { &mut c.patterns } else { &mut c.channels };
+                    let list = if pat {
+                        &mut c.patterns
+                    } else {
+                        &mut c.channels
+                    };
                     list.retain(|x| *x != ch);
                     r.push(3);
                     r.bulk(name.as_bytes());
@@ -271,10 +282,7 @@ impl Engine {
             "client" => self.client_command(cid, &argv, &mut r),
             "shutdown" => {
                 self.flush_config();
-                log::log(
-                    Level::Warning,
-                    "User requested shutdown...",
-                );
+                log::log(Level::Warning, "User requested shutdown...");
                 log::log(Level::Warning, "Sentinel is now ready to exit, bye bye...");
                 self.shutdown = true;
                 return;
@@ -316,7 +324,9 @@ impl Engine {
                     r.simple("ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
                     r.simple("WHOAMI");
                 }
-                _ => r.error("ERR ACL is not supported by this Sentinel (Cinnabar has no ACLs yet)"),
+                _ => {
+                    r.error("ERR ACL is not supported by this Sentinel (Cinnabar has no ACLs yet)")
+                }
             },
             "command" => self.command_command(&argv, &mut r),
             _ => r.error("ERR unknown command"),
@@ -364,7 +374,10 @@ impl Engine {
                 setname = Some(argv[i + 1].clone());
                 i += 2;
             } else {
-                r.error(&format!("ERR Syntax error in HELLO option '{}'", s(&argv[i])));
+                r.error(&format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    s(&argv[i])
+                ));
                 return;
             }
         }
@@ -407,7 +420,9 @@ impl Engine {
             "setname" => {
                 let n = &argv[2];
                 if n.iter().any(|&b| b <= b' ' || b > b'~') {
-                    r.error("ERR Client names cannot contain spaces, newlines or special characters.");
+                    r.error(
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    );
                     return;
                 }
                 if let Some(c) = self.clients.get_mut(&cid) {
@@ -424,7 +439,9 @@ impl Engine {
                     if lower(&argv[1]) == "info" && id != cid {
                         continue;
                     }
-                    let Some(c) = self.clients.get(&id) else { continue };
+                    let Some(c) = self.clients.get(&id) else {
+                        continue;
+                    };
                     text.push_str(&format!(
                         "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem=20000 events=r cmd={} user=default redir=-1 resp={}\n",
                         c.id, c.addr, c.laddr, c.name, (now - c.created) / 1000,
@@ -433,11 +450,7 @@ impl Engine {
                         c.channels.len(), c.patterns.len(), c.last_cmd, c.resp
                     ));
                 }
-                if lower(&argv[1]) == "info" {
-                    r.verbatim(text.as_bytes(), "txt");
-                } else {
-                    r.verbatim(text.as_bytes(), "txt");
-                }
+                r.verbatim(text.as_bytes(), "txt");
             }
             "kill" => {
                 // CLIENT KILL addr | CLIENT KILL [ID id] [ADDR addr] [TYPE t] [SKIPME yes/no]
@@ -954,12 +967,8 @@ impl Engine {
                 };
                 let host = s(&argv[2]);
                 let probe = Addr::new(&host, port, self.s.resolve_hostnames, true);
-                let m = probe.and_then(|p| {
-                    self.s
-                        .masters
-                        .iter()
-                        .position(|m| m.inst.addr.same(&p))
-                });
+                let m =
+                    probe.and_then(|p| self.s.masters.iter().position(|m| m.inst.addr.same(&p)));
                 let mut isdown = false;
                 let mut leader: Option<String> = None;
                 let mut leader_epoch = 0u64;
@@ -1329,7 +1338,10 @@ impl Engine {
             ));
         }
         if m("announce-port") {
-            out.push(("announce-port", self.s.announce_port.to_string().into_bytes()));
+            out.push((
+                "announce-port",
+                self.s.announce_port.to_string().into_bytes(),
+            ));
         }
         if m("sentinel-user") {
             out.push((

@@ -143,7 +143,11 @@ impl Engine {
         }
         if level == Level::Warning {
             if let Some(m) = master {
-                if let Some(script) = self.s.masters.get(m).and_then(|m| m.notification_script.clone())
+                if let Some(script) = self
+                    .s
+                    .masters
+                    .get(m)
+                    .and_then(|m| m.notification_script.clone())
                 {
                     self.scripts
                         .schedule(script, vec![typ.to_string(), msg.to_string()]);
@@ -384,8 +388,8 @@ impl Engine {
             t.info_period
         };
         let ping_period = ri.down_after_period.min(t.ping_period);
-        let want_info =
-            l.kind != Kind::Sentinel && (ri.info_refresh == 0 || now - ri.info_refresh > info_period);
+        let want_info = l.kind != Kind::Sentinel
+            && (ri.info_refresh == 0 || now - ri.info_refresh > info_period);
         let want_ping = now - ri.link.last_pong_time > ping_period
             && now - ri.link.last_ping_time > ping_period / 2;
         let want_hello = now - ri.last_pub_time > t.publish_period;
@@ -460,7 +464,9 @@ impl Engine {
         let now = mstime();
         let mut kill = false;
         if let Some(text) = r.line() {
-            if text.starts_with("PONG") || text.starts_with("LOADING") || text.starts_with("MASTERDOWN")
+            if text.starts_with("PONG")
+                || text.starts_with("LOADING")
+                || text.starts_with("MASTERDOWN")
             {
                 let pong = text.starts_with("PONG");
                 let ri = self.s.inst_mut(l);
@@ -674,11 +680,19 @@ impl Engine {
             let coherent = (flags & (SRI_MASTER | SRI_SLAVE)) == role;
             self.event_at(
                 Level::Verbose,
-                if coherent { "+role-change" } else { "-role-change" },
+                if coherent {
+                    "+role-change"
+                } else {
+                    "-role-change"
+                },
                 l,
                 &format!(
                     " new reported role is {}",
-                    if role == SRI_MASTER { "master" } else { "slave" }
+                    if role == SRI_MASTER {
+                        "master"
+                    } else {
+                        "slave"
+                    }
                 ),
             );
         }
@@ -875,12 +889,7 @@ impl Engine {
             self.s.current_epoch = current_epoch;
             self.flush_config();
             let e = self.s.current_epoch;
-            self.event(
-                Level::Warning,
-                "+new-epoch",
-                Some(m),
-                &format!("{}", e),
-            );
+            self.event(Level::Warning, "+new-epoch", Some(m), &format!("{}", e));
         }
         if let Some(i) = si {
             if self.s.masters[m].config_epoch < master_config_epoch {
@@ -1009,7 +1018,10 @@ impl Engine {
         let t = self.s.timing.clone();
         let (reboot_period, reboot_since) = {
             let m = &self.s.masters[l.m];
-            (m.master_reboot_down_after_period, m.master_reboot_since_time)
+            (
+                m.master_reboot_down_after_period,
+                m.master_reboot_since_time,
+            )
         };
         let ri = self.s.inst_mut(l);
         let elapsed = if ri.link.act_ping_time != 0 {
@@ -1123,7 +1135,14 @@ impl Engine {
             };
             self.send(
                 l,
-                &["SENTINEL", "is-master-down-by-addr", &ip, &port, &epoch, &runid],
+                &[
+                    "SENTINEL",
+                    "is-master-down-by-addr",
+                    &ip,
+                    &port,
+                    &epoch,
+                    &runid,
+                ],
                 Tag::IsMasterDown,
             );
         }
@@ -1133,7 +1152,12 @@ impl Engine {
 
     /// Votes for `req_runid` in `req_epoch` unless already voted in that epoch; returns the
     /// vote and its epoch.
-    pub fn vote_leader(&mut self, m: usize, req_epoch: u64, req_runid: &str) -> (Option<String>, u64) {
+    pub fn vote_leader(
+        &mut self,
+        m: usize,
+        req_epoch: u64,
+        req_runid: &str,
+    ) -> (Option<String>, u64) {
         if req_epoch > self.s.current_epoch {
             self.s.current_epoch = req_epoch;
             self.flush_config();
@@ -1399,12 +1423,7 @@ impl Engine {
                     ma.promoted = Some(id);
                     ma.failover_state = FO_SEND_SLAVEOF_NOONE;
                     ma.failover_state_change_time = now;
-                    self.event_at(
-                        Level::Notice,
-                        "+failover-state-send-slaveof-noone",
-                        l,
-                        "",
-                    );
+                    self.event_at(Level::Notice, "+failover-state-send-slaveof-noone", l, "");
                 }
             },
             FO_SEND_SLAVEOF_NOONE => {
@@ -1509,7 +1528,9 @@ impl Engine {
         let mut not_reconfigured = ma
             .slaves
             .iter()
-            .filter(|s| s.flags & (SRI_PROMOTED | SRI_RECONF_DONE) == 0 && s.flags & SRI_S_DOWN == 0)
+            .filter(|s| {
+                s.flags & (SRI_PROMOTED | SRI_RECONF_DONE) == 0 && s.flags & SRI_S_DOWN == 0
+            })
             .count();
         let mut timeout = false;
         if elapsed > ma.failover_timeout {

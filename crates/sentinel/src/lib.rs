@@ -55,7 +55,10 @@ fn random_hex(n: usize) -> String {
 }
 
 fn fatal_line(line_no: usize, line: &str, msg: &str) {
-    eprintln!("\n*** FATAL CONFIG FILE ERROR (Redis {}) ***", REDIS_VERSION);
+    eprintln!(
+        "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***",
+        REDIS_VERSION
+    );
     eprintln!("Reading the configuration file, at line {}", line_no);
     eprintln!(">>> '{}'", line);
     eprintln!("{}", msg);
@@ -101,13 +104,18 @@ pub fn main_entry(argv: Vec<String>) -> i32 {
         );
         return 1;
     }
+    if let Err(e) = cfg.apply_dir() {
+        eprintln!("Can't chdir to '{}': {e}", cfg.dir().display());
+        return 1;
+    }
     let mut s = state::Sentinel::default();
     let dirs: Vec<config::Directive> = cfg
         .sentinel_directives()
         .iter()
         .filter(|d| !d.args.is_empty())
         .map(|d| config::Directive {
-            argv: d.args
+            argv: d
+                .args
                 .iter()
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect(),
@@ -117,10 +125,6 @@ pub fn main_entry(argv: Vec<String>) -> i32 {
         .collect();
     if let Err((n, line, msg)) = config::load(&mut s, &dirs) {
         fatal_line(n, &line, msg);
-        return 1;
-    }
-    if let Err(e) = cfg.apply_dir() {
-        eprintln!("Can't chdir to '{}': {e}", cfg.dir().display());
         return 1;
     }
     let port: u16 = if cfg.is_explicit("port") {
@@ -172,7 +176,10 @@ pub fn main_entry(argv: Vec<String>) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            log::log(Level::Warning, &format!("Failed creating the event loop: {e}"));
+            log::log(
+                Level::Warning,
+                &format!("Failed creating the event loop: {e}"),
+            );
             return 1;
         }
     };
@@ -349,17 +356,9 @@ async fn run(mut s: state::Sentinel, info: ServerInfo, bind: Vec<String>) -> i32
 /// Largest query buffer a client may accumulate (Redis's client-query-buffer-limit default).
 const MAX_QUERY: usize = 1 << 30;
 
-async fn client_task(
-    sock: TcpStream,
-    peer: String,
-    id: u64,
-    tx: mpsc::UnboundedSender<ClientMsg>,
-) {
+async fn client_task(sock: TcpStream, peer: String, id: u64, tx: mpsc::UnboundedSender<ClientMsg>) {
     let _ = sock.set_nodelay(true);
-    let laddr = sock
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();
     let now = state::mstime();
     let _ = tx.send(ClientMsg::Connect(Client {

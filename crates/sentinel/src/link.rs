@@ -78,9 +78,13 @@ pub fn encode(args: &[&[u8]]) -> Vec<u8> {
 /// Largest bulk or array we accept from an instance (INFO is a few KB; this is generous).
 const MAX_LEN: i64 = 64 << 20;
 
+/// The stream from an instance is not RESP.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadReply;
+
 /// Parses one reply from the start of `buf`: `Ok(Some((reply, consumed)))`, `Ok(None)` if
 /// more bytes are needed, `Err` if the stream is not RESP.
-pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, ()> {
+pub fn parse_reply(buf: &[u8]) -> Result<Option<(Reply, usize)>, BadReply> {
     parse_at(buf, 0, 0)
 }
 
@@ -91,26 +95,26 @@ fn line_end(buf: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + from)
 }
 
-fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply, usize)>, ()> {
+fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply, usize)>, BadReply> {
     if depth > 16 {
-        return Err(());
+        return Err(BadReply);
     }
     let Some(&kind) = buf.get(at) else {
         return Ok(None);
     };
     let Some(end) = line_end(buf, at + 1) else {
         if buf.len() - at > 1 << 20 {
-            return Err(());
+            return Err(BadReply);
         }
         return Ok(None);
     };
     let text = &buf[at + 1..end];
     let next = end + 2;
-    let num = || -> Result<i64, ()> {
+    let num = || -> Result<i64, BadReply> {
         std::str::from_utf8(text)
             .ok()
             .and_then(|s| s.parse::<i64>().ok())
-            .ok_or(())
+            .ok_or(BadReply)
     };
     match kind {
         b'+' => Ok(Some((
@@ -128,7 +132,7 @@ fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply, usize)
                 return Ok(Some((Reply::Bulk(None), next)));
             }
             if n > MAX_LEN {
-                return Err(());
+                return Err(BadReply);
             }
             let n = n as usize;
             if buf.len() < next + n + 2 {
@@ -145,7 +149,7 @@ fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply, usize)
                 return Ok(Some((Reply::Array(None), next)));
             }
             if n > MAX_LEN {
-                return Err(());
+                return Err(BadReply);
             }
             let mut items = Vec::with_capacity((n as usize).min(64));
             let mut pos = next;
@@ -160,7 +164,7 @@ fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply, usize)
             }
             Ok(Some((Reply::Array(Some(items)), pos)))
         }
-        _ => Err(()),
+        _ => Err(BadReply),
     }
 }
 
@@ -238,7 +242,7 @@ pub async fn run_link(
                             send(LinkEventKind::Reply(tag, reply));
                         }
                         Ok(None) => break,
-                        Err(()) => {
+                        Err(BadReply) => {
                             send(LinkEventKind::Closed);
                             return;
                         }

@@ -161,8 +161,8 @@ pub struct Link {
     pub pc_last_activity: i64,
 }
 
-impl Link {
-    pub fn new() -> Link {
+impl Default for Link {
+    fn default() -> Link {
         let now = mstime();
         Link {
             cc: None,
@@ -177,7 +177,9 @@ impl Link {
             pc_last_activity: 0,
         }
     }
+}
 
+impl Link {
     pub fn close_cc(&mut self) {
         if self.cc.take().is_some() {
             self.pending = 0;
@@ -234,7 +236,7 @@ impl Inst {
             name,
             runid: None,
             addr,
-            link: Link::new(),
+            link: Link::default(),
             last_pub_time: now,
             last_hello_time: now,
             last_master_down_reply_time: now,
