@@ -110,9 +110,12 @@ fn ll(b: &[u8]) -> Option<i64> {
 }
 
 impl Engine {
-    fn reply_to(&self, cid: u64, r: ReplyBuf) {
+    fn reply_to(&mut self, cid: u64, r: ReplyBuf) {
         if let Some(c) = self.clients.get(&cid) {
             let _ = c.out.send(Out::Data(r.out));
+            if std::mem::take(&mut self.close_after_reply) {
+                let _ = c.out.send(Out::Close);
+            }
         }
     }
 
@@ -173,7 +176,7 @@ impl Engine {
             ));
             return self.reply_to(cid, r);
         }
-        if !authed && self.srv.requirepass.is_some() && name != "auth" && name != "hello" {
+        if !authed && name != "auth" && name != "hello" {
             r.error("NOAUTH Authentication required.");
             return self.reply_to(cid, r);
         }
@@ -288,46 +291,16 @@ impl Engine {
                 return;
             }
             "auth" => {
-                let (user, pass) = if argv.len() == 2 {
-                    (None, &argv[1])
-                } else if argv.len() == 3 {
-                    (Some(&argv[1]), &argv[2])
-                } else {
+                if argv.len() > 3 {
                     r.error("ERR syntax error");
-                    return self.reply_to(cid, r);
-                };
-                match &self.srv.requirepass {
-                    None if user.is_none() => r.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"),
-                    _ => {
-                        let ok = user.is_none_or(|u| u == b"default")
-                            && self
-                                .srv
-                                .requirepass
-                                .as_ref()
-                                .is_none_or(|p| p.as_bytes() == pass.as_slice());
-                        if ok {
-                            if let Some(c) = self.clients.get_mut(&cid) {
-                                c.authed = true;
-                            }
-                            r.ok();
-                        } else {
-                            r.error("WRONGPASS invalid username-password pair or user is disabled.");
-                        }
-                    }
+                } else if argv.len() == 2 {
+                    self.auth(cid, None, &s(&argv[1]), &mut r);
+                } else {
+                    self.auth(cid, Some(&s(&argv[1])), &s(&argv[2]), &mut r);
                 }
             }
             "hello" => self.hello_command(cid, &argv, &mut r),
-            "acl" => match lower(&argv[1]).as_str() {
-                "whoami" => r.bulk(b"default"),
-                "help" => {
-                    r.array(2);
-                    r.simple("ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
-                    r.simple("WHOAMI");
-                }
-                _ => {
-                    r.error("ERR ACL is not supported by this Sentinel (Cinnabar has no ACLs yet)")
-                }
-            },
+            "acl" => self.acl_command(cid, &argv, &mut r),
             "command" => self.command_command(&argv, &mut r),
             _ => r.error("ERR unknown command"),
         }
@@ -356,18 +329,14 @@ impl Engine {
         while i < argv.len() {
             let opt = lower(&argv[i]);
             if opt == "auth" && i + 2 < argv.len() {
-                let ok = argv[i + 1] == b"default"
-                    && self
-                        .srv
-                        .requirepass
-                        .as_ref()
-                        .is_none_or(|p| p.as_bytes() == argv[i + 2].as_slice());
-                if !ok {
+                let user = s(&argv[i + 1]);
+                if !self.user_can_login(&user, &s(&argv[i + 2])) {
                     r.error("WRONGPASS invalid username-password pair or user is disabled.");
                     return;
                 }
                 if let Some(c) = self.clients.get_mut(&cid) {
                     c.authed = true;
+                    c.user = user;
                 }
                 i += 3;
             } else if opt == "setname" && i + 1 < argv.len() {
@@ -382,7 +351,7 @@ impl Engine {
             }
         }
         let authed = self.clients.get(&cid).is_some_and(|c| c.authed);
-        if !authed && self.srv.requirepass.is_some() {
+        if !authed {
             r.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
             return;
         }
@@ -443,11 +412,11 @@ impl Engine {
                         continue;
                     };
                     text.push_str(&format!(
-                        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem=20000 events=r cmd={} user=default redir=-1 resp={}\n",
+                        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem=20000 events=r cmd={} user={} redir=-1 resp={}\n",
                         c.id, c.addr, c.laddr, c.name, (now - c.created) / 1000,
                         (now - c.last_interaction) / 1000,
                         if c.subs() > 0 { "P" } else { "N" },
-                        c.channels.len(), c.patterns.len(), c.last_cmd, c.resp
+                        c.channels.len(), c.patterns.len(), c.last_cmd, c.user, c.resp
                     ));
                 }
                 r.verbatim(text.as_bytes(), "txt");
@@ -480,6 +449,7 @@ impl Engine {
                 let mut filter_id = None;
                 let mut filter_addr = None;
                 let mut filter_type = None;
+                let mut filter_user = None;
                 while i + 1 < argv.len() {
                     let k = lower(&argv[i]);
                     let v = &argv[i + 1];
@@ -493,6 +463,7 @@ impl Engine {
                         },
                         "addr" => filter_addr = Some(s(v)),
                         "type" => filter_type = Some(lower(v)),
+                        "user" => filter_user = Some(s(v)),
                         "skipme" => skipme = !v.eq_ignore_ascii_case(b"no"),
                         _ => {
                             r.error("ERR syntax error");
@@ -515,6 +486,9 @@ impl Engine {
                     if filter_addr.as_ref().is_some_and(|a| *a != c.addr) {
                         continue;
                     }
+                    if filter_user.as_ref().is_some_and(|u| *u != c.user) {
+                        continue;
+                    }
                     if let Some(t) = &filter_type {
                         let is_pubsub = c.subs() > 0;
                         if (t == "pubsub") != is_pubsub {
@@ -524,7 +498,10 @@ impl Engine {
                     victims.push(c.id);
                 }
                 for v in &victims {
-                    if let Some(c) = self.clients.get(v) {
+                    if *v == cid {
+                        // The caller gets its reply first.
+                        self.close_after_reply = true;
+                    } else if let Some(c) = self.clients.get(v) {
                         let _ = c.out.send(Out::Close);
                     }
                 }

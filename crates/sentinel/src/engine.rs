@@ -29,6 +29,8 @@ pub struct Client {
     pub laddr: String,
     pub name: String,
     pub authed: bool,
+    /// The user it is authenticated as.
+    pub user: String,
     pub resp: u8,
     pub channels: Vec<Vec<u8>>,
     pub patterns: Vec<Vec<u8>>,
@@ -73,6 +75,9 @@ pub struct Engine {
     pub stats_conns: u64,
     pub stats_cmds: u64,
     pub shutdown: bool,
+    pub users: Vec<crate::acl::User>,
+    /// Close the current client once its reply is queued (CLIENT KILL of itself).
+    pub close_after_reply: bool,
 }
 
 impl Engine {

@@ -9,6 +9,7 @@
 //! on one current-thread tokio runtime: client and link tasks only move bytes; the engine
 //! task owns the state and is the only one to change it.
 
+mod acl;
 mod commands;
 pub mod config;
 mod engine;
@@ -281,7 +282,11 @@ async fn run(mut s: state::Sentinel, info: ServerInfo, bind: Vec<String>) -> i32
         stats_conns: 0,
         stats_cmds: 0,
         shutdown: false,
+        users: Vec::new(),
+        close_after_reply: false,
     };
+    e.users
+        .push(acl::User::default_user(e.srv.requirepass.as_deref()));
     if fresh_id {
         e.flush_config();
     }
@@ -320,9 +325,10 @@ async fn run(mut s: state::Sentinel, info: ServerInfo, bind: Vec<String>) -> i32
             Some(msg) = cl_rx.recv() => match msg {
                 ClientMsg::Connect(c) => {
                     e.stats_conns += 1;
-                    let authed = e.srv.requirepass.is_none();
+                    let authed = e.default_auto_auth();
                     let mut c = c;
                     c.authed = authed;
+                    c.user = "default".into();
                     e.clients.insert(c.id, c);
                 }
                 ClientMsg::Command(id, argv) => e.command(id, argv),
@@ -368,6 +374,7 @@ async fn client_task(sock: TcpStream, peer: String, id: u64, tx: mpsc::Unbounded
         laddr,
         name: String::new(),
         authed: false,
+        user: "default".into(),
         resp: 2,
         channels: Vec::new(),
         patterns: Vec::new(),
