@@ -193,7 +193,12 @@ impl Engine {
                         n += 1;
                         for c in self.clients.values() {
                             if c.user == name && c.authed {
-                                let _ = c.out.send(Out::Close);
+                                if c.id == cid {
+                                    // The caller gets its reply first.
+                                    self.close_after_reply = true;
+                                } else {
+                                    let _ = c.out.send(Out::Close);
+                                }
                             }
                         }
                     }

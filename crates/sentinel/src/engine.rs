@@ -269,7 +269,7 @@ impl Engine {
         let auth = self.auth_args(l);
         let name = format!(
             "sentinel-{}-{}",
-            &self.s.myid[..8.min(self.s.myid.len())],
+            self.s.myid.get(..8).unwrap_or(&self.s.myid),
             if pubsub { "pubsub" } else { "cmd" }
         );
         let send = |e: &mut Engine, args: &[&str]| {
@@ -570,8 +570,7 @@ impl Engine {
             ri.info = Some(info.to_vec());
             ri.master_link_down_time = 0;
             for line in text.split("\r\n") {
-                if line.len() >= 47 && line.starts_with("run_id:") {
-                    let id = &line[7..47];
+                if let Some(id) = line.strip_prefix("run_id:").and_then(|r| r.get(..40)) {
                     match &ri.runid {
                         None => ri.runid = Some(id.to_string()),
                         Some(old) if old != id => {
@@ -591,7 +590,8 @@ impl Engine {
                     }
                 }
                 if line.len() >= 32 && line.starts_with("master_link_down_since_seconds") {
-                    ri.master_link_down_time = config::atoi(&line[31..]).saturating_mul(1000);
+                    ri.master_link_down_time =
+                        config::atoi(line.get(31..).unwrap_or("")).saturating_mul(1000);
                 }
                 if line.starts_with("role:master") {
                     role = SRI_MASTER;
