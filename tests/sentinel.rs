@@ -97,6 +97,22 @@ fn three_sentinels_fail_over_to_the_eligible_replica() {
     assert_eq!(myid.len(), 40);
     assert!(sc[0].call(&["SENTINEL", "MASTER", "nope"]).is_error());
 
+    // Errors are Redis's, and bad input closes the connection without harm.
+    let e = s(&sc[0].call(&["SENTINEL", "SET", "mymaster", "quorum", "-1"]));
+    assert_eq!(e, "ERR Invalid argument '-1' for SENTINEL SET 'quorum'");
+    let e = s(&sc[0].call(&["SENTINEL", "SET", "mymaster", "quorum"]));
+    assert_eq!(
+        e,
+        "ERR wrong number of arguments for 'sentinel|set' command"
+    );
+    {
+        let mut bad = sentinels[2].conn();
+        bad.send_raw(b"*2\r\n$-7\r\n");
+        assert!(bad.wait_closed(Duration::from_secs(5)));
+        let mut c = sentinels[2].conn();
+        assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    }
+
     // Discovery of the replicas and of the other Sentinels.
     for c in sc.iter_mut() {
         wait_until("discovery", 30, || {
