@@ -190,3 +190,50 @@ fn three_sentinels_fail_over_to_the_eligible_replica() {
     assert_eq!(field(&m, "port"), Some(r1.port().to_string()));
     assert!(field(&m, "config-epoch").is_some_and(|e| e != "0"));
 }
+
+#[test]
+fn cinnabar_and_redis_sentinels_agree_on_a_failover() {
+    if !cinnabar_testkit::have_redis() {
+        cinnabar_testkit::loud_note("redis-server not installed: interop test skipped");
+        return;
+    }
+    let bin = cinnabar_testkit::redis_bin();
+    let extra = ["--repl-diskless-sync-delay", "0"];
+    let mut master = Server::start(&bin, &extra);
+    let r1 = Server::start(&bin, &extra);
+    let mport = master.port();
+    r1.conn()
+        .call(&["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+    let confs = TempDir::new("cinnabar-sentinel-interop").unwrap();
+    let sentinels: Vec<Server> = (0..3)
+        .map(|i| {
+            let conf = write_conf(confs.path(), i, mport);
+            let b = if i == 0 { cinnabar_bin() } else { bin.clone() };
+            Server::start(&b, &[conf.to_str().unwrap(), "--sentinel"])
+        })
+        .collect();
+    let mut sc: Vec<Conn> = sentinels.iter().map(|x| x.conn()).collect();
+    for c in sc.iter_mut() {
+        wait_until("discovery", 30, || {
+            let m = c.call(&["SENTINEL", "MASTER", "mymaster"]);
+            field(&m, "num-slaves").as_deref() == Some("1")
+                && field(&m, "num-other-sentinels").as_deref() == Some("2")
+        });
+    }
+    std::process::Command::new("kill")
+        .args(["-9", &master.pid().to_string()])
+        .status()
+        .unwrap();
+    master.allow_panics();
+    for c in sc.iter_mut() {
+        wait_until("the failover", 60, || {
+            master_addr_port(c) == Some(r1.port())
+        });
+    }
+    // Every Sentinel reports the same configuration epoch.
+    let epochs: Vec<Option<String>> = sc
+        .iter_mut()
+        .map(|c| field(&c.call(&["SENTINEL", "MASTER", "mymaster"]), "config-epoch"))
+        .collect();
+    assert!(epochs.iter().all(|e| e == &epochs[0]), "{epochs:?}");
+}
