@@ -112,7 +112,7 @@ fn ll(b: &[u8]) -> Option<i64> {
 impl Engine {
     fn reply_to(&mut self, cid: u64, r: ReplyBuf) {
         if let Some(c) = self.clients.get(&cid) {
-            let _ = c.out.send(Out::Data(r.out));
+            c.deliver(r.out);
             if std::mem::take(&mut self.close_after_reply) {
                 let _ = c.out.send(Out::Close);
             }
@@ -362,7 +362,7 @@ impl Engine {
             }
         }
         r.resp3 = ver >= 3;
-        r.map(7);
+        r.map(6);
         r.bulk(b"server");
         r.bulk(b"redis");
         r.bulk(b"version");
@@ -373,8 +373,6 @@ impl Engine {
         r.int(cid as i64);
         r.bulk(b"mode");
         r.bulk(b"sentinel");
-        r.bulk(b"role");
-        r.bulk(b"master");
         r.bulk(b"modules");
         r.array(0);
     }
@@ -1011,7 +1009,7 @@ impl Engine {
                 self.s.masters[m].inst.flags |= SRI_FORCE_FAILOVER;
                 r.ok();
             }
-            "pending-scripts" => r.array(0),
+            "pending-scripts" => self.scripts.describe(r),
             "monitor" => {
                 let Some(quorum) = ll(&argv[5]) else {
                     r.error("ERR Invalid quorum");

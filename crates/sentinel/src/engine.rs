@@ -35,11 +35,28 @@ pub struct Client {
     pub channels: Vec<Vec<u8>>,
     pub patterns: Vec<Vec<u8>>,
     pub created: i64,
+    /// Bytes sent to the client task and not yet written (shared with it).
+    pub queued: std::rc::Rc<std::cell::Cell<usize>>,
     pub last_cmd: String,
     pub last_interaction: i64,
 }
 
+/// Bytes a client may have queued and not yet written before it is dropped (Redis's hard
+/// limit for pub/sub clients).
+pub const MAX_QUEUED_OUTPUT: usize = 32 << 20;
+
 impl Client {
+    /// Queues bytes for the client; closes it instead when it lags too far behind.
+    pub fn deliver(&self, b: Vec<u8>) {
+        let q = self.queued.get();
+        if q + b.len() > MAX_QUEUED_OUTPUT {
+            let _ = self.out.send(Out::Close);
+            return;
+        }
+        self.queued.set(q + b.len());
+        let _ = self.out.send(Out::Data(b));
+    }
+
     pub fn subs(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
@@ -171,7 +188,7 @@ impl Engine {
                 bulk(&mut b, b"message");
                 bulk(&mut b, channel);
                 bulk(&mut b, msg);
-                let _ = c.out.send(Out::Data(b));
+                c.deliver(b);
                 n += 1;
             }
             for p in &c.patterns {
@@ -182,7 +199,7 @@ impl Engine {
                     bulk(&mut b, p);
                     bulk(&mut b, channel);
                     bulk(&mut b, msg);
-                    let _ = c.out.send(Out::Data(b));
+                    c.deliver(b);
                     n += 1;
                 }
             }

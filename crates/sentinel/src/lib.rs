@@ -366,6 +366,7 @@ async fn client_task(sock: TcpStream, peer: String, id: u64, tx: mpsc::Unbounded
     let _ = sock.set_nodelay(true);
     let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();
+    let queued = std::rc::Rc::new(std::cell::Cell::new(0usize));
     let now = state::mstime();
     let _ = tx.send(ClientMsg::Connect(Client {
         id,
@@ -379,6 +380,7 @@ async fn client_task(sock: TcpStream, peer: String, id: u64, tx: mpsc::Unbounded
         channels: Vec::new(),
         patterns: Vec::new(),
         created: now,
+        queued: queued.clone(),
         last_cmd: "NULL".into(),
         last_interaction: now,
     }));
@@ -394,9 +396,11 @@ async fn client_task(sock: TcpStream, peer: String, id: u64, tx: mpsc::Unbounded
         tokio::select! {
             out = out_rx.recv() => match out {
                 Some(Out::Data(b)) => {
+                    let n = b.len();
                     if wr.write_all(&b).await.is_err() {
                         break;
                     }
+                    queued.set(queued.get().saturating_sub(n));
                 }
                 Some(Out::Close) | None => break,
             },

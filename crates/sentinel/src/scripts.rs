@@ -43,6 +43,43 @@ impl Scripts {
         });
     }
 
+    /// SENTINEL PENDING-SCRIPTS.
+    pub fn describe(&self, r: &mut cinnabar_resp::ReplyBuf) {
+        let now = mstime();
+        r.array(self.queue.len());
+        for j in &self.queue {
+            r.map(5);
+            r.bulk(b"argv");
+            r.array(j.args.len() + 1);
+            r.bulk(j.path.as_bytes());
+            for a in &j.args {
+                r.bulk(a.as_bytes());
+            }
+            r.bulk(b"flags");
+            r.bulk(if j.child.is_some() {
+                b"running".as_slice()
+            } else {
+                b"scheduled".as_slice()
+            });
+            r.bulk(b"pid");
+            r.bulk_int(j.child.as_ref().map(|c| c.id() as i64).unwrap_or(0));
+            if j.child.is_some() {
+                r.bulk(b"run-time");
+                r.bulk_int(now - j.start_time);
+            } else {
+                r.bulk(b"run-delay");
+                let d = if j.start_time != 0 && j.start_time != i64::MAX {
+                    (j.start_time - now).max(0)
+                } else {
+                    0
+                };
+                r.bulk_int(d);
+            }
+            r.bulk(b"retry-num");
+            r.bulk_int(j.retry as i64);
+        }
+    }
+
     pub fn running(&self) -> usize {
         self.queue.iter().filter(|j| j.child.is_some()).count()
     }
