@@ -1473,9 +1473,13 @@ pub fn info_lines(s: &Server, m: &MasterLink) -> String {
         .cfg
         .get_value("replica-read-only")
         .is_none_or(|v| v == "yes");
+    let announced = s
+        .cfg
+        .get_value("replica-announced")
+        .is_none_or(|v| v == "yes");
     out.push_str(&format!(
-        "slave_priority:{prio}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
-        ro as u8
+        "slave_priority:{prio}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
+        ro as u8, announced as u8
     ));
     out
 }
