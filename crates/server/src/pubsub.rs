@@ -207,13 +207,10 @@ pub fn spublish(s: &mut Server, c: &mut Client, a: Args) {
     let (channel, msg) = (a.get(1), a.get(2));
     let mut n = 0;
     if let Some(ids) = s.pubsub.shard_channels.get(channel).cloned() {
+        let parts: [&[u8]; 3] = [b"smessage", channel, msg];
+        let mut m = Outgoing::new(s, &parts);
         for id in ids {
-            deliver(s, c, id, |r| {
-                r.push(3);
-                r.bulk(b"smessage");
-                r.bulk(channel);
-                r.bulk(msg);
-            });
+            deliver(s, c, id, &mut m);
             n += 1;
         }
     }
@@ -241,49 +238,93 @@ pub fn drop_all(s: &mut Server, c: &mut Client) {
     sunsubscribe(s, c, none, false);
 }
 
-fn deliver(s: &mut Server, c: &mut Client, id: u64, write: impl Fn(&mut ReplyBuf)) {
+/// One message to deliver, encoded at most once per protocol.
+struct Outgoing<'m> {
+    parts: &'m [&'m [u8]],
+    resp2: Option<Vec<u8>>,
+    resp3: Option<Vec<u8>>,
+    /// `client-output-buffer-limit pubsub` and the time, read once per publish.
+    limit: cinnabar_config::ObufLimit,
+    now_s: i64,
+}
+
+impl<'m> Outgoing<'m> {
+    fn new(s: &Server, parts: &'m [&'m [u8]]) -> Self {
+        Outgoing {
+            parts,
+            resp2: None,
+            resp3: None,
+            limit: s
+                .cfg
+                .client_output_buffer_limit(cinnabar_config::ClientClass::Pubsub),
+            now_s: crate::server::now_ms() / 1000,
+        }
+    }
+
+    fn encode_into(&self, r: &mut ReplyBuf) {
+        r.push(self.parts.len());
+        for p in self.parts {
+            r.bulk(p);
+        }
+    }
+
+    fn bytes(&mut self, resp3: bool) -> &[u8] {
+        let parts = self.parts;
+        let slot = if resp3 {
+            &mut self.resp3
+        } else {
+            &mut self.resp2
+        };
+        slot.get_or_insert_with(|| {
+            let mut r = ReplyBuf::new();
+            r.resp3 = resp3;
+            r.push(parts.len());
+            for p in parts {
+                r.bulk(p);
+            }
+            r.out
+        })
+    }
+}
+
+fn deliver(s: &mut Server, c: &mut Client, id: u64, m: &mut Outgoing) {
     if id == c.handle.id {
-        write(&mut c.reply);
+        m.encode_into(&mut c.reply);
         return;
     }
-    let Some(h) = s.clients.get(&id).cloned() else {
+    let Some(h) = s.clients.get(&id) else {
         return;
     };
     if h.killed.get() {
         return;
     }
-    let mut r = ReplyBuf::new();
-    r.resp3 = h.resp3.get();
-    write(&mut r);
+    let bytes = m.bytes(h.resp3.get());
     // What waits for this subscriber: the messages queued plus what its task is writing.
     let pending = {
         let mut ob = h.outbox.borrow_mut();
-        ob.extend_from_slice(&r.out);
+        ob.extend_from_slice(bytes);
         (ob.len() + h.info.borrow().omem) as u64
     };
     // `client-output-buffer-limit pubsub` (Redis's default 32mb 8mb 60): a subscriber that
     // does not read is disconnected rather than growing without bound or slowing the
     // publisher (which only ever appends here).
-    let limit = s
-        .cfg
-        .client_output_buffer_limit(cinnabar_config::ClientClass::Pubsub);
-    let now_s = crate::server::now_ms() / 1000;
+    let limit = m.limit;
     let soft_over = limit.soft > 0 && pending >= limit.soft;
     if !soft_over {
         h.obuf_soft_since.set(0);
     } else if h.obuf_soft_since.get() == 0 {
-        h.obuf_soft_since.set(now_s);
+        h.obuf_soft_since.set(m.now_s);
     }
-    let soft_expired = soft_over && now_s - h.obuf_soft_since.get() > limit.soft_seconds;
+    let soft_expired = soft_over && m.now_s - h.obuf_soft_since.get() > limit.soft_seconds;
     if (limit.hard > 0 && pending >= limit.hard) || soft_expired {
         crate::warning!(
             "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
             h.id,
             h.addr
         );
-        s.stats.client_obuf_limit_disconnections += 1;
         h.outbox.borrow_mut().clear();
         h.kill();
+        s.stats.client_obuf_limit_disconnections += 1;
         return;
     }
     h.outbox_notify.notify_one();
@@ -294,15 +335,15 @@ fn deliver(s: &mut Server, c: &mut Client, id: u64, write: impl Fn(&mut ReplyBuf
 pub fn publish_message(s: &mut Server, c: &mut Client, channel: &[u8], msg: &[u8]) -> i64 {
     let mut n = 0;
     if let Some(ids) = s.pubsub.channels.get(channel).cloned() {
+        let parts: [&[u8]; 3] = [b"message", channel, msg];
+        let mut m = Outgoing::new(s, &parts);
         for id in ids {
-            deliver(s, c, id, |r| {
-                r.push(3);
-                r.bulk(b"message");
-                r.bulk(channel);
-                r.bulk(msg);
-            });
+            deliver(s, c, id, &mut m);
             n += 1;
         }
+    }
+    if s.pubsub.patterns.is_empty() {
+        return n;
     }
     let pats: Vec<(Vec<u8>, Vec<u64>)> = s
         .pubsub
@@ -312,14 +353,10 @@ pub fn publish_message(s: &mut Server, c: &mut Client, channel: &[u8], msg: &[u8
         .cloned()
         .collect();
     for (p, ids) in pats {
+        let parts: [&[u8]; 4] = [b"pmessage", &p, channel, msg];
+        let mut m = Outgoing::new(s, &parts);
         for id in ids {
-            deliver(s, c, id, |r| {
-                r.push(4);
-                r.bulk(b"pmessage");
-                r.bulk(&p);
-                r.bulk(channel);
-                r.bulk(msg);
-            });
+            deliver(s, c, id, &mut m);
             n += 1;
         }
     }

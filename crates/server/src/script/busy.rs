@@ -19,9 +19,12 @@ pub struct Busy {
     pub threshold_ms: u64,
     pub eval: bool,
     pub name: String,
-    pub command: Vec<Vec<u8>>,
-    /// The other clients (their sockets are served while the script is busy).
-    pub clients: Vec<Rc<crate::client::ClientHandle>>,
+    pub command: Rc<Vec<Vec<u8>>>,
+    /// The clients (their sockets are served while the script is busy); the caller, replicas
+    /// and internal clients are skipped.
+    pub clients: Rc<Vec<Rc<crate::client::ClientHandle>>>,
+    /// The client running the script.
+    pub caller: u64,
     pub killed: Cell<bool>,
     pub write_dirty: Cell<bool>,
     pub timed_out: Cell<bool>,
@@ -62,8 +65,10 @@ impl Busy {
                 self.name
             );
         }
-        for h in &self.clients {
-            self.serve(h);
+        for h in self.clients.iter() {
+            if h.id != self.caller && h.fd >= 0 && !h.replica.get() && !h.killed.get() {
+                self.serve(h);
+            }
         }
         self.killed.get()
     }
@@ -158,7 +163,7 @@ impl Busy {
                 r.bulk(self.name.as_bytes());
                 r.bulk(b"command");
                 r.array(self.command.len());
-                for x in &self.command {
+                for x in self.command.iter() {
                     r.bulk(x);
                 }
                 r.bulk(b"duration_ms");

@@ -424,7 +424,7 @@ pub fn fcall(s: &mut Server, c: &mut Client, a: Args, now: i64, clock: &mut Inst
         eval_mode: false,
         keys: a.iter().skip(3).take(nk).collect(),
         args: a.iter().skip(3 + nk).collect(),
-        command: a.to_vecs(),
+        command: std::rc::Rc::new(a.to_vecs()),
     };
     super::run_script(s, c, &spec, now, clock, move |_| Ok(func));
 }
@@ -629,7 +629,7 @@ fn stats(s: &mut Server, c: &mut Client) {
             r.bulk(run.name.as_bytes());
             r.bulk(b"command");
             r.array(run.command.len());
-            for x in &run.command {
+            for x in run.command.iter() {
                 r.bulk(x);
             }
             r.bulk(b"duration_ms");

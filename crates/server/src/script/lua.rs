@@ -234,6 +234,8 @@ pub struct Engine {
     pub set_mode: Function,
     /// The contents of the `redis` table (the run installs its callbacks here).
     pub redis_api: Table,
+    /// The run-dependent callbacks (`call`, `pcall`, `setresp`, `set_repl`) are installed.
+    pub callbacks: bool,
 }
 
 const RUNNER: &str = r#"
@@ -340,6 +342,7 @@ pub fn new_engine(functions: bool) -> mlua::Result<Engine> {
         runner,
         set_mode,
         redis_api,
+        callbacks: false,
     })
 }
 

@@ -26,6 +26,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Instant;
 
+/// Runs between explicit garbage-collection steps (and their size in KB).
+const GC_PERIOD: u32 = 50;
+
 /// Script flags (shebang `flags=` / `register_function` flags).
 pub mod sflag {
     pub const NO_WRITES: u32 = 1;
@@ -55,7 +58,7 @@ pub struct Script {
 /// What is running now (FUNCTION STATS, SCRIPT KILL).
 pub struct Running {
     pub name: String,
-    pub command: Vec<Vec<u8>>,
+    pub command: std::rc::Rc<Vec<Vec<u8>>>,
     pub started: Instant,
     pub eval: bool,
 }
@@ -75,6 +78,14 @@ pub struct Scripting {
     pub running: Option<Running>,
     /// DEBUG SET-DISABLE-DENY-SCRIPTS: `noscript` commands are allowed from scripts.
     pub disable_deny_script: bool,
+    /// Script runs since the last explicit garbage-collection step.
+    gc_runs: u32,
+    /// The server's clients as the busy hook serves them, and the (count, connections
+    /// received, highest id) they were taken at: rebuilt only when clients came or went.
+    clients_cache: Option<(
+        (usize, u64, u64),
+        std::rc::Rc<Vec<std::rc::Rc<ClientHandle>>>,
+    )>,
 }
 
 impl Scripting {
@@ -415,7 +426,7 @@ fn eval(
         eval_mode: true,
         keys: a.iter().skip(3).take(nk).collect(),
         args: a.iter().skip(3 + nk).collect(),
-        command: a.to_vecs(),
+        command: std::rc::Rc::new(a.to_vecs()),
     };
     run_script(s, c, &run, now, clock, |lua| {
         lua.named_registry_value::<Function>(&key)
@@ -433,7 +444,7 @@ pub struct RunSpec<'a> {
     pub eval_mode: bool,
     pub keys: Vec<&'a [u8]>,
     pub args: Vec<&'a [u8]>,
-    pub command: Vec<Vec<u8>>,
+    pub command: std::rc::Rc<Vec<Vec<u8>>>,
 }
 
 /// Redis's `scriptPrepareForRun` checks; replies the error and returns false when the script
@@ -655,6 +666,152 @@ fn script_client(s: &mut Server) -> Client {
     })
 }
 
+/// The clients a busy script serves (see `Scripting::clients_cache`).
+fn client_list(s: &mut Server) -> std::rc::Rc<Vec<std::rc::Rc<ClientHandle>>> {
+    let key = (
+        s.clients.len(),
+        s.stats.total_connections_received,
+        s.clients.keys().next_back().copied().unwrap_or(0),
+    );
+    if let Some((k, v)) = &s.scripting.clients_cache {
+        if *k == key {
+            return v.clone();
+        }
+    }
+    let v = std::rc::Rc::new(s.clients.values().cloned().collect::<Vec<_>>());
+    s.scripting.clients_cache = Some((key, v.clone()));
+    v
+}
+
+thread_local! {
+    /// The state of the script run in progress (a `RefCell<RunState>` on `run_script`'s stack),
+    /// null outside a run. The `redis.*` callbacks are created once per Lua state and find
+    /// their run here, so a run creates no closures.
+    static CURRENT_RUN: std::cell::Cell<*const ()> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// Makes a run's state current for its duration (restoring the previous one on drop).
+struct RunGuard(*const ());
+
+impl RunGuard {
+    fn enter(st: &RefCell<RunState<'_>>) -> RunGuard {
+        let p = st as *const RefCell<RunState<'_>> as *const ();
+        RunGuard(CURRENT_RUN.with(|c| c.replace(p)))
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        CURRENT_RUN.with(|c| c.set(self.0));
+    }
+}
+
+/// Runs `f` with the current run's state; None outside a run.
+fn with_run<R>(f: impl for<'x, 'y> FnOnce(&'x RefCell<RunState<'y>>) -> R) -> Option<R> {
+    let p = CURRENT_RUN.with(|c| c.get());
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `RunGuard::enter` stored a pointer to a `RefCell<RunState>` that lives on
+    // `run_script`'s stack until the guard is dropped, which resets the pointer; callbacks run
+    // only on this thread, inside that window. Only a shared reference is made (the RefCell
+    // arbitrates mutation), and `f` cannot keep it (higher-ranked lifetimes).
+    let st: &RefCell<RunState<'_>> = unsafe { &*(p as *const RefCell<RunState<'_>>) };
+    Some(f(st))
+}
+
+/// `redis.call` / `redis.pcall` of the current run: (reply as a Lua value, is an error).
+fn do_call(lua: &mlua::Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
+    let argv = match lua::call_args(&args) {
+        Ok(a) => a,
+        Err(m) => return Ok((Value::Table(lua::error_table(lua, m.as_bytes())?), true)),
+    };
+    let res = with_run(|st| {
+        let mut g = st.borrow_mut();
+        script_call(&mut g, &argv)
+    })
+    .unwrap_or_else(|| {
+        Err("redis.call/pcall can only be called inside a script invocation".into())
+    });
+    match res {
+        Err(m) => {
+            let t = lua::error_table(lua, m.as_bytes())?;
+            t.raw_set("ignore_error_stats_update", true)?;
+            Ok((Value::Table(t), true))
+        }
+        Ok(bytes) => {
+            let is_err = matches!(bytes.first(), Some(b'-') | Some(b'!'));
+            let (v, _) = lua::resp_to_lua(lua, &bytes)?;
+            Ok((v, is_err))
+        }
+    }
+}
+
+/// Creates the run-dependent `redis.*` callbacks of a Lua state (once).
+fn install_callbacks(engine: &lua::Engine) -> mlua::Result<()> {
+    let lua = &engine.lua;
+    let api = &engine.redis_api;
+    let ctx = engine.ctx.clone();
+    api.raw_set(
+        "call",
+        lua.create_function(move |lua, args: MultiValue| match do_call(lua, args)? {
+            (Value::Table(t), true) => lua::raise(&ctx, t),
+            (v, _) => Ok(v),
+        })?,
+    )?;
+    api.raw_set(
+        "pcall",
+        lua.create_function(|lua, args: MultiValue| Ok(do_call(lua, args)?.0))?,
+    )?;
+    let ctx = engine.ctx.clone();
+    api.raw_set(
+        "setresp",
+        lua.create_function(move |lua, args: MultiValue| {
+            if args.len() != 1 {
+                let t = lua::error_table(lua, b"redis.setresp() requires one argument.")?;
+                return lua::raise(&ctx, t);
+            }
+            let v = match args.front() {
+                Some(Value::Number(n)) => *n as i64,
+                Some(Value::Integer(n)) => *n,
+                Some(Value::String(s)) => cinnabar_util::num::string2ll(&s.as_bytes()).unwrap_or(0),
+                _ => 0,
+            };
+            if v != 2 && v != 3 {
+                let t = lua::error_table(lua, b"RESP version must be 2 or 3.")?;
+                return lua::raise(&ctx, t);
+            }
+            with_run(|st| st.borrow_mut().sc.reply.resp3 = v == 3);
+            Ok(())
+        })?,
+    )?;
+    let ctx = engine.ctx.clone();
+    api.raw_set(
+        "set_repl",
+        lua.create_function(move |lua, args: MultiValue| {
+            if args.len() != 1 {
+                let t = lua::error_table(lua, b"redis.set_repl() requires two arguments.")?;
+                return lua::raise(&ctx, t);
+            }
+            let v = match args.front() {
+                Some(Value::Number(n)) => *n as i64,
+                Some(Value::Integer(n)) => *n,
+                _ => -1,
+            };
+            if !(0..=3).contains(&v) {
+                let t = lua::error_table(
+                    lua,
+                    b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                )?;
+                return lua::raise(&ctx, t);
+            }
+            with_run(|st| st.borrow_mut().repl = v as u8);
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}
+
 /// Runs a script or function: the checks, the Lua call with the run's callbacks installed,
 /// the reply.
 pub fn run_script<F>(
@@ -678,7 +835,7 @@ pub fn run_script<F>(
     } else {
         s.scripting.funcs.engine.take()
     };
-    let Some(engine) = engine else {
+    let Some(mut engine) = engine else {
         return c.reply.error("ERR Lua state is busy");
     };
     let mut sc = script_client(s);
@@ -695,11 +852,7 @@ pub fn run_script<F>(
         eval: spec.eval_mode,
     });
     let caller_is_master = c.is_master;
-    let threshold = s
-        .cfg
-        .get_value("busy-reply-threshold")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(5000);
+    let threshold = s.settings.busy_reply_threshold;
     let busy = (threshold > 0).then(|| {
         let caller = c.handle.id;
         std::rc::Rc::new(busy::Busy {
@@ -708,12 +861,8 @@ pub fn run_script<F>(
             eval: spec.eval_mode,
             name: spec.name.clone(),
             command: spec.command.clone(),
-            clients: s
-                .clients
-                .values()
-                .filter(|h| h.id != caller && h.fd >= 0 && !h.replica.get())
-                .cloned()
-                .collect(),
+            clients: client_list(s),
+            caller,
             killed: std::cell::Cell::new(false),
             write_dirty: std::cell::Cell::new(false),
             timed_out: std::cell::Cell::new(false),
@@ -750,87 +899,16 @@ pub fn run_script<F>(
             busy: busy.clone(),
         });
         let lua = &engine.lua;
-        let do_call = |lua: &mlua::Lua, args: MultiValue| -> mlua::Result<(Value, bool)> {
-            let argv = match lua::call_args(&args) {
-                Ok(a) => a,
-                Err(m) => return Ok((Value::Table(lua::error_table(lua, m.as_bytes())?), true)),
-            };
-            let res = {
-                let mut g = st.borrow_mut();
-                script_call(&mut g, &argv)
-            };
-            match res {
-                Err(m) => {
-                    let t = lua::error_table(lua, m.as_bytes())?;
-                    t.raw_set("ignore_error_stats_update", true)?;
-                    Ok((Value::Table(t), true))
-                }
-                Ok(bytes) => {
-                    let is_err = matches!(bytes.first(), Some(b'-') | Some(b'!'));
-                    let (v, _) = lua::resp_to_lua(lua, &bytes)?;
-                    Ok((v, is_err))
-                }
+        if !engine.callbacks {
+            if let Err(e) = install_callbacks(&engine) {
+                crate::warning!("Lua: installing the redis.* callbacks failed: {e}");
             }
-        };
-        let r = lua.scope(|scope| {
+            engine.callbacks = true;
+        }
+        // The callbacks reach this run's state through CURRENT_RUN while the runner runs.
+        let _guard = RunGuard::enter(&st);
+        let r = (|| -> mlua::Result<bool> {
             let ctx = &engine.ctx;
-            let call = scope.create_function(|lua, args: MultiValue| {
-                match do_call(lua, args)? {
-                    (Value::Table(t), true) => lua::raise(ctx, t),
-                    (v, _) => Ok(v),
-                }
-            })?;
-            let pcall =
-                scope.create_function(|lua, args: MultiValue| Ok(do_call(lua, args)?.0))?;
-            let setresp = scope.create_function(|lua, args: MultiValue| {
-                if args.len() != 1 {
-                    let t = lua::error_table(lua, b"redis.setresp() requires one argument.")?;
-                    return lua::raise(ctx, t);
-                }
-                let v = match args.front() {
-                    Some(Value::Number(n)) => *n as i64,
-                    Some(Value::Integer(n)) => *n,
-                    Some(Value::String(s)) => {
-                        cinnabar_util::num::string2ll(&s.as_bytes()).unwrap_or(0)
-                    }
-                    _ => 0,
-                };
-                if v != 2 && v != 3 {
-                    let t = lua::error_table(lua, b"RESP version must be 2 or 3.")?;
-                    return lua::raise(ctx, t);
-                }
-                st.borrow_mut().sc.reply.resp3 = v == 3;
-                Ok(())
-            })?;
-            let set_repl = scope.create_function(|lua, args: MultiValue| {
-                if args.len() != 1 {
-                    let t = lua::error_table(lua, b"redis.set_repl() requires two arguments.")?;
-                    return lua::raise(ctx, t);
-                }
-                let v = match args.front() {
-                    Some(Value::Number(n)) => *n as i64,
-                    Some(Value::Integer(n)) => *n,
-                    _ => -1,
-                };
-                if !(0..=3).contains(&v) {
-                    let t = lua::error_table(
-                        lua,
-                        b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
-                    )?;
-                    return lua::raise(ctx, t);
-                }
-                st.borrow_mut().repl = v as u8;
-                Ok(())
-            })?;
-            let api = &engine.redis_api;
-            let saved: Vec<(&str, Value)> = ["call", "pcall", "setresp", "set_repl"]
-                .into_iter()
-                .map(|k| (k, api.raw_get::<Value>(k).unwrap_or(Value::Nil)))
-                .collect();
-            api.raw_set("call", call)?;
-            api.raw_set("pcall", pcall)?;
-            api.raw_set("setresp", setresp)?;
-            api.raw_set("set_repl", set_repl)?;
             let keys = lua.create_table()?;
             for (i, k) in spec.keys.iter().enumerate() {
                 keys.raw_set(i + 1, lua.create_string(k)?)?;
@@ -846,9 +924,6 @@ pub fn run_script<F>(
             let f = get(lua)?;
             let res: mlua::Result<(bool, Value)> =
                 engine.runner.call((f, keys, argv, spec.eval_mode));
-            for (k, v) in saved {
-                api.raw_set(k, v)?;
-            }
             ctx.raw_set("raised", Value::Nil)?;
             ctx.raw_set("killed", Value::Nil)?;
             let (ok, v) = res?;
@@ -882,14 +957,12 @@ pub fn run_script<F>(
                         _ => "execution failure".into(),
                     };
                     let m: String = m.chars().take(100).collect();
-                    c.reply.error(&format!(
-                        "ERR Error running script {}, {m}",
-                        spec.name
-                    ));
+                    c.reply
+                        .error(&format!("ERR Error running script {}, {m}", spec.name));
                     Ok(false)
                 }
             }
-        });
+        })();
         match r {
             Ok(true) => {
                 // The error was counted when the command replied it.
@@ -906,10 +979,14 @@ pub fn run_script<F>(
     if busy.is_some() {
         engine.lua.remove_hook();
     }
-    // A little garbage collection after every run keeps the state small without full
-    // cycles (Redis steps its collector every 50 runs).
-    let _ = engine.lua.gc_step_kbytes(8);
     let s_ref = s;
+    // Besides Lua's own incremental collector, a collection step of 50 KB every 50 runs (as
+    // Redis does) keeps a state that allocates little from growing between cycles.
+    s_ref.scripting.gc_runs += 1;
+    if s_ref.scripting.gc_runs >= GC_PERIOD {
+        s_ref.scripting.gc_runs = 0;
+        let _ = engine.lua.gc_step_kbytes(GC_PERIOD as i32);
+    }
     s_ref.scripting.running = None;
     sc.reply.out.clear();
     s_ref.scripting.sc = Some(sc);
