@@ -82,10 +82,7 @@ pub struct Scripting {
     gc_runs: u32,
     /// The server's clients as the busy hook serves them, and the (count, connections
     /// received, highest id) they were taken at: rebuilt only when clients came or went.
-    clients_cache: Option<(
-        (usize, u64, u64),
-        std::rc::Rc<Vec<std::rc::Rc<ClientHandle>>>,
-    )>,
+    clients_cache: Option<(ClientsKey, ClientList)>,
 }
 
 impl Scripting {
@@ -666,8 +663,13 @@ fn script_client(s: &mut Server) -> Client {
     })
 }
 
+/// (client count, connections received, highest client id): changes when clients come or go.
+type ClientsKey = (usize, u64, u64);
+/// The server's client handles, shared with a busy-script hook.
+type ClientList = std::rc::Rc<Vec<std::rc::Rc<ClientHandle>>>;
+
 /// The clients a busy script serves (see `Scripting::clients_cache`).
-fn client_list(s: &mut Server) -> std::rc::Rc<Vec<std::rc::Rc<ClientHandle>>> {
+fn client_list(s: &mut Server) -> ClientList {
     let key = (
         s.clients.len(),
         s.stats.total_connections_received,
