@@ -772,16 +772,16 @@ fn fmt_double(d: f64, out: &mut Vec<u8>) {
 }
 
 /// Turns the arguments of `redis.call` into a command's arguments; Err is Redis's message.
-pub fn call_args(args: &MultiValue) -> Result<Vec<Vec<u8>>, &'static str> {
+pub fn call_args(args: &MultiValue) -> Result<cinnabar_resp::OwnedArgs, &'static str> {
     if args.is_empty() {
         return Err("Please specify at least one argument for this redis lib call");
     }
-    let mut out = Vec::with_capacity(args.len());
+    let mut out = cinnabar_resp::OwnedArgs::default();
     for a in args.iter() {
         match a {
-            Value::String(s) => out.push(s.as_bytes().to_vec()),
-            Value::Number(n) => out.push(number_arg(*n)),
-            Value::Integer(n) => out.push(n.to_string().into_bytes()),
+            Value::String(s) => out.push(&s.as_bytes()),
+            Value::Number(n) => out.push(&number_arg(*n)),
+            Value::Integer(n) => out.push(n.to_string().as_bytes()),
             _ => return Err("Lua redis lib command arguments must be strings or integers"),
         }
     }

@@ -534,11 +534,10 @@ struct RunState<'a> {
 
 /// Runs one command from a script (Redis's `scriptCall`): Ok(reply bytes) or Err(message for
 /// an error raised without running the command).
-fn script_call(st: &mut RunState, argv: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+fn script_call(st: &mut RunState, args_owned: &OwnedArgs) -> Result<Vec<u8>, String> {
     if st.busy.as_ref().is_some_and(|b| b.timed_out.get()) {
         reap_closed_replicas(st.s);
     }
-    let args_owned = OwnedArgs::from_slices(argv.iter());
     let args = args_owned.args();
     let mut cmd = table::lookup(args.get(0));
     if let Some(c) = cmd {
@@ -741,9 +740,17 @@ fn do_call(lua: &mlua::Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
             t.raw_set("ignore_error_stats_update", true)?;
             Ok((Value::Table(t), true))
         }
-        Ok(bytes) => {
+        Ok(mut bytes) => {
             let is_err = matches!(bytes.first(), Some(b'-') | Some(b'!'));
             let (v, _) = lua::resp_to_lua(lua, &bytes)?;
+            // The reply buffer goes back to the script client for its next command.
+            bytes.clear();
+            with_run(|st| {
+                let mut g = st.borrow_mut();
+                if g.sc.reply.out.capacity() < bytes.capacity() {
+                    g.sc.reply.out = bytes;
+                }
+            });
             Ok((v, is_err))
         }
     }
