@@ -914,8 +914,6 @@ pub fn run_script<F>(
             }
             engine.callbacks = true;
         }
-        // The callbacks reach this run's state through CURRENT_RUN while the runner runs.
-        let _guard = RunGuard::enter(&st);
         let r = (|| -> mlua::Result<bool> {
             let ctx = &engine.ctx;
             let keys = lua.create_table()?;
@@ -931,8 +929,12 @@ pub fn run_script<F>(
                 engine.hidden_globals.raw_set("ARGV", argv.clone())?;
             }
             let f = get(lua)?;
+            // The callbacks reach this run's state through CURRENT_RUN while the script runs,
+            // and only then: a metamethod run by the reply conversion cannot call Redis.
+            let guard = RunGuard::enter(&st);
             let res: mlua::Result<(bool, Value)> =
                 engine.runner.call((f, keys, argv, spec.eval_mode));
+            drop(guard);
             ctx.raw_set("raised", Value::Nil)?;
             ctx.raw_set("killed", Value::Nil)?;
             let (ok, v) = res?;
