@@ -80,6 +80,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "enable-debug-command",
     "lazyfree-lazy-user-flush",
     "lazyfree-lazy-eviction",
+    "proc-title-template",
     "active-expire-effort",
     "always-show-logo",
     "latency-tracking",

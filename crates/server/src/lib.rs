@@ -19,6 +19,7 @@ pub mod migrate;
 pub mod monitor;
 pub mod multi;
 pub mod persist;
+pub mod proctitle;
 pub mod propagate;
 pub mod pubsub;
 pub mod repl_link;
@@ -323,6 +324,8 @@ async fn run(cfg: cinnabar_config::Config, config_file: Option<PathBuf>) -> i32 
     srv.borrow_mut().bound_port = st.port;
     let tasks = listen::start(&srv, bound);
     LISTENERS.with(|l| *l.borrow_mut() = tasks);
+    proctitle::init();
+    proctitle::apply(&srv.borrow());
     {
         let s = srv.borrow();
         shutdown::install(

@@ -72,6 +72,12 @@ pub fn config_set(s: &mut Server, c: &mut Client, a: Args) {
         }
     }
     s.refresh_settings();
+    if changed
+        .iter()
+        .any(|n| matches!(n.as_str(), "proc-title-template" | "port" | "bind"))
+    {
+        crate::proctitle::apply(s);
+    }
     if changed.iter().any(|n| {
         matches!(
             n.as_str(),
