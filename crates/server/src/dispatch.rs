@@ -74,6 +74,15 @@ pub fn resolve(c: &mut Client, args: Args) -> Option<&'static CommandSpec> {
 /// Runs one command for client `c`. `now` is the batch's unix time in ms (commands of one
 /// batch share it, like Redis's cached clock); `clock` is the instant the previous command of
 /// the batch ended, so each command costs one clock read for its duration.
+/// Evicts as `maxmemory` requires before a command; true when the server stays over the limit
+/// with nothing left to evict (remembered for scripts as `Server::pre_command_oom`).
+fn out_of_memory(s: &mut Server, c: &Client, now: i64) -> bool {
+    s.pre_command_oom = s.settings.maxmemory > 0
+        && !c.is_master
+        && crate::evict::perform(s, now) == crate::evict::Outcome::Fail;
+    s.pre_command_oom
+}
+
 /// A refused EXEC discards its transaction and answers `EXECABORT ... because of: <error>`
 /// in place of the error it got.
 fn exec_abort(s: &mut Server, c: &mut Client, cmd: &CommandSpec, args: Args, out_before: usize) {
@@ -151,11 +160,7 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
         {
             c.reply.error(&format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.fullname));
             rejected = Some(cmd);
-        } else if s.settings.maxmemory > 0
-            && !c.is_master
-            && crate::evict::perform(s, now) == crate::evict::Outcome::Fail
-            && deny_oom
-        {
+        } else if out_of_memory(s, c, now) && deny_oom {
             c.reply
                 .error("OOM command not allowed when used memory > 'maxmemory'.");
             rejected = Some(cmd);

@@ -106,6 +106,9 @@ pub struct Server {
     pub applying_master: bool,
     /// The replication buffer shared by the replicas and the backlog.
     pub repl_buf: crate::replbuf::ReplBuf,
+    /// The last command found the server over `maxmemory` with nothing left to evict (Redis's
+    /// pre_command_oom_state, which scripts check).
+    pub pre_command_oom: bool,
     /// Clients in MONITOR mode, by id.
     pub monitors: Vec<u64>,
     /// `maxmemory` eviction state.
@@ -233,6 +236,7 @@ impl Server {
             repl_ack_notify: Rc::new(Notify::new()),
             repl_buf: Default::default(),
             monitors: Vec::new(),
+            pre_command_oom: false,
             evict: Default::default(),
             repl_no_replicas_since: None,
             migrate_cache: Default::default(),

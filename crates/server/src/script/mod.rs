@@ -274,6 +274,10 @@ pub fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
     let mut flags = 0;
     for p in &parts[1..] {
         if let Some(list) = p.strip_prefix(b"flags=") {
+            // `flags=` alone declares no flags (an empty item in a list is an error).
+            if list.is_empty() {
+                continue;
+            }
             for f in list.split(|&b| b == b',') {
                 match FLAG_NAMES.iter().find(|(n, _)| n.as_bytes() == f) {
                     Some((_, bit)) => flags |= bit,
@@ -464,6 +468,13 @@ fn prepare_checks(s: &Server, c: &mut Client, flags: u32, ro: bool) -> bool {
         );
         return false;
     }
+    // A script with flags that may write and does not allow OOM is a denyoom command (Redis
+    // derives EVAL/FCALL's flags from the script's): the dispatcher's OOM answer.
+    if s.pre_command_oom && !c.is_master && flags & (sflag::NO_WRITES | sflag::ALLOW_OOM) == 0 {
+        c.reply
+            .error("OOM command not allowed when used memory > 'maxmemory'.");
+        return false;
+    }
     if flags & sflag::NO_WRITES == 0 {
         // A script that declares it may write counts as a write command for the checks
         // every command gets (Redis computes EVAL/FCALL's flags from the script's), so
@@ -586,7 +597,19 @@ fn script_call(st: &mut RunState, args_owned: &OwnedArgs) -> Result<Vec<u8>, Str
             return reject(st, "-NOREPLICAS Not enough good replicas to write.");
         }
     }
-    let _ = st.allow_oom;
+    // Over maxmemory when the script started, and nothing written yet: a command that may
+    // use memory is refused (after a write the script cannot be stopped halfway).
+    if !st.allow_oom
+        && !st.caller_is_master
+        && !st.write_dirty
+        && st.s.pre_command_oom
+        && cmd.has(flag::DENYOOM)
+    {
+        return reject(
+            st,
+            "-OOM command not allowed when used memory > 'maxmemory'.",
+        );
+    }
     if write {
         st.write_dirty = true;
         if let Some(b) = &st.busy {
