@@ -57,6 +57,21 @@ impl<'a> Ctx<'a> {
         self.ks.dbs[i].set(key, value, keep_ttl, now);
     }
 
+    /// Raises keyspace event `event` of `class` (a `cinnabar_keyspace::notify` constant) on
+    /// `key` in the selected database. Returns at once when the class is off; the server
+    /// publishes what was raised after the command.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let db = self.db;
+        self.ks.notify(db, class, event, key);
+    }
+
+    /// Like [`Ctx::notify`], in database `db`.
+    #[inline]
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        self.ks.notify(db, class, event, key);
+    }
+
     /// The selected database.
     pub fn db(&mut self) -> &mut Db {
         let i = self.db;

@@ -250,6 +250,7 @@ pub fn call(
         crate::multi::touch_before_flush(s, cmd, c.db, args, now);
     }
     let start = *clock;
+    crate::notify::sync(s);
     match cmd.def.handler {
         Handler::Data(f) => {
             let mut ctx = Ctx {
@@ -357,6 +358,7 @@ pub fn call(
         }
         Handler::Server => cmds::run(s, c, cmd, args),
     }
+    crate::notify::publish_pending(s, Some(c));
     *clock = Instant::now();
     let ns = clock.duration_since(start).as_nanos() as u64;
     let us = ns / 1000;

@@ -15,6 +15,7 @@ pub mod listen;
 pub mod log;
 pub mod migrate;
 pub mod multi;
+pub mod notify;
 pub mod persist;
 pub mod propagate;
 pub mod pubsub;

@@ -6,6 +6,7 @@
 use crate::table::{def, ks, Def, Extra, Handler::Data};
 use crate::util::{eq_ic, int_arg, SYNTAX};
 use crate::Ctx;
+use cinnabar_keyspace::notify::{GENERIC, STRING};
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::Args;
 
@@ -351,6 +352,7 @@ pub fn bitop(ctx: &mut Ctx, a: Args) {
     if maxlen == 0 {
         let now = ctx.now;
         if ctx.db().remove(dst, now) {
+            ctx.notify(GENERIC, "del", dst);
             ctx.dirty += 1;
         }
         return ctx.reply.int(0);
@@ -371,6 +373,7 @@ pub fn bitop(ctx: &mut Ctx, a: Args) {
         .collect();
     ctx.set_key(dst, Value::Str(res.into()), false);
     ctx.db().mark_raw(dst);
+    ctx.notify(STRING, "set", dst);
     ctx.dirty += 1;
     ctx.reply.int(maxlen as i64);
 }
@@ -694,5 +697,8 @@ fn bitfield_generic(ctx: &mut Ctx, a: Args, ro_cmd: bool) {
         ctx.set_key(key, Value::Str(buf.into()), true);
         ctx.db().mark_raw(key);
         ctx.dirty += changes;
+        if changes > 0 {
+            ctx.notify(STRING, "setbit", key);
+        }
     }
 }
