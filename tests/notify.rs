@@ -97,8 +97,13 @@ pfadd hll a
 pfadd hll2
 pfmerge hll3 hll hll2
 pfcount hll nokey
+pfcount hll
+pfcount nokey
 set dk v
 dump dk
+dump nokey
+lcs dk nokey
+object encoding nokey
 "#;
 
 /// Lists, hashes, sets (the emptied-key `del` after each kind of removal).
@@ -133,6 +138,9 @@ sort sl store sorted
 sort nokey store sorted
 lrange nolist 0 -1
 llen nolist
+lpos nolist a
+rpush sl2 1 2
+sort sl2 by w_* get o_*
 hset h a 1 b 2
 hmset h c 3
 hsetnx h a 5
@@ -165,6 +173,9 @@ sdiffstore sd s5 s6
 sdiffstore sd s5 s5
 smembers noset
 scard noset
+srandmember noset
+smismember noset a
+hrandfield nohash
 "#;
 
 /// Sorted sets and streams.
@@ -228,6 +239,9 @@ xgroup delconsumer st g alice
 xgroup destroy st g
 xgroup destroy st g
 xlen nokey
+xrange nokey - +
+xread count 1 streams nokey 0
+zrandmember nokey
 "#;
 
 /// Lazy expiry (active expiry off), databases, MULTI/EXEC and scripts.
@@ -421,4 +435,44 @@ fn off_by_default() {
     c.call(&["SET", "a", "1"]);
     c.call(&["PUBLISH", MARK, "end"]);
     assert_eq!(drain(&mut sub), [("__keyevent@0__:set".into(), "a".into())]);
+}
+
+/// A replica publishes the events of the commands its master sends (as Redis does), but a
+/// read of a key past its TTL on the replica raises no `expired`: the master's DEL does, as
+/// `del`.
+#[test]
+fn replica_publishes_replicated_events() {
+    require_redis!();
+    let run_repl = |bin: &Path| {
+        let master = start(bin);
+        let replica = start(bin);
+        let mut m = master.conn();
+        let mut r = replica.conn();
+        r.call(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+        let port = master.port().to_string();
+        r.call(&["REPLICAOF", "127.0.0.1", &port]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while r.info_field("master_link_status").as_deref() != Some("up") {
+            assert!(std::time::Instant::now() < deadline, "replica never synced");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut sub = subscriber(&replica);
+        m.call(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        m.call(&["SET", "a", "1"]);
+        m.call(&["SET", "e", "1", "PX", "50"]);
+        m.call(&["LPUSH", "l", "x"]);
+        m.call(&["LPOP", "l"]);
+        std::thread::sleep(Duration::from_millis(120));
+        // Past its TTL: the replica hides it but does not expire it.
+        assert_eq!(r.call(&["GET", "e"]), Reply::Nil);
+        // The master's lazy expiry sends DEL.
+        m.call(&["GET", "e"]);
+        m.call(&["WAIT", "1", "2000"]);
+        r.call(&["PUBLISH", MARK, "end"]);
+        drain(&mut sub)
+    };
+    let want = run_repl(&redis_bin());
+    let got = run_repl(&cinnabar_bin());
+    assert_eq!(want, got);
+    assert!(got.iter().all(|(_, m)| m != "expired"), "{got:?}");
 }

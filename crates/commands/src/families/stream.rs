@@ -8,7 +8,7 @@ use crate::blocking::{Block, BlockType, TimeoutReply};
 use crate::table::{ks, ks_with, Begin, Def, Extra, Find, Handler::Data, K1};
 use crate::util::{eq_ic, NOT_INT, SYNTAX};
 use crate::Ctx;
-use cinnabar_keyspace::notify::STREAM;
+use cinnabar_keyspace::notify::{KEY_MISS, STREAM};
 use cinnabar_keyspace::db::Keyspace;
 use cinnabar_keyspace::listpack::Elem;
 use cinnabar_keyspace::types::stream::{
@@ -1174,6 +1174,8 @@ pub fn xread(ctx: &mut Ctx, a: Args) {
     for (k, &gt0) in ids.iter().enumerate() {
         let key = a.get(streams_arg + k);
         let Some(Value::Stream(s)) = ctx.ks.dbs[i_db].get_mut(key, now) else {
+            // Redis looks every key up again to serve it: a second `keymiss`.
+            ctx.notify(KEY_MISS, "keymiss", key);
             continue;
         };
         let mut gt = gt0;
