@@ -5,9 +5,9 @@
 use crate::table::{def, ks, Def, Extra, Handler::Data};
 use crate::util::{eq_ic, int_arg, NOT_INT, SYNTAX};
 use crate::Ctx;
-use cinnabar_keyspace::notify::{GENERIC, HASH};
 use cinnabar_keyspace::db::Keyspace;
 use cinnabar_keyspace::dict::next_rand;
+use cinnabar_keyspace::notify::{GENERIC, HASH};
 use cinnabar_keyspace::types::hash::HashValue;
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::{Args, ReplyBuf};

@@ -5,8 +5,8 @@
 use crate::table::{def, ks, Def, Extra, Handler::Data, NOKEY};
 use crate::util::eq_ic;
 use crate::Ctx;
-use cinnabar_keyspace::notify::STRING;
 use cinnabar_keyspace::hll;
+use cinnabar_keyspace::notify::STRING;
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::Args;
 

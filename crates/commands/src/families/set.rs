@@ -10,8 +10,8 @@
 use crate::table::{def, ks, ks_keynum, Def, Extra, Handler::Data, K1};
 use crate::util::{eq_ic, int_arg, NOT_INT, SYNTAX};
 use crate::Ctx;
-use cinnabar_keyspace::notify::{GENERIC, SET};
 use cinnabar_keyspace::db::Keyspace;
+use cinnabar_keyspace::notify::{GENERIC, SET};
 use cinnabar_keyspace::types::set::{Member, SetValue};
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::{Args, ReplyBuf};

@@ -8,9 +8,9 @@ use crate::blocking::{Block, BlockType, TimeoutReply};
 use crate::table::{ks, ks_with, Begin, Def, Extra, Find, Handler::Data, K1};
 use crate::util::{eq_ic, NOT_INT, SYNTAX};
 use crate::Ctx;
-use cinnabar_keyspace::notify::{KEY_MISS, STREAM};
 use cinnabar_keyspace::db::Keyspace;
 use cinnabar_keyspace::listpack::Elem;
+use cinnabar_keyspace::notify::{KEY_MISS, STREAM};
 use cinnabar_keyspace::types::stream::{
     Consumer, Entry, Group, Nack, StreamId, StreamValue, Trim, LISTPACK_MAX_SIZE,
 };
