@@ -274,6 +274,21 @@ exec
 eval "redis.call('set','e1','v'); redis.call('lpush','e2','x'); redis.call('del','e1'); return 1" 0
 swapdb 0 4
 flushall
+set d1 v PX 10
+set d2 v PX 10
+set d3 v PX 10
+set d4 v PX 10
+set d5 v PX 10
+set d6 v PX 10
+sadd src a
+set r v
+@sleep 50
+mset d1 x
+sinterstore d2 src
+rename r d3
+bitop or d4 r
+zunionstore d6 1 nokey
+set d5 again
 debug set-active-expire 1
 "#;
 

@@ -51,9 +51,12 @@ impl<'a> Ctx<'a> {
         self.propagate.get_or_insert_with(Vec::new).push(argv);
     }
 
-    /// Sets `key` in the selected database at the command's time (see `Db::set`).
+    /// Sets `key` in the selected database at the command's time (see `Db::set`). A key past
+    /// its TTL is expired first, as Redis's `setKey` looks the key up for writing (so it is
+    /// `expired`, then `new`).
     pub fn set_key(&mut self, key: &[u8], value: cinnabar_keyspace::value::Value, keep_ttl: bool) {
         let (i, now) = (self.db, self.now);
+        self.ks.dbs[i].expire_if_needed(key, now);
         self.ks.dbs[i].set(key, value, keep_ttl, now);
     }
 

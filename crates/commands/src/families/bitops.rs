@@ -350,8 +350,8 @@ pub fn bitop(ctx: &mut Ctx, a: Args) {
     let maxlen = srcs.iter().map(|s| s.len()).max().unwrap_or(0);
     let dst = a.get(2);
     if maxlen == 0 {
-        let now = ctx.now;
-        if ctx.db().remove(dst, now) {
+        // Redis's dbDelete: a key past its TTL is deleted too (and reported as `del`).
+        if ctx.db().take(dst).is_some() {
             ctx.notify(GENERIC, "del", dst);
             ctx.dirty += 1;
         }

@@ -78,7 +78,9 @@ fn rename_generic(ctx: &mut Ctx, a: Args, nx: bool) {
     let Some(v) = db.take(src) else {
         return ctx.reply.error("ERR no such key");
     };
-    // An existing destination is deleted first, so the key is new (as Redis's dbAdd).
+    // An existing destination is deleted first, so the key is new (as Redis's dbAdd); one
+    // past its TTL is expired (Redis looks it up for writing).
+    db.expire_if_needed(dst, now);
     db.take(dst);
     db.set(dst, v, false, now);
     if raw {

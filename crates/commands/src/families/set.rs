@@ -202,8 +202,8 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], res: SetValue, event: &'static str) {
         ctx.notify(SET, event, dst);
         ctx.dirty += 1;
     } else {
-        let now = ctx.now;
-        if ctx.db().remove(dst, now) {
+        // Redis's dbDelete: a key past its TTL is deleted too (and reported as `del`).
+        if ctx.db().take(dst).is_some() {
             ctx.notify(GENERIC, "del", dst);
             ctx.dirty += 1;
         }

@@ -331,7 +331,8 @@ fn sort_generic(ctx: &mut Ctx, a: Args, readonly: bool) {
                 ctx.set_key(dst, Value::List(Box::new(list)), false);
                 ctx.notify(LIST, "sortstore", dst);
                 ctx.dirty += n as u64;
-            } else if ctx.db().remove(dst, now) {
+            } else if ctx.db().take(dst).is_some() {
+                // Redis's dbDelete: a key past its TTL is deleted too (reported as `del`).
                 ctx.notify(GENERIC, "del", dst);
                 ctx.dirty += 1;
             }
