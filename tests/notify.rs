@@ -104,6 +104,11 @@ dump dk
 dump nokey
 lcs dk nokey
 object encoding nokey
+bitfield nokey get u8 0
+bitfield_ro nokey get u8 0
+bitpos nokey 1
+getex nokey EX 10
+randomkey
 "#;
 
 /// Lists, hashes, sets (the emptied-key `del` after each kind of removal).

@@ -6,7 +6,7 @@
 use crate::table::{def, ks, Def, Extra, Handler::Data};
 use crate::util::{eq_ic, int_arg, SYNTAX};
 use crate::Ctx;
-use cinnabar_keyspace::notify::{GENERIC, STRING};
+use cinnabar_keyspace::notify::{GENERIC, KEY_MISS, STRING};
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::Args;
 
@@ -227,7 +227,10 @@ pub fn bitpos(ctx: &mut Ctx, a: Args) {
     let bit = bit == 1;
     let now = ctx.now;
     let s = match ctx.db().peek(a.get(1), now) {
-        None => return ctx.reply.int(if bit { -1 } else { 0 }),
+        None => {
+            ctx.notify(KEY_MISS, "keymiss", a.get(1));
+            return ctx.reply.int(if bit { -1 } else { 0 });
+        }
         Some(Value::Str(s)) => s.to_vec(),
         Some(_) => return ctx.reply.error(WRONGTYPE),
     };
@@ -591,7 +594,11 @@ fn bitfield_generic(ctx: &mut Ctx, a: Args, ro_cmd: bool) {
     let mut created = false;
     if readonly {
         buf = match ctx.db().peek(key, now) {
-            None => Vec::new(),
+            None => {
+                // A read-only BITFIELD is a read lookup in Redis.
+                ctx.notify(KEY_MISS, "keymiss", key);
+                Vec::new()
+            }
             Some(Value::Str(s)) => s.to_vec(),
             Some(_) => return ctx.reply.error(WRONGTYPE),
         };
