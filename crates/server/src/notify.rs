@@ -16,6 +16,17 @@ pub fn sync(s: &mut Server) {
     s.ks.sync_notify(f);
 }
 
+/// Publishes the pending events of a blocked client's re-run, without the `keymiss` events
+/// its read lookups raised: Redis serves a waiter without looking its keys up again.
+pub fn publish_served(s: &mut Server) {
+    if s.ks.notify == 0 {
+        return;
+    }
+    s.ks.collect_events();
+    s.ks.events.retain(|e| e.event != "keymiss");
+    publish_slow(s, None);
+}
+
 /// Publishes every pending event. `c` is the client running the command, if any (a
 /// subscriber among the recipients gets its message in its own reply buffer).
 #[inline]
