@@ -51,10 +51,28 @@ impl<'a> Ctx<'a> {
         self.propagate.get_or_insert_with(Vec::new).push(argv);
     }
 
-    /// Sets `key` in the selected database at the command's time (see `Db::set`).
+    /// Sets `key` in the selected database at the command's time (see `Db::set`). A key past
+    /// its TTL is expired first, as Redis's `setKey` looks the key up for writing (so it is
+    /// `expired`, then `new`).
     pub fn set_key(&mut self, key: &[u8], value: cinnabar_keyspace::value::Value, keep_ttl: bool) {
         let (i, now) = (self.db, self.now);
+        self.ks.dbs[i].expire_if_needed(key, now);
         self.ks.dbs[i].set(key, value, keep_ttl, now);
+    }
+
+    /// Raises keyspace event `event` of `class` (a `cinnabar_keyspace::notify` constant) on
+    /// `key` in the selected database. Returns at once when the class is off; the server
+    /// publishes what was raised after the command.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let db = self.db;
+        self.ks.notify(db, class, event, key);
+    }
+
+    /// Like [`Ctx::notify`], in database `db`.
+    #[inline]
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        self.ks.notify(db, class, event, key);
     }
 
     /// The selected database.

@@ -226,6 +226,11 @@ pub struct Db {
     pub replica_ttl_keys: std::collections::HashSet<Vec<u8>>,
     /// This database's part of the running snapshot.
     pub snap: SnapState,
+    /// Keyspace notification classes enabled (see [`crate::notify`]); 0 when off.
+    pub notify: u32,
+    /// Events raised inside this database (`new`, `expired`, `keymiss`) not yet collected
+    /// by [`Keyspace::collect_events`].
+    pub events: Vec<(&'static str, CompactBytes)>,
 }
 
 impl Default for Db {
@@ -253,6 +258,16 @@ impl Db {
             replica: false,
             replica_ttl_keys: std::collections::HashSet::new(),
             snap: SnapState::default(),
+            notify: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// Records a keyspace event of `class` on `key`, if that class is enabled.
+    #[inline]
+    fn event(&mut self, class: u32, name: &'static str, key: &[u8]) {
+        if self.notify & class != 0 {
+            self.events.push((name, CompactBytes::from(key)));
         }
     }
 
@@ -328,6 +343,9 @@ impl Db {
             if self.snap.active && o.epoch != self.snap.epoch {
                 self.snap.keep(k.clone(), o.value, exp, o.lru);
             }
+            if self.notify & crate::notify::EXPIRED != 0 {
+                self.events.push(("expired", k.clone()));
+            }
             self.expired_keys.push(k);
         }
     }
@@ -376,6 +394,7 @@ impl Db {
     pub fn get(&mut self, key: &[u8], now: i64, stats: &mut DbStats) -> Option<&Value> {
         if self.expired_for_read(key, now) {
             stats.misses += 1;
+            self.event(crate::notify::KEY_MISS, "keymiss", key);
             return None;
         }
         let access = Access::current();
@@ -387,6 +406,9 @@ impl Db {
             }
             None => {
                 stats.misses += 1;
+                if self.notify & crate::notify::KEY_MISS != 0 {
+                    self.events.push(("keymiss", CompactBytes::from(key)));
+                }
                 None
             }
         }
@@ -466,6 +488,7 @@ impl Db {
                     epoch,
                 },
             );
+            self.event(crate::notify::NEW, "new", key);
         }
     }
 
@@ -485,6 +508,7 @@ impl Db {
                 epoch: self.snap.epoch,
             },
         );
+        self.event(crate::notify::NEW, "new", key);
         true
     }
 
@@ -803,6 +827,10 @@ pub struct Keyspace {
     pub rng: u64,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE does not check the payload's CRC-64.
     pub skip_checksum_validation: bool,
+    /// Keyspace notification classes enabled (see [`crate::notify`]); 0 when off.
+    pub notify: u32,
+    /// Keyspace events raised so far and not yet published, in order.
+    pub events: Vec<crate::notify::KeyEvent>,
 }
 
 impl Keyspace {
@@ -820,7 +848,68 @@ impl Keyspace {
             stats: DbStats::default(),
             rng: seed,
             skip_checksum_validation: false,
+            notify: 0,
+            events: Vec::new(),
         }
+    }
+
+    /// Sets the enabled notification classes (on every database) unless already set.
+    #[inline]
+    pub fn sync_notify(&mut self, flags: u32) {
+        if self.notify != flags || self.dbs.first().is_some_and(|d| d.notify != flags) {
+            self.notify = flags;
+            if flags == 0 {
+                self.events.clear();
+            }
+            for db in self.dbs.iter_mut() {
+                db.notify = flags;
+                if flags == 0 {
+                    db.events.clear();
+                }
+            }
+        }
+    }
+
+    /// Records a keyspace event of `class` for `key` in database `db`; returns at once
+    /// when the class is off.
+    #[inline]
+    pub fn notify(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        if self.notify & class != 0 {
+            self.push_event(db, event, key);
+        }
+    }
+
+    #[cold]
+    fn push_event(&mut self, db: usize, event: &'static str, key: &[u8]) {
+        self.collect_events();
+        self.events.push(crate::notify::KeyEvent {
+            db,
+            event,
+            key: key.to_vec(),
+        });
+    }
+
+    /// Moves the events the databases raised themselves (`new`, `expired`, `keymiss`) to
+    /// [`Keyspace::events`], after those already there.
+    pub fn collect_events(&mut self) {
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            for (event, key) in db.events.drain(..) {
+                self.events.push(crate::notify::KeyEvent {
+                    db: i,
+                    event,
+                    key: key.to_vec(),
+                });
+            }
+        }
+    }
+
+    /// Takes every pending keyspace event, in the order raised.
+    pub fn take_events(&mut self) -> Vec<crate::notify::KeyEvent> {
+        if self.notify == 0 {
+            return Vec::new();
+        }
+        self.collect_events();
+        std::mem::take(&mut self.events)
     }
 
     /// Starts a point-in-time snapshot of every database (see `snapshot`); whatever an

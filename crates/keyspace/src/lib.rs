@@ -5,6 +5,7 @@ pub mod db;
 pub mod dict;
 pub mod hll;
 pub mod listpack;
+pub mod notify;
 pub mod snapshot;
 pub mod types;
 pub mod value;

@@ -183,6 +183,7 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
         let (dirty, still_blocked) = (ctx.dirty, ctx.block.is_some());
         let rewritten = ctx.propagate.take();
         s.dirty += dirty;
+        crate::notify::publish_served(s);
         if still_blocked {
             continue;
         }

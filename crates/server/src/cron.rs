@@ -80,6 +80,7 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
         crate::shutdown::cron(&mut s);
         crate::replica::failover_cron(&mut s);
         let period_us = 1_000_000 / hz as u64;
+        crate::notify::sync(&mut s);
         // A replica leaves expiry to its master (which sends the DELs).
         if s.master.is_some() && s.loading.is_none() {
             // A writable replica expires the keys its own clients gave a TTL.
@@ -95,6 +96,7 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
         for db in 0..s.ks.dbs.len() {
             crate::multi::drain_expired(&mut s, db);
         }
+        crate::notify::publish_pending(&mut s, None);
         // Each deletion by active expiry is a unit of its own (no MULTI around them).
         crate::propagate::end_unit(&mut s, true);
         let now = now_ms();

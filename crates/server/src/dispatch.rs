@@ -335,6 +335,7 @@ pub fn call(
     if cmd.has(flag::SKIP_MONITOR) && !s.monitors.is_empty() && crate::script::handles(cmd) {
         crate::monitor::feed(s, c, cmd, args);
     }
+    crate::notify::sync(s);
     match cmd.def.handler {
         Handler::Data(f) => {
             let mut ctx = Ctx {
@@ -440,6 +441,7 @@ pub fn call(
         }
         Handler::Server => cmds::run(s, c, cmd, args),
     }
+    crate::notify::publish_pending(s, Some(c));
     crate::monitor::after_call(s, c, cmd, args);
     *clock = Instant::now();
     let ns = clock.duration_since(start).as_nanos() as u64;

@@ -7,7 +7,7 @@
 //!   pool of the 16 best candidates (highest idle time, lowest decayed LFU counter, nearest
 //!   expiry) kept across calls, and evict the best one still present.
 //! - Each eviction is propagated as DEL (UNLINK with `lazyfree-lazy-eviction`), counted in
-//!   INFO `evicted_keys`, and touches WATCHed keys.
+//!   INFO `evicted_keys`, touches WATCHed keys and raises the `evicted` keyspace event.
 //! - One call works for at most the `maxmemory-eviction-tenacity` time budget; the cron
 //!   goes on where it stopped. When nothing is left to evict, the call fails and commands
 //!   flagged `denyoom` get `-OOM`.
@@ -164,6 +164,7 @@ pub fn perform_within(s: &mut Server, now: i64, budget: Option<Duration>) -> Out
     }
     let start = Instant::now();
     let mut evicted = 0u64;
+    crate::notify::sync(s);
     while used > max {
         let Some((db, key)) = pick(s, policy, now) else {
             s.evict.pending = false;
@@ -188,6 +189,8 @@ pub fn perform_within(s: &mut Server, now: i64, budget: Option<Duration>) -> Out
         if !s.watched.is_empty() {
             crate::multi::touch(s, db, &key);
         }
+        s.ks.notify(db, cinnabar_keyspace::notify::EVICTED, "evicted", &key);
+        crate::notify::publish_pending(s, None);
         used = counted_memory(s);
         if evicted.is_multiple_of(16) && used > max && budget.is_some_and(|b| start.elapsed() > b) {
             s.evict.pending = true;

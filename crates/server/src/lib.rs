@@ -18,6 +18,7 @@ pub mod memory;
 pub mod migrate;
 pub mod monitor;
 pub mod multi;
+pub mod notify;
 pub mod persist;
 pub mod proctitle;
 pub mod propagate;

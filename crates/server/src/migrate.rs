@@ -220,6 +220,7 @@ pub fn migrate(s: &mut Server, c: &mut Client, a: Args) {
             }
         } else if !copy {
             s.ks.dbs[c.db].take(k);
+            s.ks.notify(c.db, cinnabar_keyspace::notify::GENERIC, "del", k);
             s.dirty += 1;
             deleted.push(k.clone());
         }

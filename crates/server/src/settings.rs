@@ -84,6 +84,9 @@ pub struct Settings {
     pub replica_serve_stale_data: bool,
     pub min_replicas_to_write: i64,
     pub min_replicas_max_lag: i64,
+    /// `notify-keyspace-events` as class bits; 0 when neither K nor E is set (nothing to
+    /// publish), so the hot path tests one word.
+    pub notify_flags: u32,
 }
 
 /// `appendfsync`.
@@ -218,6 +221,7 @@ impl Settings {
             },
             min_replicas_to_write: num(cfg, "min-replicas-to-write", 0),
             min_replicas_max_lag: num(cfg, "min-replicas-max-lag", 10),
+            notify_flags: cinnabar_keyspace::notify::effective(cfg.notify_keyspace_events()),
             limits: TypeLimits {
                 hash_max_listpack_entries: num(cfg, "hash-max-listpack-entries", 512).max(0)
                     as usize,

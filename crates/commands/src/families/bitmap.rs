@@ -3,6 +3,7 @@
 
 use crate::util::eq_ic;
 use crate::Ctx;
+use cinnabar_keyspace::notify::STRING;
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::Args;
 use cinnabar_util::num;
@@ -36,6 +37,7 @@ pub fn setbit(ctx: &mut Ctx, a: Args) {
     let now = ctx.now;
     let i = ctx.db;
     let db = &mut ctx.ks.dbs[i];
+    let mut changed = false;
     let old = match db.get_mut(key, now) {
         Some(Value::Str(s)) => {
             let grow = s.len() <= byte;
@@ -45,6 +47,7 @@ pub fn setbit(ctx: &mut Ctx, a: Args) {
                 let nv = (cur & !(1 << shift)) | (on << shift);
                 s.write_at(byte, &[nv]);
                 ctx.dirty += 1;
+                changed = true;
             }
             bit
         }
@@ -55,11 +58,15 @@ pub fn setbit(ctx: &mut Ctx, a: Args) {
             v[byte] = on << shift;
             db.set(key, Value::Str(v.into()), false, now);
             ctx.dirty += 1;
+            changed = true;
             0
         }
     };
     // Redis unshares the string for SETBIT, which leaves it `raw`.
     ctx.db().mark_raw(key);
+    if changed {
+        ctx.notify(STRING, "setbit", key);
+    }
     ctx.reply.int(old as i64);
 }
 

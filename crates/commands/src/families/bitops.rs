@@ -6,6 +6,7 @@
 use crate::table::{def, ks, Def, Extra, Handler::Data};
 use crate::util::{eq_ic, int_arg, SYNTAX};
 use crate::Ctx;
+use cinnabar_keyspace::notify::{GENERIC, KEY_MISS, STRING};
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::Args;
 
@@ -226,7 +227,10 @@ pub fn bitpos(ctx: &mut Ctx, a: Args) {
     let bit = bit == 1;
     let now = ctx.now;
     let s = match ctx.db().peek(a.get(1), now) {
-        None => return ctx.reply.int(if bit { -1 } else { 0 }),
+        None => {
+            ctx.notify(KEY_MISS, "keymiss", a.get(1));
+            return ctx.reply.int(if bit { -1 } else { 0 });
+        }
         Some(Value::Str(s)) => s.to_vec(),
         Some(_) => return ctx.reply.error(WRONGTYPE),
     };
@@ -349,8 +353,9 @@ pub fn bitop(ctx: &mut Ctx, a: Args) {
     let maxlen = srcs.iter().map(|s| s.len()).max().unwrap_or(0);
     let dst = a.get(2);
     if maxlen == 0 {
-        let now = ctx.now;
-        if ctx.db().remove(dst, now) {
+        // Redis's dbDelete: a key past its TTL is deleted too (and reported as `del`).
+        if ctx.db().take(dst).is_some() {
+            ctx.notify(GENERIC, "del", dst);
             ctx.dirty += 1;
         }
         return ctx.reply.int(0);
@@ -371,6 +376,7 @@ pub fn bitop(ctx: &mut Ctx, a: Args) {
         .collect();
     ctx.set_key(dst, Value::Str(res.into()), false);
     ctx.db().mark_raw(dst);
+    ctx.notify(STRING, "set", dst);
     ctx.dirty += 1;
     ctx.reply.int(maxlen as i64);
 }
@@ -588,7 +594,11 @@ fn bitfield_generic(ctx: &mut Ctx, a: Args, ro_cmd: bool) {
     let mut created = false;
     if readonly {
         buf = match ctx.db().peek(key, now) {
-            None => Vec::new(),
+            None => {
+                // A read-only BITFIELD is a read lookup in Redis.
+                ctx.notify(KEY_MISS, "keymiss", key);
+                Vec::new()
+            }
             Some(Value::Str(s)) => s.to_vec(),
             Some(_) => return ctx.reply.error(WRONGTYPE),
         };
@@ -694,5 +704,8 @@ fn bitfield_generic(ctx: &mut Ctx, a: Args, ro_cmd: bool) {
         ctx.set_key(key, Value::Str(buf.into()), true);
         ctx.db().mark_raw(key);
         ctx.dirty += changes;
+        if changes > 0 {
+            ctx.notify(STRING, "setbit", key);
+        }
     }
 }

@@ -6,6 +6,7 @@
 use crate::table::{def, ks, Def, Extra, Handler::Data};
 use crate::util::{eq_ic, int_arg, SYNTAX};
 use crate::Ctx;
+use cinnabar_keyspace::notify::GENERIC;
 use cinnabar_resp::Args;
 
 pub static DEFS: &[Def] = &[
@@ -133,6 +134,7 @@ pub fn restore(ctx: &mut Ctx, a: Args) {
     if ttl != 0 && ttl <= now {
         if deleted {
             ctx.dirty += 1;
+            ctx.notify(GENERIC, "del", key);
             ctx.rewrite(&[b"DEL" as &[u8], key]);
         }
         return ctx.reply.ok();
@@ -155,5 +157,6 @@ pub fn restore(ctx: &mut Ctx, a: Args) {
     }
     let _ = freq;
     ctx.dirty += 1;
+    ctx.notify(GENERIC, "restore", key);
     ctx.reply.ok();
 }

@@ -7,6 +7,7 @@ use crate::util::{eq_ic, int_arg, NOT_INT, SYNTAX};
 use crate::Ctx;
 use cinnabar_keyspace::db::Keyspace;
 use cinnabar_keyspace::dict::next_rand;
+use cinnabar_keyspace::notify::{GENERIC, HASH};
 use cinnabar_keyspace::types::hash::HashValue;
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::{Args, ReplyBuf};
@@ -309,6 +310,7 @@ pub fn hset(ctx: &mut Ctx, a: Args) {
         return;
     };
     ctx.dirty += (a.len() as u64 - 2) / 2;
+    ctx.notify(HASH, "hset", a.get(1));
     if hmset {
         ctx.reply.ok();
     } else {
@@ -331,6 +333,7 @@ pub fn hsetnx(ctx: &mut Ctx, a: Args) {
     };
     if set {
         ctx.dirty += 1;
+        ctx.notify(HASH, "hset", a.get(1));
     }
     ctx.reply.int(set as i64);
 }
@@ -387,6 +390,10 @@ pub fn hdel(ctx: &mut Ctx, a: Args) {
     }
     if deleted > 0 {
         ctx.dirty += deleted as u64;
+        ctx.notify(HASH, "hdel", key);
+        if empty {
+            ctx.notify(GENERIC, "del", key);
+        }
     }
     ctx.reply.int(deleted);
 }
@@ -496,6 +503,7 @@ pub fn hincrby(ctx: &mut Ctx, a: Args) {
         Some(Err(e)) => ctx.reply.error(e),
         Some(Ok(n)) => {
             ctx.dirty += 1;
+            ctx.notify(HASH, "hincrby", a.get(1));
             ctx.reply.int(n);
         }
     }
@@ -523,6 +531,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, a: Args) {
         Some(Err(e)) => ctx.reply.error(e.message()),
         Some(Ok(v)) => {
             ctx.dirty += 1;
+            ctx.notify(HASH, "hincrbyfloat", a.get(1));
             // Propagated as the value it produced (HSET key field value), as Redis does.
             ctx.rewrite(&[b"HSET" as &[u8], a.get(1), field, &v]);
             ctx.reply.bulk(&v);

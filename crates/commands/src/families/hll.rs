@@ -6,6 +6,7 @@ use crate::table::{def, ks, Def, Extra, Handler::Data, NOKEY};
 use crate::util::eq_ic;
 use crate::Ctx;
 use cinnabar_keyspace::hll;
+use cinnabar_keyspace::notify::STRING;
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::Args;
 
@@ -85,10 +86,20 @@ const CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
 /// The HLL bytes at `key`: Ok(None) when missing; Err after replying the error for another
 /// type or a string that is not an HLL.
 fn read_hll(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, ()> {
+    read_hll_as(ctx, key, false)
+}
+
+/// Like `read_hll`; `write` looks the key up as a write does (no hit/miss, no `keymiss`).
+fn read_hll_as(ctx: &mut Ctx, key: &[u8], write: bool) -> Result<Option<Vec<u8>>, ()> {
     let now = ctx.now;
     let i = ctx.db;
     let ks = &mut *ctx.ks;
-    match ks.dbs[i].get(key, now, &mut ks.stats) {
+    let found = if write {
+        ks.dbs[i].get_mut(key, now).map(|v| &*v)
+    } else {
+        ks.dbs[i].get(key, now, &mut ks.stats)
+    };
+    match found {
         None => Ok(None),
         Some(Value::Str(s)) if hll::is_valid(s) => Ok(Some(s.to_vec())),
         Some(Value::Str(_)) => {
@@ -110,7 +121,7 @@ fn store(ctx: &mut Ctx, key: &[u8], v: Vec<u8>) {
 /// PFADD key [element ...]
 pub fn pfadd(ctx: &mut Ctx, a: Args) {
     let key = a.get(1);
-    let (mut v, mut updated) = match read_hll(ctx, key) {
+    let (mut v, mut updated) = match read_hll_as(ctx, key, true) {
         Ok(Some(v)) => (v, 0u64),
         Ok(None) => (hll::new_sparse(), 1),
         Err(()) => return,
@@ -127,6 +138,7 @@ pub fn pfadd(ctx: &mut Ctx, a: Args) {
         hll::invalidate(&mut v);
         store(ctx, key, v);
         ctx.dirty += updated;
+        ctx.notify(STRING, "pfadd", key);
     }
     ctx.reply.int(i64::from(updated > 0));
 }
@@ -190,7 +202,7 @@ pub fn pfmerge(ctx: &mut Ctx, a: Args) {
         }
     }
     let key = a.get(1);
-    let mut v = match read_hll(ctx, key) {
+    let mut v = match read_hll_as(ctx, key, true) {
         Ok(Some(v)) => v,
         Ok(None) => hll::new_sparse(),
         Err(()) => return,
@@ -207,6 +219,8 @@ pub fn pfmerge(ctx: &mut Ctx, a: Args) {
     hll::invalidate(&mut v);
     store(ctx, key, v);
     ctx.dirty += 1;
+    // Redis raises PFADD for PFMERGE (a mass add of elements).
+    ctx.notify(STRING, "pfadd", key);
     ctx.reply.ok();
 }
 

@@ -4,6 +4,7 @@
 use crate::util::{eq_ic, int_arg, SYNTAX};
 use crate::Ctx;
 use cinnabar_keyspace::db::idle_seconds;
+use cinnabar_keyspace::notify::{GENERIC, KEY_MISS};
 use cinnabar_resp::Args;
 use cinnabar_util::{glob::glob_match, num};
 
@@ -13,6 +14,7 @@ pub fn del(ctx: &mut Ctx, a: Args) {
     let mut n = 0;
     for k in a.tail(1).iter() {
         if ctx.db().remove(k, now) {
+            ctx.notify(GENERIC, "del", k);
             n += 1;
         }
     }
@@ -27,6 +29,8 @@ pub fn exists(ctx: &mut Ctx, a: Args) {
     for k in a.tail(1).iter() {
         if ctx.db().exists(k, now) {
             n += 1;
+        } else {
+            ctx.notify(KEY_MISS, "keymiss", k);
         }
     }
     ctx.reply.int(n);
@@ -39,6 +43,8 @@ pub fn touch(ctx: &mut Ctx, a: Args) {
     for k in a.tail(1).iter() {
         if ctx.db().touch(k, now) {
             n += 1;
+        } else {
+            ctx.notify(KEY_MISS, "keymiss", k);
         }
     }
     ctx.reply.int(n);
@@ -48,6 +54,9 @@ pub fn touch(ctx: &mut Ctx, a: Args) {
 pub fn type_(ctx: &mut Ctx, a: Args) {
     let now = ctx.now;
     let t = ctx.db().peek(a.get(1), now).map(|v| v.type_name());
+    if t.is_none() {
+        ctx.notify(KEY_MISS, "keymiss", a.get(1));
+    }
     ctx.reply.simple(t.unwrap_or("none"));
 }
 
@@ -69,6 +78,10 @@ fn rename_generic(ctx: &mut Ctx, a: Args, nx: bool) {
     let Some(v) = db.take(src) else {
         return ctx.reply.error("ERR no such key");
     };
+    // An existing destination is deleted first, so the key is new (as Redis's dbAdd); one
+    // past its TTL is expired (Redis looks it up for writing).
+    db.expire_if_needed(dst, now);
+    db.take(dst);
     db.set(dst, v, false, now);
     if raw {
         db.mark_raw(dst);
@@ -76,6 +89,8 @@ fn rename_generic(ctx: &mut Ctx, a: Args, nx: bool) {
     if let Some(w) = expire {
         db.set_expire(dst, w);
     }
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     ctx.dirty += 1;
     if nx {
         ctx.reply.int(1)
@@ -132,7 +147,10 @@ pub fn copy(ctx: &mut Ctx, a: Args) {
     let now = ctx.now;
     let (v, raw) = match ctx.db().peek_obj(src, now) {
         Some(o) => (o.value.clone(), o.raw),
-        None => return ctx.reply.int(0),
+        None => {
+            ctx.notify(KEY_MISS, "keymiss", src);
+            return ctx.reply.int(0);
+        }
     };
     let expire = None::<i64>;
     let expire = expire.or(ctx.db().expire_of(src));
@@ -150,6 +168,7 @@ pub fn copy(ctx: &mut Ctx, a: Args) {
     if let Some(w) = expire {
         target.set_expire(dst, w);
     }
+    ctx.notify_in(dstdb, GENERIC, "copy_to", dst);
     ctx.dirty += 1;
     ctx.reply.int(1);
 }
@@ -190,6 +209,9 @@ pub fn move_(ctx: &mut Ctx, a: Args) {
     if let Some(w) = expire {
         target.set_expire(key, w);
     }
+    let from = ctx.db;
+    ctx.notify_in(from, GENERIC, "move_from", key);
+    ctx.notify_in(to, GENERIC, "move_to", key);
     ctx.dirty += 1;
     ctx.reply.int(1);
 }
@@ -436,9 +458,11 @@ fn expire_generic(ctx: &mut Ctx, a: Args, base: Base, seconds: bool, name: &str)
     }
     if when <= now && !replaying {
         db.take(key);
+        ctx.notify(GENERIC, "del", key);
         ctx.rewrite(&[b"DEL" as &[u8], key]);
     } else {
         db.set_expire(key, when);
+        ctx.notify(GENERIC, "expire", key);
         // Propagated as PEXPIREAT with the absolute time, its options kept (PEXPIREAT itself
         // goes as it came).
         if seconds || matches!(base, Base::Relative) {
@@ -485,6 +509,7 @@ fn ttl_generic(ctx: &mut Ctx, a: Args, kind: TtlKind) {
     let now = ctx.now;
     let db = ctx.db();
     if !db.exists(key, now) {
+        ctx.notify(KEY_MISS, "keymiss", key);
         return ctx.reply.int(-2);
     }
     let Some(when) = db.expire_of(key) else {
@@ -524,6 +549,7 @@ pub fn persist(ctx: &mut Ctx, a: Args) {
     let now = ctx.now;
     let db = ctx.db();
     if db.exists(a.get(1), now) && db.persist(a.get(1)) {
+        ctx.notify(GENERIC, "persist", a.get(1));
         ctx.dirty += 1;
         ctx.reply.int(1);
     } else {

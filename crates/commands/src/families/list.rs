@@ -8,6 +8,7 @@ use crate::table::{def, ks, ks_keynum, Def, Extra, Handler::Data, K1, NOKEY};
 use crate::util::{eq_ic, int_arg, SYNTAX};
 use crate::Ctx;
 use cinnabar_keyspace::db::Keyspace;
+use cinnabar_keyspace::notify::{GENERIC, LIST};
 use cinnabar_keyspace::types::list::{End, ListValue};
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::Args;
@@ -341,6 +342,22 @@ fn drop_if_empty(ctx: &mut Ctx, key: &[u8]) {
     if list_mut(ctx, key).is_some_and(|l| l.is_empty()) {
         let now = ctx.now;
         ctx.db().remove(key, now);
+        ctx.notify(GENERIC, "del", key);
+    }
+}
+
+/// The keyspace event of pushing at / popping from `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
     }
 }
 
@@ -365,6 +382,7 @@ fn push_generic(ctx: &mut Ctx, a: Args, end: End, only_existing: bool) {
     let n = l.len();
     ctx.dirty += (a.len() - 2) as u64;
     ctx.reply.int(n as i64);
+    ctx.notify(LIST, push_event(end), key);
 }
 
 /// LPUSH key element [element ...]
@@ -401,6 +419,7 @@ fn pop_range_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> usize {
         }
     }
     ctx.dirty += n as u64;
+    ctx.notify(LIST, pop_event(end), key);
     drop_if_empty(ctx, key);
     n
 }
@@ -408,6 +427,7 @@ fn pop_range_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> usize {
 fn pop_one(ctx: &mut Ctx, key: &[u8], end: End) -> Option<Vec<u8>> {
     let v = list_mut(ctx, key)?.pop(end)?.to_vec();
     ctx.dirty += 1;
+    ctx.notify(LIST, pop_event(end), key);
     drop_if_empty(ctx, key);
     Some(v)
 }
@@ -525,6 +545,7 @@ pub fn lset(ctx: &mut Ctx, a: Args) {
         Some(p) => {
             l.set(p, a.get(3));
             ctx.dirty += 1;
+            ctx.notify(LIST, "lset", key);
             ctx.reply.ok();
         }
         None => ctx.reply.error(OUT_OF_RANGE),
@@ -605,6 +626,7 @@ pub fn ltrim(ctx: &mut Ctx, a: Args) {
         l.trim(ltrim, rtrim);
         ctx.dirty += (ltrim + rtrim) as u64;
     }
+    ctx.notify(LIST, "ltrim", key);
     drop_if_empty(ctx, key);
     ctx.reply.ok();
 }
@@ -623,7 +645,10 @@ pub fn lrem(ctx: &mut Ctx, a: Args) {
     let limit = count.unsigned_abs().min(usize::MAX as u64) as usize;
     let removed = list_mut(ctx, key).map_or(0, |l| l.remove_matching(a.get(3), limit, count < 0));
     ctx.dirty += removed as u64;
-    drop_if_empty(ctx, key);
+    if removed > 0 {
+        ctx.notify(LIST, "lrem", key);
+        drop_if_empty(ctx, key);
+    }
     ctx.reply.int(removed as i64);
 }
 
@@ -653,6 +678,7 @@ pub fn linsert(ctx: &mut Ctx, a: Args) {
             let n = l.len();
             ctx.dirty += 1;
             ctx.reply.int(n as i64);
+            ctx.notify(LIST, "linsert", key);
         }
         None => ctx.reply.int(-1),
     }
@@ -785,7 +811,9 @@ fn move_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) {
     if let Some(d) = list_mut(ctx, dst) {
         d.push(to, &v);
     }
+    ctx.notify(LIST, push_event(to), dst);
     ctx.dirty += 1;
+    ctx.notify(LIST, pop_event(from), src);
     drop_if_empty(ctx, src);
     ctx.reply.bulk(&v);
 }

@@ -11,6 +11,7 @@ use crate::table::{def, ks, ks_keynum, Def, Extra, Handler::Data, K1};
 use crate::util::{eq_ic, int_arg, NOT_INT, SYNTAX};
 use crate::Ctx;
 use cinnabar_keyspace::db::Keyspace;
+use cinnabar_keyspace::notify::{GENERIC, SET};
 use cinnabar_keyspace::types::set::{Member, SetValue};
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::{Args, ReplyBuf};
@@ -194,14 +195,16 @@ fn read_sets<'a>(
 
 /// Stores `res` at `dst` (replacing any value and TTL) or deletes `dst` when `res` is empty;
 /// replies the stored cardinality.
-fn store_result(ctx: &mut Ctx, dst: &[u8], res: SetValue) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], res: SetValue, event: &'static str) {
     let n = res.len();
     if n > 0 {
         ctx.set_key(dst, Value::Set(Box::new(res)), false);
+        ctx.notify(SET, event, dst);
         ctx.dirty += 1;
     } else {
-        let now = ctx.now;
-        if ctx.db().remove(dst, now) {
+        // Redis's dbDelete: a key past its TTL is deleted too (and reported as `del`).
+        if ctx.db().take(dst).is_some() {
+            ctx.notify(GENERIC, "del", dst);
             ctx.dirty += 1;
         }
     }
@@ -223,6 +226,9 @@ pub fn sadd(ctx: &mut Ctx, a: Args) {
         }
     };
     ctx.dirty += added as u64;
+    if added > 0 {
+        ctx.notify(SET, "sadd", key);
+    }
     ctx.reply.int(added as i64);
 }
 
@@ -248,6 +254,12 @@ pub fn srem(ctx: &mut Ctx, a: Args) {
     };
     if emptied {
         ctx.ks.dbs[db].remove(key, now);
+    }
+    if deleted > 0 {
+        ctx.notify(SET, "srem", key);
+        if emptied {
+            ctx.notify(GENERIC, "del", key);
+        }
     }
     ctx.dirty += deleted;
     ctx.reply.int(deleted as i64);
@@ -361,7 +373,7 @@ fn sinter_generic(
     let Some(mut sets) = found.into_iter().collect::<Option<Vec<&SetValue>>>() else {
         // A missing key is an empty set: the intersection is empty.
         return match dst {
-            Some(d) => store_result(ctx, d, SetValue::new()),
+            Some(d) => store_result(ctx, d, SetValue::new(), "sinterstore"),
             None if card_only => ctx.reply.int(0),
             None => ctx.reply.set(0),
         };
@@ -400,7 +412,7 @@ fn sinter_generic(
         for m in common {
             res.add_member(m, max);
         }
-        return store_result(ctx, d, res);
+        return store_result(ctx, d, res, "sinterstore");
     }
     let out: Vec<Member> = common.collect();
     ctx.reply.set(out.len());
@@ -466,7 +478,13 @@ fn sunion_diff(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, op: SetOp) {
         SetOp::Diff => diff_of(&mut sets, max),
     };
     match dst {
-        Some(d) => store_result(ctx, d, res),
+        Some(d) => {
+            let event = match op {
+                SetOp::Union => "sunionstore",
+                SetOp::Diff => "sdiffstore",
+            };
+            store_result(ctx, d, res, event)
+        }
         None => {
             ctx.reply.set(res.len());
             for m in res.iter() {
@@ -548,6 +566,10 @@ pub fn spop(ctx: &mut Ctx, a: Args) {
     if emptied {
         ks.dbs[db].remove(key, now);
     }
+    ctx.notify(SET, "spop", key);
+    if emptied {
+        ctx.notify(GENERIC, "del", key);
+    }
     ctx.dirty += 1;
     // Propagated as the removal of the member it drew.
     ctx.rewrite(&[b"SREM" as &[u8], key, &m]);
@@ -590,6 +612,8 @@ fn spop_count(ctx: &mut Ctx, a: Args) {
         }
         ks.dbs[db].remove(key, now);
         ctx.dirty += size;
+        ctx.notify(SET, "spop", key);
+        ctx.notify(GENERIC, "del", key);
         ctx.rewrite(&[b"DEL" as &[u8], key]);
         return;
     }
@@ -623,6 +647,7 @@ fn spop_count(ctx: &mut Ctx, a: Args) {
             **s = k;
         }
     }
+    ctx.notify(SET, "spop", key);
     srem_batches(ctx, key, popped);
 }
 
@@ -722,7 +747,12 @@ pub fn smove(ctx: &mut Ctx, a: Args) {
     if emptied {
         d.remove(src, now);
     }
+    ctx.notify(SET, "srem", src);
+    if emptied {
+        ctx.notify(GENERIC, "del", src);
+    }
     ctx.dirty += 1;
+    let d = &mut ctx.ks.dbs[db];
     let added = match d.get_mut(dst, now) {
         Some(Value::Set(s)) => s.add(ele, max),
         _ => {
@@ -734,6 +764,7 @@ pub fn smove(ctx: &mut Ctx, a: Args) {
     };
     if added {
         ctx.dirty += 1;
+        ctx.notify(SET, "sadd", dst);
     }
     ctx.reply.int(1);
 }

@@ -30,6 +30,7 @@ pub fn store_key_position(args: &[&[u8]]) -> Option<usize> {
 }
 use crate::util::{eq_ic, int_arg, SYNTAX};
 use crate::Ctx;
+use cinnabar_keyspace::notify::{GENERIC, LIST};
 use cinnabar_keyspace::types::list::ListValue;
 use cinnabar_keyspace::types::zset::ZSetValue;
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
@@ -328,8 +329,11 @@ fn sort_generic(ctx: &mut Ctx, a: Args, readonly: bool) {
             if n > 0 {
                 let list = ListValue::from_elements(out);
                 ctx.set_key(dst, Value::List(Box::new(list)), false);
+                ctx.notify(LIST, "sortstore", dst);
                 ctx.dirty += n as u64;
-            } else if ctx.db().remove(dst, now) {
+            } else if ctx.db().take(dst).is_some() {
+                // Redis's dbDelete: a key past its TTL is deleted too (reported as `del`).
+                ctx.notify(GENERIC, "del", dst);
                 ctx.dirty += 1;
             }
             ctx.reply.int(n as i64);

@@ -10,6 +10,7 @@ use crate::util::{eq_ic, NOT_INT, SYNTAX};
 use crate::Ctx;
 use cinnabar_keyspace::db::Keyspace;
 use cinnabar_keyspace::listpack::Elem;
+use cinnabar_keyspace::notify::{KEY_MISS, STREAM};
 use cinnabar_keyspace::types::stream::{
     Consumer, Entry, Group, Nack, StreamId, StreamValue, Trim, LISTPACK_MAX_SIZE,
 };
@@ -696,12 +697,17 @@ pub fn xadd(ctx: &mut Ctx, a: Args) {
     s.append(id, &fv, &limits);
     let text = id.to_text();
     let mut argv = owned(&a);
+    let mut trimmed = 0;
     if let Some(how) = t.trim {
-        s.trim(how, t.approx, t.limit);
+        trimmed = s.trim(how, t.approx, t.limit);
         rewrite_trim(&mut argv, s, &t);
     }
     ctx.reply.bulk(text.as_bytes());
     ctx.dirty += 1;
+    ctx.notify(STREAM, "xadd", key);
+    if trimmed > 0 {
+        ctx.notify(STREAM, "xtrim", key);
+    }
     if !t.id_given || !t.seq_given {
         argv[idpos] = text.into_bytes();
     }
@@ -729,6 +735,7 @@ pub fn xtrim(ctx: &mut Ctx, a: Args) {
         rewrite_trim(&mut argv, s, &t);
         ctx.rewrite(&argv);
         ctx.dirty += deleted as u64;
+        ctx.notify(STREAM, "xtrim", key);
     }
     ctx.reply.int(deleted);
 }
@@ -855,6 +862,9 @@ pub fn xdel(ctx: &mut Ctx, a: Args) {
         }
     }
     ctx.dirty += deleted;
+    if deleted > 0 {
+        ctx.notify(STREAM, "xdel", key);
+    }
     ctx.reply.int(deleted as i64);
 }
 
@@ -920,6 +930,7 @@ pub fn xsetid(ctx: &mut Ctx, a: Args) {
         s.max_deleted_entry_id = max_xdel;
     }
     ctx.dirty += 1;
+    ctx.notify(STREAM, "xsetid", a.get(1));
     ctx.reply.ok();
 }
 
@@ -1158,10 +1169,13 @@ pub fn xread(ctx: &mut Ctx, a: Args) {
     let mut served = 0usize;
     let mut outer: Option<usize> = None;
     let mut dirty = 0u64;
+    let mut created: Vec<usize> = Vec::new();
     let i_db = ctx.db;
     for (k, &gt0) in ids.iter().enumerate() {
         let key = a.get(streams_arg + k);
         let Some(Value::Stream(s)) = ctx.ks.dbs[i_db].get_mut(key, now) else {
+            // Redis looks every key up again to serve it: a second `keymiss`.
+            ctx.notify(KEY_MISS, "keymiss", key);
             continue;
         };
         let mut gt = gt0;
@@ -1212,6 +1226,7 @@ pub fn xread(ctx: &mut Ctx, a: Args) {
                             },
                         );
                         dirty += 1;
+                        created.push(k);
                         if noack {
                             props.push(vec![
                                 b"XGROUP".to_vec(),
@@ -1255,6 +1270,9 @@ pub fn xread(ctx: &mut Ctx, a: Args) {
         }
     }
     ctx.dirty += dirty;
+    for k in created {
+        ctx.notify(STREAM, "xgroup-createconsumer", a.get(streams_arg + k));
+    }
     ctx.propagate = Some(props);
     if let Some(at) = outer {
         let kind = if resp3 { b'%' } else { b'*' };
@@ -1359,7 +1377,7 @@ pub fn xgroup(ctx: &mut Ctx, a: Args) {
                 return subcommand_syntax(ctx.reply, &a);
             }
         }
-        match read_stream!(ctx, key) {
+        match write_stream!(ctx, key) {
             Err(()) => return,
             Ok(None) => {}
             Ok(Some(s)) => {
@@ -1389,7 +1407,7 @@ pub fn xgroup(ctx: &mut Ctx, a: Args) {
     } else if eq_ic(opt, "create") && (5..=8).contains(&argc) {
         let idarg = a.get(4);
         let id = if idarg == b"$" {
-            match read_stream!(ctx, key) {
+            match write_stream!(ctx, key) {
                 Ok(Some(s)) => s.last_id,
                 _ => StreamId::MIN,
             }
@@ -1413,10 +1431,11 @@ pub fn xgroup(ctx: &mut Ctx, a: Args) {
         s.groups
             .insert(gname.to_vec(), Group::new(id, entries_read));
         ctx.dirty += 1;
+        ctx.notify(STREAM, "xgroup-create", key);
         ctx.reply.ok();
     } else if eq_ic(opt, "setid") && (argc == 5 || argc == 7) {
         let idarg = a.get(4);
-        let last = match read_stream!(ctx, key) {
+        let last = match write_stream!(ctx, key) {
             Ok(Some(s)) => s.last_id,
             _ => StreamId::MIN,
         };
@@ -1436,6 +1455,7 @@ pub fn xgroup(ctx: &mut Ctx, a: Args) {
             g.entries_read = entries_read;
         }
         ctx.dirty += 1;
+        ctx.notify(STREAM, "xgroup-setid", key);
         ctx.reply.ok();
     } else if eq_ic(opt, "destroy") && argc == 4 {
         let Ok(Some(s)) = write_stream!(ctx, key) else {
@@ -1443,6 +1463,7 @@ pub fn xgroup(ctx: &mut Ctx, a: Args) {
         };
         if s.groups.remove(gname).is_some() {
             ctx.dirty += 1;
+            ctx.notify(STREAM, "xgroup-destroy", key);
             ctx.reply.int(1);
         } else {
             ctx.reply.int(0);
@@ -1466,6 +1487,7 @@ pub fn xgroup(ctx: &mut Ctx, a: Args) {
                 },
             );
             ctx.dirty += 1;
+            ctx.notify(STREAM, "xgroup-createconsumer", key);
             ctx.reply.int(1);
         }
     } else if eq_ic(opt, "delconsumer") && argc == 5 {
@@ -1481,6 +1503,7 @@ pub fn xgroup(ctx: &mut Ctx, a: Args) {
                     g.pel.remove(id);
                 }
                 ctx.dirty += 1;
+                ctx.notify(STREAM, "xgroup-delconsumer", key);
             }
         }
         ctx.reply.int(pending);
@@ -1797,6 +1820,7 @@ pub fn xclaim(ctx: &mut Ctx, a: Args) {
     let at = r.defer();
     let mut n = 0usize;
     let mut have_consumer = false;
+    let mut created = false;
     for (id, argj) in ids {
         let exists = s.contains(id);
         let Some(g) = s.groups.get_mut(gname) else {
@@ -1832,6 +1856,7 @@ pub fn xclaim(ctx: &mut Ctx, a: Args) {
         if !have_consumer {
             if touch_consumer(g, cname, now) {
                 dirty += 1;
+                created = true;
             }
             have_consumer = true;
         }
@@ -1873,6 +1898,9 @@ pub fn xclaim(ctx: &mut Ctx, a: Args) {
     }
     r.fill_deferred(at, b'*', n);
     ctx.dirty += dirty;
+    if created {
+        ctx.notify(STREAM, "xgroup-createconsumer", key);
+    }
     ctx.propagate = Some(props);
 }
 
@@ -1941,6 +1969,7 @@ pub fn xautoclaim(ctx: &mut Ctx, a: Args) {
     body.resp3 = r.resp3;
     let mut n = 0usize;
     let mut have_consumer = false;
+    let mut created = false;
     let mut cursor = Some(start);
     let next: Option<StreamId>;
     loop {
@@ -1993,6 +2022,7 @@ pub fn xautoclaim(ctx: &mut Ctx, a: Args) {
         if !have_consumer {
             if touch_consumer(g, cname, now) {
                 dirty += 1;
+                created = true;
             }
             have_consumer = true;
         }
@@ -2037,6 +2067,9 @@ pub fn xautoclaim(ctx: &mut Ctx, a: Args) {
         reply_id(r, id);
     }
     ctx.dirty += dirty;
+    if created {
+        ctx.notify(STREAM, "xgroup-createconsumer", key);
+    }
     ctx.propagate = Some(props);
 }
 

@@ -5,6 +5,7 @@
 use crate::util::{eq_ic, int_arg, NOT_INT, SYNTAX};
 use crate::Ctx;
 use cinnabar_keyspace::compact::CompactBytes;
+use cinnabar_keyspace::notify::{GENERIC, KEY_MISS, STRING};
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
 use cinnabar_resp::Args;
 use cinnabar_util::num;
@@ -72,6 +73,7 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], val: &[u8], flags: u32, expire: Option
             ctx.ks.stats.hits += 1;
         } else {
             ctx.ks.stats.misses += 1;
+            ctx.notify(KEY_MISS, "keymiss", key);
         }
     }
     if (flags & SET_NX != 0 && exists) || (flags & SET_XX != 0 && !exists) {
@@ -89,10 +91,11 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], val: &[u8], flags: u32, expire: Option
         return;
     }
     let keep_ttl = flags & SET_KEEPTTL != 0;
-    let db = ctx.db();
-    db.set(key, Value::from_bytes(val), keep_ttl, now);
+    ctx.db().set(key, Value::from_bytes(val), keep_ttl, now);
+    ctx.notify(STRING, "set", key);
     if let Some(when) = expire {
-        db.set_expire(key, when);
+        ctx.db().set_expire(key, when);
+        ctx.notify(GENERIC, "expire", key);
         // Propagated with the absolute expiry (SET key value PXAT ms), as Redis does.
         let ms = when.to_string();
         ctx.rewrite(&[b"SET" as &[u8], key, val, b"PXAT", ms.as_bytes()]);
@@ -254,6 +257,7 @@ pub fn getdel(ctx: &mut Ctx, a: Args) {
         Err(()) => return,
     };
     ctx.db().take(key);
+    ctx.notify(GENERIC, "del", key);
     ctx.dirty += 1;
     ctx.rewrite(&[b"DEL" as &[u8], key]);
     ctx.reply.bulk(&v);
@@ -305,14 +309,17 @@ pub fn getex(ctx: &mut Ctx, a: Args) {
     if let Some(w) = when {
         if w <= now {
             ctx.db().take(key);
+            ctx.notify(GENERIC, "del", key);
             ctx.rewrite(&[b"DEL" as &[u8], key]);
         } else {
             ctx.db().set_expire(key, w);
+            ctx.notify(GENERIC, "expire", key);
             let ms = w.to_string();
             ctx.rewrite(&[b"PEXPIREAT" as &[u8], key, ms.as_bytes()]);
         }
         ctx.dirty += 1;
     } else if persist && ctx.db().persist(key) {
+        ctx.notify(GENERIC, "persist", key);
         ctx.rewrite(&[b"PERSIST" as &[u8], key]);
         ctx.dirty += 1;
     }
@@ -354,6 +361,7 @@ fn mset_generic(ctx: &mut Ctx, a: Args, nx: bool) {
     let mut j = 1;
     while j < a.len() {
         ctx.set_key(a.get(j), Value::from_bytes(a.get(j + 1)), false);
+        ctx.notify(STRING, "set", a.get(j));
         j += 2;
     }
     ctx.dirty += ((a.len() - 1) / 2) as u64;
@@ -409,6 +417,7 @@ pub fn append(ctx: &mut Ctx, a: Args) {
     match cur_len {
         None => {
             ctx.set_key(key, Value::from_bytes(add), true);
+            ctx.notify(STRING, "append", key);
             ctx.dirty += 1;
             ctx.reply.int(add.len() as i64);
         }
@@ -422,6 +431,7 @@ pub fn append(ctx: &mut Ctx, a: Args) {
                 newlen = s.len();
             }
             ctx.db().mark_raw(key);
+            ctx.notify(STRING, "append", key);
             ctx.dirty += 1;
             ctx.reply.int(newlen as i64);
         }
@@ -502,6 +512,7 @@ pub fn setrange(ctx: &mut Ctx, a: Args) {
             let n = v.len();
             ctx.set_key(key, Value::Str(v.into()), true);
             ctx.db().mark_raw(key);
+            ctx.notify(STRING, "setrange", key);
             ctx.dirty += 1;
             ctx.reply.int(n as i64);
         }
@@ -518,6 +529,7 @@ pub fn setrange(ctx: &mut Ctx, a: Args) {
                 n = s.len();
             }
             ctx.db().mark_raw(key);
+            ctx.notify(STRING, "setrange", key);
             ctx.dirty += 1;
             ctx.reply.int(n as i64);
         }
@@ -539,6 +551,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) {
     let mut buf = [0u8; 20];
     let digits = cinnabar_resp::reply::fmt_i64(new, &mut buf);
     ctx.set_key(key, Value::from_bytes(digits), true);
+    ctx.notify(STRING, "incrby", key);
     ctx.dirty += 1;
     ctx.reply.int(new);
 }
@@ -581,6 +594,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, a: Args) {
     match num::incr_by_float(&cur, a.get(2)) {
         Ok(new) => {
             ctx.set_key(key, Value::from_bytes(&new), true);
+            ctx.notify(STRING, "incrbyfloat", key);
             ctx.dirty += 1;
             // Propagated as the value it produced, so float formatting never diverges.
             ctx.rewrite(&[b"SET" as &[u8], key, &new, b"KEEPTTL"]);

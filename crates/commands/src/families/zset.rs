@@ -15,6 +15,7 @@ use crate::util::{eq_ic, NOT_INT, SYNTAX};
 use crate::Ctx;
 use cinnabar_keyspace::db::Keyspace;
 use cinnabar_keyspace::dict::next_rand;
+use cinnabar_keyspace::notify::{GENERIC, ZSET};
 use cinnabar_keyspace::types::set::SetValue;
 use cinnabar_keyspace::types::zset::ZSetValue;
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
@@ -244,21 +245,24 @@ fn drop_if_empty(ctx: &mut Ctx, key: &[u8]) {
     let empty = matches!(ctx.db().peek(key, now), Some(Value::ZSet(z)) if z.is_empty());
     if empty {
         ctx.db().remove(key, now);
+        ctx.notify(GENERIC, "del", key);
     }
 }
 
 /// Stores `items` (ascending, distinct) at `dst`, or deletes `dst` when empty; replies the
 /// count (the *STORE commands).
-fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) {
-    let now = ctx.now;
+fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)], event: &'static str) {
     if items.is_empty() {
-        if ctx.db().remove(dst, now) {
+        // Redis's dbDelete: a key past its TTL is deleted too (and reported as `del`).
+        if ctx.db().take(dst).is_some() {
+            ctx.notify(GENERIC, "del", dst);
             ctx.dirty += 1;
         }
         return ctx.reply.int(0);
     }
     let z = ZSetValue::from_sorted(items, &ctx.limits);
     ctx.set_key(dst, Value::ZSet(Box::new(z)), false);
+    ctx.notify(ZSET, event, dst);
     ctx.dirty += 1;
     ctx.reply.int(items.len() as i64);
 }
@@ -394,6 +398,9 @@ fn zadd_generic(ctx: &mut Ctx, a: Args, mut flags: u8) {
         ctx.db().remove(key, now);
     }
     ctx.dirty += (added + updated) as u64;
+    if added + updated > 0 {
+        ctx.notify(ZSET, if incr { "zincr" } else { "zadd" }, key);
+    }
     if nan {
         return ctx.reply.error("ERR resulting score is not a number (NaN)");
     }
@@ -435,6 +442,9 @@ pub fn zrem(ctx: &mut Ctx, a: Args) {
         if z.is_empty() {
             break;
         }
+    }
+    if deleted > 0 {
+        ctx.notify(ZSET, "zrem", key);
     }
     drop_if_empty(ctx, key);
     ctx.dirty += deleted as u64;
@@ -636,7 +646,7 @@ fn zrange_generic(
         Err(()) => return ctx.reply.error(WRONGTYPE),
         Ok(None) => {
             return match dst {
-                Some(d) => store_result(ctx, d, &[]),
+                Some(d) => store_result(ctx, d, &[], "zrangestore"),
                 None => ctx.reply.array(0),
             }
         }
@@ -664,7 +674,7 @@ fn zrange_generic(
         None => reply_window(ctx.reply, z, lo, hi, rev, withscores),
         Some(d) => {
             let items = z.collect_range(lo, hi, false);
-            store_result(ctx, d, &items);
+            store_result(ctx, d, &items, "zrangestore");
         }
     }
 }
@@ -743,6 +753,14 @@ fn zremrange_generic(ctx: &mut Ctx, a: Args, rt: RangeType) {
         Spec::Lex(x, y) => lex_window(z, x, y),
     };
     let n = z.remove_ranks(lo, hi);
+    if n > 0 {
+        let event = match rt {
+            RangeType::Score => "zremrangebyscore",
+            RangeType::Lex => "zremrangebylex",
+            _ => "zremrangebyrank",
+        };
+        ctx.notify(ZSET, event, key);
+    }
     drop_if_empty(ctx, key);
     ctx.dirty += n as u64;
     ctx.reply.int(n as i64);
@@ -994,7 +1012,14 @@ fn setop_generic(ctx: &mut Ctx, a: Args, nk_idx: usize, dst: Option<&[u8]>, op: 
             .then_with(|| x.0.cmp(&y.0))
     });
     match dst {
-        Some(d) => store_result(ctx, d, &out),
+        Some(d) => {
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            store_result(ctx, d, &out, event)
+        }
         None => reply_pairs(ctx.reply, &out, withscores),
     }
 }
@@ -1097,6 +1122,9 @@ fn zpop_generic(
         z.remove_ranks(len - n, len);
     } else {
         z.remove_ranks(0, n);
+    }
+    if n > 0 {
+        ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
     }
     drop_if_empty(ctx, key);
     ctx.dirty += n as u64;
