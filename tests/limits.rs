@@ -263,3 +263,44 @@ fn evictions_reach_the_replica() {
     let x = s(&mut m, &["GET", "x"]);
     assert_eq!(s(&mut r, &["GET", "x"]), x);
 }
+
+fn pipeline_before_reading(bin: &Path) {
+    use std::io::{Read, Write};
+    let srv = Server::start(bin, &[]);
+    let mut c = srv.conn();
+    let v = "x".repeat(100);
+    assert_eq!(s(&mut c, &["SET", "k", &v]), "OK");
+    // 500,000 GETs (11 MB of commands, more than the sockets' buffers hold; 55 MB of replies)
+    // written before a single reply is read: the server must keep reading while its replies
+    // wait for the socket, as Redis does.
+    let n = 500_000;
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", srv.port())).unwrap();
+    sock.set_write_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let cmd = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".repeat(n);
+    sock.write_all(&cmd)
+        .unwrap_or_else(|e| panic!("{}: the server stopped reading: {e}", bin.display()));
+    let want = n * (v.len() + 8);
+    let mut got = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    while got < want {
+        let r = sock.read(&mut buf).unwrap();
+        assert!(
+            r > 0,
+            "{}: closed after {got} of {want} bytes",
+            bin.display()
+        );
+        got += r;
+    }
+    assert_eq!(got, want);
+    assert_eq!(s(&mut c, &["PING"]), "PONG");
+}
+
+#[test]
+fn a_pipeline_written_before_reading_does_not_deadlock() {
+    for bin in servers() {
+        pipeline_before_reading(&bin);
+    }
+}

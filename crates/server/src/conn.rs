@@ -432,6 +432,7 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
     // A replica's snapshot abandoned for a command it sent: it goes after that batch.
     let mut abandoned = false;
     let mut throttle_ms = 0u64;
+    let mut read_while_writing = false;
     loop {
         if need_read {
             if qbuf.capacity() - qbuf.len() < READ_CHUNK / 4 {
@@ -538,8 +539,20 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             // While the reply waits for the socket it is this client's output buffer
             // (CLIENT LIST omem, INFO mem_clients_normal).
             handle.info.borrow_mut().omem = c.reply.out.len();
-            if stream.write_all(&c.reply.out).await.is_err() {
-                break;
+            // Reading goes on while the socket is full (a pipelining client may write all its
+            // commands before reading any reply).
+            let max_q = srv.borrow().settings.client_query_buffer_limit;
+            match stream
+                .write_all_reading(&c.reply.out, &mut qbuf, rpos + max_q)
+                .await
+            {
+                Err(_) => break,
+                Ok((0, _)) => {}
+                Ok((n, _)) => {
+                    srv.borrow_mut().stats.net_input_bytes += n as u64;
+                    handle.last_interaction.set(Instant::now());
+                    read_while_writing = true;
+                }
             }
             handle.info.borrow_mut().omem = 0;
             c.reply.out.clear();
@@ -558,7 +571,8 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             qbuf = Vec::new();
         }
         match step {
-            Step::NeedInput => need_read = true,
+            // Input read while the reply was written is parsed before waiting for more.
+            Step::NeedInput => need_read = !std::mem::take(&mut read_while_writing),
             Step::Paused => {
                 let (notify, until) = {
                     let s = srv.borrow();

@@ -308,6 +308,15 @@ async fn run(cfg: cinnabar_config::Config, config_file: Option<PathBuf>) -> i32 
     } else {
         notice!("Running mode=standalone, port={}.", st.port);
     }
+    // Signals are handled before the first socket listens (as Redis's initServer): a client
+    // may connect, and a supervisor may send SIGTERM, as soon as the port accepts.
+    {
+        let s = srv.borrow();
+        shutdown::install(
+            &s.settings.logfile,
+            &persist::shutdown_temp_path(&s).display().to_string(),
+        );
+    }
     let bound = match listen::bind_all(
         &st.bind,
         st.port,
@@ -327,13 +336,6 @@ async fn run(cfg: cinnabar_config::Config, config_file: Option<PathBuf>) -> i32 
     LISTENERS.with(|l| *l.borrow_mut() = tasks);
     proctitle::init();
     proctitle::apply(&srv.borrow());
-    {
-        let s = srv.borrow();
-        shutdown::install(
-            &s.settings.logfile,
-            &persist::shutdown_temp_path(&s).display().to_string(),
-        );
-    }
     notice!("Server initialized");
     let cron = tokio::task::spawn_local(cron::run(srv.clone()));
     if persist::load_at_startup(&srv).await.is_err() {

@@ -137,6 +137,98 @@ impl ClientSocket {
         Ok(())
     }
 
+    /// Writes all of `data` like [`ClientSocket::write_all`], but while the socket is full it
+    /// keeps reading what the peer sends into `qbuf` (while `qbuf` holds less than `max_q`
+    /// bytes): a client that writes a long pipeline before reading any reply must not find
+    /// both sides blocked on a full socket, as Redis keeps reading into the query buffer.
+    /// Returns how many bytes were read meanwhile, and whether the peer closed its side.
+    pub async fn write_all_reading(
+        &mut self,
+        mut data: &[u8],
+        qbuf: &mut Vec<u8>,
+        max_q: usize,
+    ) -> io::Result<(usize, bool)> {
+        let mut read = 0usize;
+        let mut eof = false;
+        while !data.is_empty() {
+            let fd = self.raw_fd();
+            // SAFETY: writing from a live slice to our own socket; MSG_NOSIGNAL avoids SIGPIPE.
+            let n = unsafe {
+                libc::send(
+                    fd,
+                    data.as_ptr() as *const libc::c_void,
+                    data.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if n >= 0 {
+                data = &data[n as usize..];
+                continue;
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock => {
+                    self.reregister(true)?;
+                    let afd = self.afd()?;
+                    let may_read = !eof && qbuf.len() < max_q;
+                    if !may_read {
+                        let mut guard = afd.writable().await?;
+                        guard.clear_ready();
+                        continue;
+                    }
+                    tokio::select! {
+                        g = afd.writable() => {
+                            g?.clear_ready();
+                        }
+                        g = afd.readable() => {
+                            let mut guard = g?;
+                            if qbuf.capacity() - qbuf.len() < 16 * 1024 {
+                                qbuf.reserve(16 * 1024);
+                            }
+                            let spare = qbuf.spare_capacity_mut();
+                            let room = spare.len();
+                            // SAFETY: reading into the vector's spare capacity, at most `room`
+                            // bytes.
+                            let n = unsafe {
+                                libc::read(fd, spare.as_mut_ptr() as *mut libc::c_void, room)
+                            };
+                            if n < 0 {
+                                let e = io::Error::last_os_error();
+                                match e.kind() {
+                                    io::ErrorKind::WouldBlock => guard.clear_ready(),
+                                    io::ErrorKind::Interrupted => {}
+                                    _ => return Err(e),
+                                }
+                            } else if n == 0 {
+                                eof = true;
+                            } else {
+                                // SAFETY: read() initialised exactly `n` bytes past the length.
+                                unsafe { qbuf.set_len(qbuf.len() + n as usize) };
+                                read += n as usize;
+                            }
+                        }
+                    }
+                }
+                _ if e.raw_os_error() == Some(libc::ENOTSOCK) => {
+                    // SAFETY: as above (a Unix socket without MSG_NOSIGNAL semantics).
+                    let n = unsafe {
+                        libc::write(fd, data.as_ptr() as *const libc::c_void, data.len())
+                    };
+                    if n < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    data = &data[n as usize..];
+                }
+                _ => return Err(e),
+            }
+        }
+        if self.writable {
+            self.reregister(false)?;
+        }
+        Ok((read, eof))
+    }
+
     /// Half-closes the socket for writing (the peer sees EOF after the last reply).
     pub fn shutdown(&mut self) {
         let fd = self.raw_fd();
