@@ -50,7 +50,11 @@ impl Srv {
             let mut s = Srv { child, port, dir };
             let t = Instant::now();
             while t.elapsed() < Duration::from_secs(10) {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Ready means our process logged it: a connection alone could reach another
+                // process that took the port first (ours then exits on its bind error).
+                if s.log().contains("Ready to accept connections")
+                    && TcpStream::connect(("127.0.0.1", port)).is_ok()
+                {
                     return s;
                 }
                 if let Ok(Some(_)) = s.child.try_wait() {
