@@ -166,6 +166,14 @@ fn redis_sentinels_fail_over_cinnabar_servers() {
     let mdir = master.dir().to_path_buf();
     let confs = TempDir::new("cinnabar-ha-rs").unwrap();
     let sents = sentinels(&redis_bin(), confs.path(), mport);
+    // Sentinels publish their hellos to the replicas too: those messages must not move a
+    // replica's offset away from its master's (its stream is the master's alone).
+    for r in [&r1, &r2] {
+        wait_until("the replica's offset matches the master's", 20, || {
+            let m = repl_field(mport, "master_repl_offset");
+            m.is_some() && m == repl_field(r.port(), "slave_repl_offset")
+        });
+    }
 
     kill9(&mut master);
     let newp = wait_failover(&sents, mport, &[r1.port(), r2.port()]);
