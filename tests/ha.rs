@@ -11,7 +11,9 @@
 //! Each test skips with a loud note when its tool is not installed.
 #![allow(clippy::unwrap_used)]
 
-use cinnabar_testkit::{cinnabar_bin, free_port, loud_note, redis_bin, Conn, Reply, Server, TempDir};
+use cinnabar_testkit::{
+    cinnabar_bin, free_port, loud_note, redis_bin, Conn, Reply, Server, TempDir,
+};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -143,15 +145,13 @@ fn wait_failover(sents: &[Server], old: u16, candidates: &[u16]) -> u16 {
     let mut port = 0;
     for x in sents {
         let mut c = x.conn();
-        wait_until("the failover", 60, || {
-            match master_addr_port(&mut c) {
-                Some(p) if p != old => {
-                    assert!(candidates.contains(&p), "unexpected master {p}");
-                    port = p;
-                    true
-                }
-                _ => false,
+        wait_until("the failover", 60, || match master_addr_port(&mut c) {
+            Some(p) if p != old => {
+                assert!(candidates.contains(&p), "unexpected master {p}");
+                port = p;
+                true
             }
+            _ => false,
         });
     }
     port
@@ -177,7 +177,11 @@ fn redis_sentinels_fail_over_cinnabar_servers() {
 
     kill9(&mut master);
     let newp = wait_failover(&sents, mport, &[r1.port(), r2.port()]);
-    let other = if newp == r1.port() { r2.port() } else { r1.port() };
+    let other = if newp == r1.port() {
+        r2.port()
+    } else {
+        r1.port()
+    };
     wait_until("the new master is a master", 30, || {
         repl_field(newp, "role").as_deref() == Some("master")
     });
@@ -276,7 +280,9 @@ fn via(port: u16) -> Option<Conn> {
 #[test]
 fn haproxy_role_check_follows_the_failover() {
     if !have("haproxy", &["-v"]) {
-        loud_note("SKIPPED haproxy_role_check_follows_the_failover: no haproxy (apt-get install haproxy)");
+        loud_note(
+            "SKIPPED haproxy_role_check_follows_the_failover: no haproxy (apt-get install haproxy)",
+        );
         return;
     }
     let (mut master, r1, r2) = cinnabar_group();
@@ -397,7 +403,11 @@ fn pipeline(port: u16, keys: &[String]) -> Vec<Vec<u8>> {
     let mut c = via(port).unwrap();
     let mut buf = Vec::new();
     for k in keys {
-        buf.extend(cinnabar_testkit::encode_command(&["SET", k.as_str(), &format!("val-{k}")]));
+        buf.extend(cinnabar_testkit::encode_command(&[
+            "SET",
+            k.as_str(),
+            &format!("val-{k}"),
+        ]));
     }
     for k in keys {
         buf.extend(cinnabar_testkit::encode_command(&["GET", k.as_str()]));
@@ -514,7 +524,9 @@ fn partition_safety_in_network_namespaces() {
         String::from_utf8_lossy(&out.stderr)
     );
     if out.status.code() == Some(77) {
-        loud_note(&format!("SKIPPED partition_safety_in_network_namespaces: {text}"));
+        loud_note(&format!(
+            "SKIPPED partition_safety_in_network_namespaces: {text}"
+        ));
         return;
     }
     assert!(out.status.success(), "partition.sh failed:\n{text}");
