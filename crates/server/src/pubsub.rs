@@ -219,9 +219,11 @@ pub fn spublish(s: &mut Server, c: &mut Client, a: Args) {
 }
 
 /// PUBLISH and SPUBLISH reach the replicas (which deliver to their own subscribers), as in
-/// Redis. Our one stream also takes them into the AOF, where replaying them is harmless.
+/// Redis. Our one stream also takes them into the AOF, where replaying them is harmless. A
+/// replica's own clients' messages are not propagated (its stream and offset are its master's
+/// alone: Sentinels publish their hellos to replicas too).
 fn propagate(s: &mut Server, c: &Client, a: Args) {
-    if s.prop.enabled && !s.applying_master {
+    if s.prop.enabled && !s.applying_master && s.master.is_none() {
         s.prop.add_args(c.db, a.iter());
     }
 }
