@@ -49,7 +49,7 @@ fn write_conf(dir: &Path, i: usize, master_port: u16) -> PathBuf {
         &p,
         format!(
             "sentinel monitor mymaster 127.0.0.1 {master_port} 2\n\
-             sentinel down-after-milliseconds mymaster 1000\n\
+             sentinel down-after-milliseconds mymaster 2000\n\
              sentinel failover-timeout mymaster 6000\n"
         ),
     )
