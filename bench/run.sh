@@ -115,9 +115,25 @@ ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}'; }
 
-# bench PORT PID TEST P N -> prints "rps us_per_request"
+# bench_cmd PORT PID P N ARGS... -> prints "rps us_per_request": one redis-benchmark run with
+# ARGS (a -t test or a custom command) and the server's CPU time over it.
+bench_cmd() {
+  local port=$1 pid=$2 p=$3 n=$4 t0 t1 out rps
+  shift 4
+  t0=$(ticks "$pid")
+  out=$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$p" -q --csv "$@" 2>&1) ||
+    die "redis-benchmark failed on port $port: $out"
+  t1=$(ticks "$pid")
+  rps=$(printf '%s\n' "$out" | tr -d '\r' | awk -F'","' 'NF > 1 && $1 != "\"test" {print $2}' | tail -1)
+  [[ $rps =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "cannot read requests/s from redis-benchmark output: $out"
+  kill -0 "$pid" 2>/dev/null || die "server (pid $pid) died during $* -P $p"
+  awk -v r="$rps" -v d=$((t1 - t0)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f %.3f\n", r, d * 1e6 / hz / n}'
+}
+
+# bench PORT PID TEST P N -> prints "rps us_per_request" for a built-in test (FLUSHALL first;
+# pop tests get their key filled by the matching push test, unmeasured).
 bench() {
-  local port=$1 pid=$2 test=$3 p=$4 n=$5 t0 t1 out rps
+  local port=$1 pid=$2 test=$3 p=$4 n=$5
   redis-cli -p "$port" flushall >/dev/null || die "FLUSHALL failed on port $port"
   local fill=""
   case $test in lpop) fill=lpush ;; rpop) fill=rpush ;; spop) fill=sadd ;; zpopmin) fill=zadd ;; esac
@@ -125,14 +141,7 @@ bench() {
     redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P 64 -r 100000000 -t "$fill" -q \
       >/dev/null 2>&1 || die "prefill $fill failed on port $port"
   fi
-  t0=$(ticks "$pid")
-  out=$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$p" -t "$test" -q --csv 2>&1) ||
-    die "redis-benchmark failed on port $port: $out"
-  t1=$(ticks "$pid")
-  rps=$(printf '%s\n' "$out" | tr -d '\r' | awk -F'","' 'NF > 1 && $1 != "\"test" {print $2}' | tail -1)
-  [[ $rps =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "cannot read requests/s from redis-benchmark output: $out"
-  kill -0 "$pid" 2>/dev/null || die "server (pid $pid) died during $test -P $p"
-  awk -v r="$rps" -v d=$((t1 - t0)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f %.3f\n", r, d * 1e6 / hz / n}'
+  bench_cmd "$port" "$pid" "$p" "$n" -t "$test"
 }
 
 median() { sort -g | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : 0)}'; }
@@ -165,20 +174,6 @@ for t in $TESTS; do
   done
 done
 
-# bench_cmd PORT PID P N ARGS... -> prints "rps us_per_request" for a custom command.
-bench_cmd() {
-  local port=$1 pid=$2 p=$3 n=$4 t0 t1 out rps
-  shift 4
-  t0=$(ticks "$pid")
-  out=$(redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$p" -r 100000 -q --csv "$@" 2>&1) ||
-    die "redis-benchmark failed on port $port: $out"
-  t1=$(ticks "$pid")
-  rps=$(printf '%s\n' "$out" | tr -d '\r' | awk -F'","' 'NF > 1 && $1 != "\"test" {print $2}' | tail -1)
-  [[ $rps =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "cannot read requests/s from redis-benchmark output: $out"
-  kill -0 "$pid" 2>/dev/null || die "server (pid $pid) died during $*"
-  awk -v r="$rps" -v d=$((t1 - t0)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.0f %.3f\n", r, d * 1e6 / hz / n}'
-}
-
 SCRIPT="redis.call('incr', KEYS[1]) redis.call('set', KEYS[2], ARGV[1]) return redis.call('get', KEYS[2])"
 subs=()
 for t in $CMD_TESTS; do
@@ -187,7 +182,7 @@ for t in $CMD_TESTS; do
       rsha=$(redis-cli -p "$rport" script load "$SCRIPT")
       csha=$(redis-cli -p "$cport" script load "$SCRIPT")
       [ "$rsha" = "$csha" ] || die "SCRIPT LOAD: $rsha vs $csha"
-      rargs=(evalsha "$rsha" 2 "c:__rand_int__" "s:__rand_int__" value); cargs=("${rargs[@]}") ;;
+      rargs=(-r 100000 evalsha "$rsha" 2 "c:__rand_int__" "s:__rand_int__" value); cargs=("${rargs[@]}") ;;
     publish)
       for port in "$rport" "$cport"; do
         for _ in $(seq "$SUBSCRIBERS"); do

@@ -695,50 +695,29 @@ impl Engine {
         f.push(("ip", self.s.announce(&ri.addr).as_bytes().to_vec()));
         f.push(("port", n(ri.addr.port as i64)));
         f.push(("runid", ri.runid.clone().unwrap_or_default().into_bytes()));
-        let mut flags: Vec<&str> = Vec::new();
         let fl = ri.flags;
-        if fl & SRI_S_DOWN != 0 {
-            flags.push("s_down");
-        }
-        if fl & SRI_O_DOWN != 0 {
-            flags.push("o_down");
-        }
-        if fl & SRI_MASTER != 0 {
-            flags.push("master");
-        }
-        if fl & SRI_SLAVE != 0 {
-            flags.push("slave");
-        }
-        if fl & SRI_SENTINEL != 0 {
-            flags.push("sentinel");
-        }
-        if ri.link.disconnected {
-            flags.push("disconnected");
-        }
-        if fl & SRI_MASTER_DOWN != 0 {
-            flags.push("master_down");
-        }
-        if fl & SRI_FAILOVER_IN_PROGRESS != 0 {
-            flags.push("failover_in_progress");
-        }
-        if fl & SRI_PROMOTED != 0 {
-            flags.push("promoted");
-        }
-        if fl & SRI_RECONF_SENT != 0 {
-            flags.push("reconf_sent");
-        }
-        if fl & SRI_RECONF_INPROG != 0 {
-            flags.push("reconf_inprog");
-        }
-        if fl & SRI_RECONF_DONE != 0 {
-            flags.push("reconf_done");
-        }
-        if fl & SRI_FORCE_FAILOVER != 0 {
-            flags.push("force_failover");
-        }
-        if fl & SRI_SCRIPT_KILL_SENT != 0 {
-            flags.push("script_kill_sent");
-        }
+        // In Redis's order; `disconnected` is the link's state, not a flag bit.
+        let named = [
+            (fl & SRI_S_DOWN != 0, "s_down"),
+            (fl & SRI_O_DOWN != 0, "o_down"),
+            (fl & SRI_MASTER != 0, "master"),
+            (fl & SRI_SLAVE != 0, "slave"),
+            (fl & SRI_SENTINEL != 0, "sentinel"),
+            (ri.link.disconnected, "disconnected"),
+            (fl & SRI_MASTER_DOWN != 0, "master_down"),
+            (fl & SRI_FAILOVER_IN_PROGRESS != 0, "failover_in_progress"),
+            (fl & SRI_PROMOTED != 0, "promoted"),
+            (fl & SRI_RECONF_SENT != 0, "reconf_sent"),
+            (fl & SRI_RECONF_INPROG != 0, "reconf_inprog"),
+            (fl & SRI_RECONF_DONE != 0, "reconf_done"),
+            (fl & SRI_FORCE_FAILOVER != 0, "force_failover"),
+            (fl & SRI_SCRIPT_KILL_SENT != 0, "script_kill_sent"),
+        ];
+        let flags: Vec<&str> = named
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| *n)
+            .collect();
         f.push(("flags", flags.join(",").into_bytes()));
         f.push(("link-pending-commands", n(ri.link.pending)));
         f.push(("link-refcount", n(1)));

@@ -97,12 +97,7 @@ pub enum Outcome {
 /// Memory that does not count against `maxmemory`: the replication buffer beyond the backlog
 /// (what replicas still have to read) and the AOF buffer, as Redis.
 fn not_counted(s: &Server) -> u64 {
-    let backlog = s
-        .cfg
-        .get_value("repl-backlog-size")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    (s.repl_buf.mem() as u64).saturating_sub(backlog)
+    (s.repl_buf.mem() as u64).saturating_sub(s.settings.repl_backlog_size)
 }
 
 /// Memory counted against `maxmemory`.

@@ -135,11 +135,7 @@ pub fn feed(s: &mut crate::server::Server) {
         .client_output_buffer_limit(cinnabar_config::ClientClass::Replica);
     // A hard limit below the backlog size counts as the backlog size (as Redis: the replica
     // shares the backlog's memory, and a partial resync would otherwise be cut off at once).
-    let backlog = s
-        .cfg
-        .get_value("repl-backlog-size")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(1 << 20);
+    let backlog = s.settings.repl_backlog_size;
     let hard = if limit.hard > 0 {
         limit.hard.max(backlog)
     } else {
@@ -207,11 +203,7 @@ pub fn feed(s: &mut crate::server::Server) {
 
 /// Frees replication-buffer blocks that the backlog and every replica are done with.
 pub fn trim(s: &mut crate::server::Server) {
-    let keep = s
-        .cfg
-        .get_value("repl-backlog-size")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(1 << 20);
+    let keep = s.settings.repl_backlog_size;
     let min_reader = s
         .replicas
         .iter()

@@ -13,11 +13,11 @@ use cinnabar_util::glob::glob_match;
 #[derive(Default)]
 pub struct PubSub {
     /// channel → subscribed client ids, in subscription order.
-    pub channels: std::collections::HashMap<Vec<u8>, Vec<u64>>,
+    pub channels: Subscribers,
     /// pattern → subscribed client ids; patterns in first-subscription order.
     pub patterns: Vec<(Vec<u8>, Vec<u64>)>,
     /// shard channel → subscribed client ids (SSUBSCRIBE; one shard here, no cluster).
-    pub shard_channels: std::collections::HashMap<Vec<u8>, Vec<u64>>,
+    pub shard_channels: Subscribers,
 }
 
 /// Commands a RESP2 client may run while subscribed.
@@ -57,17 +57,35 @@ fn refresh(c: &Client) {
     i.ssub = c.ssubs.len();
 }
 
+type Subscribers = std::collections::HashMap<Vec<u8>, Vec<u64>>;
+
+/// Subscribes client `id` (whose list is `mine`) to channel `ch` of `map`, once.
+fn join(map: &mut Subscribers, mine: &mut Vec<Vec<u8>>, ch: &[u8], id: u64) {
+    if !mine.iter().any(|x| x == ch) {
+        mine.push(ch.to_vec());
+        map.entry(ch.to_vec()).or_default().push(id);
+    }
+}
+
+/// Unsubscribes client `id` from channel `ch` of `map` (a channel left without subscribers
+/// goes away).
+fn leave(map: &mut Subscribers, mine: &mut Vec<Vec<u8>>, ch: &[u8], id: u64) {
+    if let Some(i) = mine.iter().position(|x| x == ch) {
+        mine.remove(i);
+        if let Some(v) = map.get_mut(ch) {
+            v.retain(|x| *x != id);
+            if v.is_empty() {
+                map.remove(ch);
+            }
+        }
+    }
+}
+
 /// SUBSCRIBE channel [channel ...]
 pub fn subscribe(s: &mut Server, c: &mut Client, a: Args) {
+    let id = c.handle.id;
     for ch in a.tail(1).iter() {
-        if !c.subs.iter().any(|x| x == ch) {
-            c.subs.push(ch.to_vec());
-            s.pubsub
-                .channels
-                .entry(ch.to_vec())
-                .or_default()
-                .push(c.handle.id);
-        }
+        join(&mut s.pubsub.channels, &mut c.subs, ch, id);
         let n = count(c);
         ack(&mut c.reply, "subscribe", Some(ch), n);
     }
@@ -90,15 +108,6 @@ pub fn psubscribe(s: &mut Server, c: &mut Client, a: Args) {
     refresh(c);
 }
 
-fn drop_channel(s: &mut Server, id: u64, ch: &[u8]) {
-    if let Some(v) = s.pubsub.channels.get_mut(ch) {
-        v.retain(|x| *x != id);
-        if v.is_empty() {
-            s.pubsub.channels.remove(ch);
-        }
-    }
-}
-
 fn drop_pattern(s: &mut Server, id: u64, p: &[u8]) {
     if let Some(i) = s.pubsub.patterns.iter().position(|(x, _)| x == p) {
         s.pubsub.patterns[i].1.retain(|x| *x != id);
@@ -119,11 +128,9 @@ pub fn unsubscribe(s: &mut Server, c: &mut Client, a: Args, notify: bool) {
         let n = count(c);
         ack(&mut c.reply, "unsubscribe", None, n);
     }
+    let id = c.handle.id;
     for ch in names {
-        if let Some(i) = c.subs.iter().position(|x| *x == ch) {
-            c.subs.remove(i);
-            drop_channel(s, c.handle.id, &ch);
-        }
+        leave(&mut s.pubsub.channels, &mut c.subs, &ch, id);
         if notify {
             let n = count(c);
             ack(&mut c.reply, "unsubscribe", Some(&ch), n);
@@ -159,15 +166,9 @@ pub fn punsubscribe(s: &mut Server, c: &mut Client, a: Args, notify: bool) {
 /// SSUBSCRIBE shardchannel [shardchannel ...]: the count in each reply is the client's
 /// number of shard channels only, as Redis.
 pub fn ssubscribe(s: &mut Server, c: &mut Client, a: Args) {
+    let id = c.handle.id;
     for ch in a.tail(1).iter() {
-        if !c.ssubs.iter().any(|x| x == ch) {
-            c.ssubs.push(ch.to_vec());
-            s.pubsub
-                .shard_channels
-                .entry(ch.to_vec())
-                .or_default()
-                .push(c.handle.id);
-        }
+        join(&mut s.pubsub.shard_channels, &mut c.ssubs, ch, id);
         let n = c.ssubs.len() as i64;
         ack(&mut c.reply, "ssubscribe", Some(ch), n);
     }
@@ -184,16 +185,9 @@ pub fn sunsubscribe(s: &mut Server, c: &mut Client, a: Args, notify: bool) {
     if names.is_empty() && notify {
         ack(&mut c.reply, "sunsubscribe", None, 0);
     }
+    let id = c.handle.id;
     for ch in names {
-        if let Some(i) = c.ssubs.iter().position(|x| *x == ch) {
-            c.ssubs.remove(i);
-            if let Some(v) = s.pubsub.shard_channels.get_mut(&ch) {
-                v.retain(|x| *x != c.handle.id);
-                if v.is_empty() {
-                    s.pubsub.shard_channels.remove(&ch);
-                }
-            }
-        }
+        leave(&mut s.pubsub.shard_channels, &mut c.ssubs, &ch, id);
         if notify {
             let n = c.ssubs.len() as i64;
             ack(&mut c.reply, "sunsubscribe", Some(&ch), n);

@@ -77,6 +77,8 @@ pub struct Settings {
     pub replica_ignore_maxmemory: bool,
     /// The key access clocks (LRU or LFU with `lfu-log-factor` / `lfu-decay-time`).
     pub access: cinnabar_keyspace::db::Access,
+    /// `repl-backlog-size` in bytes.
+    pub repl_backlog_size: u64,
     /// `busy-reply-threshold` (`lua-time-limit`) in ms: a script running longer gets the
     /// other clients served with -BUSY.
     pub busy_reply_threshold: u64,
@@ -200,6 +202,7 @@ impl Settings {
             replica_read_only: yes(cfg, "replica-read-only"),
             replica_serve_stale_data: yes(cfg, "replica-serve-stale-data"),
             busy_reply_threshold: num(cfg, "busy-reply-threshold", 5000).max(0) as u64,
+            repl_backlog_size: num(cfg, "repl-backlog-size", 1 << 20).max(0) as u64,
             maxmemory: num(cfg, "maxmemory", 0).max(0) as u64,
             maxmemory_policy: crate::evict::Policy::parse(&val(cfg, "maxmemory-policy")),
             maxmemory_samples: num(cfg, "maxmemory-samples", 5).clamp(1, 64) as usize,

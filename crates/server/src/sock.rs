@@ -91,10 +91,11 @@ impl ClientSocket {
         }
     }
 
-    /// Writes all of `data`, waiting for writability only when the socket is full.
-    pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
-        while !data.is_empty() {
-            let fd = self.raw_fd();
+    /// One non-blocking write of (a prefix of) `data`: Some(bytes written), or None when the
+    /// socket is full.
+    fn send_some(&self, data: &[u8]) -> io::Result<Option<usize>> {
+        let fd = self.raw_fd();
+        loop {
             // SAFETY: writing from a live slice to our own socket; MSG_NOSIGNAL avoids SIGPIPE.
             let n = unsafe {
                 libc::send(
@@ -105,18 +106,12 @@ impl ClientSocket {
                 )
             };
             if n >= 0 {
-                data = &data[n as usize..];
-                continue;
+                return Ok(Some(n as usize));
             }
             let e = io::Error::last_os_error();
             match e.kind() {
                 io::ErrorKind::Interrupted => {}
-                io::ErrorKind::WouldBlock => {
-                    self.reregister(true)?;
-                    let afd = self.afd()?;
-                    let mut guard = afd.writable().await?;
-                    guard.clear_ready();
-                }
+                io::ErrorKind::WouldBlock => return Ok(None),
                 // A Unix socket refuses MSG_NOSIGNAL semantics on some kernels: plain write.
                 _ if e.raw_os_error() == Some(libc::ENOTSOCK) => {
                     // SAFETY: as above.
@@ -126,9 +121,23 @@ impl ClientSocket {
                     if n < 0 {
                         return Err(io::Error::last_os_error());
                     }
-                    data = &data[n as usize..];
+                    return Ok(Some(n as usize));
                 }
                 _ => return Err(e),
+            }
+        }
+    }
+
+    /// Writes all of `data`, waiting for writability only when the socket is full.
+    pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            match self.send_some(data)? {
+                Some(n) => data = &data[n..],
+                None => {
+                    self.reregister(true)?;
+                    let mut guard = self.afd()?.writable().await?;
+                    guard.clear_ready();
+                }
             }
         }
         if self.writable {
@@ -151,76 +160,43 @@ impl ClientSocket {
         let mut read = 0usize;
         let mut eof = false;
         while !data.is_empty() {
-            let fd = self.raw_fd();
-            // SAFETY: writing from a live slice to our own socket; MSG_NOSIGNAL avoids SIGPIPE.
-            let n = unsafe {
-                libc::send(
-                    fd,
-                    data.as_ptr() as *const libc::c_void,
-                    data.len(),
-                    libc::MSG_NOSIGNAL,
-                )
-            };
-            if n >= 0 {
-                data = &data[n as usize..];
+            if let Some(n) = self.send_some(data)? {
+                data = &data[n..];
                 continue;
             }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::Interrupted => {}
-                io::ErrorKind::WouldBlock => {
-                    self.reregister(true)?;
-                    let afd = self.afd()?;
-                    let may_read = !eof && qbuf.len() < max_q;
-                    if !may_read {
-                        let mut guard = afd.writable().await?;
-                        guard.clear_ready();
-                        continue;
+            self.reregister(true)?;
+            let afd = self.afd()?;
+            if eof || qbuf.len() >= max_q {
+                afd.writable().await?.clear_ready();
+                continue;
+            }
+            tokio::select! {
+                g = afd.writable() => g?.clear_ready(),
+                g = afd.readable() => {
+                    let mut guard = g?;
+                    if qbuf.capacity() - qbuf.len() < 16 * 1024 {
+                        qbuf.reserve(16 * 1024);
                     }
-                    tokio::select! {
-                        g = afd.writable() => {
-                            g?.clear_ready();
-                        }
-                        g = afd.readable() => {
-                            let mut guard = g?;
-                            if qbuf.capacity() - qbuf.len() < 16 * 1024 {
-                                qbuf.reserve(16 * 1024);
-                            }
-                            let spare = qbuf.spare_capacity_mut();
-                            let room = spare.len();
-                            // SAFETY: reading into the vector's spare capacity, at most `room`
-                            // bytes.
-                            let n = unsafe {
-                                libc::read(fd, spare.as_mut_ptr() as *mut libc::c_void, room)
-                            };
-                            if n < 0 {
-                                let e = io::Error::last_os_error();
-                                match e.kind() {
-                                    io::ErrorKind::WouldBlock => guard.clear_ready(),
-                                    io::ErrorKind::Interrupted => {}
-                                    _ => return Err(e),
-                                }
-                            } else if n == 0 {
-                                eof = true;
-                            } else {
-                                // SAFETY: read() initialised exactly `n` bytes past the length.
-                                unsafe { qbuf.set_len(qbuf.len() + n as usize) };
-                                read += n as usize;
-                            }
-                        }
-                    }
-                }
-                _ if e.raw_os_error() == Some(libc::ENOTSOCK) => {
-                    // SAFETY: as above (a Unix socket without MSG_NOSIGNAL semantics).
-                    let n = unsafe {
-                        libc::write(fd, data.as_ptr() as *const libc::c_void, data.len())
-                    };
+                    let spare = qbuf.spare_capacity_mut();
+                    let room = spare.len();
+                    let fd = afd.get_ref().as_raw_fd();
+                    // SAFETY: reading into the vector's spare capacity, at most `room` bytes.
+                    let n = unsafe { libc::read(fd, spare.as_mut_ptr() as *mut libc::c_void, room) };
                     if n < 0 {
-                        return Err(io::Error::last_os_error());
+                        let e = io::Error::last_os_error();
+                        match e.kind() {
+                            io::ErrorKind::WouldBlock => guard.clear_ready(),
+                            io::ErrorKind::Interrupted => {}
+                            _ => return Err(e),
+                        }
+                    } else if n == 0 {
+                        eof = true;
+                    } else {
+                        // SAFETY: read() initialised exactly `n` bytes past the length.
+                        unsafe { qbuf.set_len(qbuf.len() + n as usize) };
+                        read += n as usize;
                     }
-                    data = &data[n as usize..];
                 }
-                _ => return Err(e),
             }
         }
         if self.writable {
