@@ -35,6 +35,8 @@ pub struct Ctx<'a> {
     pub propagate: Option<Vec<Vec<Vec<u8>>>>,
     /// Propagate even without a change (FLUSHALL/FLUSHDB of empty databases, as Redis does).
     pub force_propagate: bool,
+    /// Called by a script (redis.call): replies must not depend on hash-table order.
+    pub in_script: bool,
     /// Warnings for the server log (the server writes them after the call).
     pub warnings: Vec<String>,
 }

@@ -48,6 +48,15 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// Arguments `from..to` (clamped to the arguments there are) as a new `Args`.
+    pub fn slice(&self, from: usize, to: usize) -> Args<'a> {
+        let to = to.min(self.spans.len());
+        Args {
+            base: self.base,
+            spans: self.spans.get(from.min(to)..to).unwrap_or(&[]),
+        }
+    }
+
     /// Copies every argument into owned vectors (for queuing in MULTI, propagation, ...).
     pub fn to_vecs(&self) -> Vec<Vec<u8>> {
         self.iter().map(|a| a.to_vec()).collect()
@@ -73,6 +82,12 @@ impl OwnedArgs {
             o.push(it.as_ref());
         }
         o
+    }
+
+    /// Empties it, keeping its buffers for reuse.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.spans.clear();
     }
 
     /// Appends one argument.

@@ -177,6 +177,7 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
             block: None,
             propagate: None,
             force_propagate: false,
+            in_script: false,
             warnings: Vec::new(),
         };
         f(&mut ctx, args.args());

@@ -352,6 +352,7 @@ pub fn call(
                 block: None,
                 propagate: None,
                 force_propagate: false,
+                in_script: c.handle.id == crate::script::SCRIPT_CLIENT_ID,
                 warnings: Vec::new(),
             };
             f(&mut ctx, args);

@@ -183,8 +183,9 @@ fn sort_generic(ctx: &mut Ctx, a: Args, readonly: bool) {
         Some(Value::ZSet(z)) => (3, z.len()),
         Some(_) => return ctx.reply.error(WRONGTYPE),
     };
-    if dontsort && kind == 2 && store.is_some() {
-        // A set has no order of its own: a stored result must not depend on the hash table.
+    if dontsort && kind == 2 && (store.is_some() || ctx.in_script) {
+        // A set has no order of its own: a stored result, or one a script sees (scripts are
+        // replicated by their effects), must not depend on the hash table.
         dontsort = false;
         alpha = true;
         sortby = None;

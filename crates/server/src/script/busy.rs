@@ -13,16 +13,12 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::Instant;
 
-/// The running script as the hook sees it.
-pub struct Busy {
+/// The running script as the hook sees it (part of the run's state).
+pub struct Busy<'a> {
     pub started: Instant,
     pub threshold_ms: u64,
     pub eval: bool,
-    pub name: String,
-    pub command: Rc<Vec<Vec<u8>>>,
-    /// The clients (their sockets are served while the script is busy); the caller, replicas
-    /// and internal clients are skipped.
-    pub clients: Rc<Vec<Rc<crate::client::ClientHandle>>>,
+    pub name: &'a str,
     /// The client running the script.
     pub caller: u64,
     pub killed: Cell<bool>,
@@ -38,7 +34,7 @@ const FUNC_BUSY: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
 
-impl Busy {
+impl Busy<'_> {
     fn busy_error(&self) -> &'static str {
         if self.eval {
             EVAL_BUSY
@@ -49,7 +45,10 @@ impl Busy {
 
     /// Called by the hook: once past the threshold, serve the other clients. Returns true
     /// when the script must stop (killed).
-    pub fn tick(&self) -> bool {
+    pub fn tick<'c>(
+        &self,
+        clients: impl Iterator<Item = &'c Rc<crate::client::ClientHandle>>,
+    ) -> bool {
         if self.killed.get() {
             return true;
         }
@@ -65,7 +64,7 @@ impl Busy {
                 self.name
             );
         }
-        for h in self.clients.iter() {
+        for h in clients {
             if h.id != self.caller && h.fd >= 0 && !h.replica.get() && !h.killed.get() {
                 self.serve(h);
             }
@@ -162,8 +161,9 @@ impl Busy {
                 r.bulk(b"name");
                 r.bulk(self.name.as_bytes());
                 r.bulk(b"command");
-                r.array(self.command.len());
-                for x in self.command.iter() {
+                let command = super::running_command();
+                r.array(command.len());
+                for x in command.iter() {
                     r.bulk(x);
                 }
                 r.bulk(b"duration_ms");
@@ -249,6 +249,3 @@ fn end_multi(h: &crate::client::ClientHandle) {
     h.multi_len.set(-1);
     h.busy_multi.set(crate::client::BUSY_MULTI_DISCARD);
 }
-
-/// The hook's shared handle.
-pub type BusyRef = Rc<Busy>;

@@ -193,6 +193,7 @@ impl Functions {
                 .runner
                 .call::<(bool, Value)>((f, Value::Nil, Value::Nil, true));
             lua.remove_hook();
+            eng.hook = false;
             eng.set_mode.call::<()>(false)?;
             eng.ctx.raw_set("register_function", Value::Nil)?;
             eng.ctx.raw_set("raised", Value::Nil)?;
@@ -402,31 +403,26 @@ pub fn fcall(s: &mut Server, c: &mut Client, a: Args, now: i64, clock: &mut Inst
         return c.reply.error("ERR Failed creating the Lua state");
     }
     // The function is looked up again by key inside the run (the engine is taken out).
-    let libs = std::mem::take(&mut s.scripting.funcs.libs);
-    let func: Option<Function> = libs
+    let func = s
+        .scripting
+        .funcs
+        .libs
         .get(&lib)
         .and_then(|l| l.functions.get(&key))
-        .and_then(|f| {
-            s.scripting
-                .funcs
-                .engine
-                .as_ref()
-                .and_then(|e| e.lua.registry_value::<Function>(&f.key).ok())
-        });
-    s.scripting.funcs.libs = libs;
-    let Some(func) = func else {
+        .map(|f| f.key.id());
+    let Some(func) = func.filter(|_| s.scripting.funcs.engine.is_some()) else {
         return c.reply.error("ERR Function not found");
     };
     let spec = RunSpec {
-        name: fname,
+        name: &fname,
         flags,
         ro,
         eval_mode: false,
-        keys: a.iter().skip(3).take(nk).collect(),
-        args: a.iter().skip(3 + nk).collect(),
-        command: std::rc::Rc::new(a.to_vecs()),
+        keys: a.slice(3, 3 + nk),
+        args: a.slice(3 + nk, a.len()),
+        command: a,
     };
-    super::run_script(s, c, &spec, now, clock, move |_| Ok(func));
+    super::run_script(s, c, &spec, now, clock, super::RunTarget::Registry(func));
 }
 
 const FUNCTION_HELP: &[&str] = &[
@@ -628,8 +624,9 @@ fn stats(s: &mut Server, c: &mut Client) {
             r.bulk(b"name");
             r.bulk(run.name.as_bytes());
             r.bulk(b"command");
-            r.array(run.command.len());
-            for x in run.command.iter() {
+            let command = super::running_command();
+            r.array(command.len());
+            for x in command.iter() {
                 r.bulk(x);
             }
             r.bulk(b"duration_ms");

@@ -146,11 +146,17 @@ local function lock(t, index)
   protected[mt] = true
   setmetatable(t, mt)
   protected[t] = true
-  return hidden
+  return hidden, mt
+end
+-- A table whose missing keys are reads of nonexistent globals (an error, as in Redis).
+local function missing_is_error(t)
+  return setmetatable(t, {__index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end})
 end
 local raw_setmetatable, raw_rawset, raw_getmetatable = setmetatable, rawset, getmetatable
 local hidden_g
-local cur
+local g_mt
 local redis_hidden
 local function lock_all()
   for _, name in ipairs({'string', 'math', 'table', 'cjson', 'bit', 'coroutine', 'cmsgpack', 'struct'}) do
@@ -175,16 +181,10 @@ local function lock_all()
     end
     return m
   end)
-  hidden_g = lock(G, function(h)
-    cur = h
-    return function(_, k)
-      local v = cur[k]
-      if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-      end
-      return v
-    end
-  end)
+  -- Globals are found in the hidden table by Lua itself (an __index table, not a function),
+  -- so reading one costs two table lookups; only a miss calls a function.
+  hidden_g, g_mt = lock(G)
+  missing_is_error(hidden_g)
   hidden_g._G = G
 end
 local load_api
@@ -212,11 +212,11 @@ if with_fn_api then
       return v
     end
   end)
-  load_api = {redis = lr}
+  load_api = missing_is_error({redis = lr})
 end
 lock_all()
 local function set_mode(load)
-  if load then cur = load_api else cur = hidden_g end
+  if load then rawset(g_mt, '__index', load_api) else rawset(g_mt, '__index', hidden_g) end
 end
 return hidden_g, set_mode, redis_hidden
 "#;
@@ -236,6 +236,8 @@ pub struct Engine {
     pub redis_api: Table,
     /// The run-dependent callbacks (`call`, `pcall`, `setresp`, `set_repl`) are installed.
     pub callbacks: bool,
+    /// The busy-script count hook is installed (FUNCTION LOAD replaces it while it loads).
+    pub hook: bool,
 }
 
 const RUNNER: &str = r#"
@@ -343,6 +345,7 @@ pub fn new_engine(functions: bool) -> mlua::Result<Engine> {
         set_mode,
         redis_api,
         callbacks: false,
+        hook: false,
     })
 }
 
@@ -385,8 +388,20 @@ fn c_fmt(n: f64, fmt: &[u8]) -> String {
 /// left in the run context's `raised` field (mlua raises Rust errors as userdata).
 pub const RAISED: &str = "__redis_raised_error_table__";
 
+thread_local! {
+    /// The run context's `raised`/`killed` fields were set since the last `take_ctx_used`:
+    /// a run clears them only then.
+    static CTX_USED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether `raise` (or the busy hook) wrote the run context since the last call.
+pub fn take_ctx_used() -> bool {
+    CTX_USED.with(|u| u.replace(false))
+}
+
 /// Raises `t` as the error of a Rust callback (see `RAISED`).
 pub fn raise<T>(ctx: &Table, t: Table) -> mlua::Result<T> {
+    CTX_USED.with(|u| u.set(true));
     ctx.raw_set("raised", t)?;
     Err(mlua::Error::RuntimeError(RAISED.to_string()))
 }
@@ -786,4 +801,222 @@ pub fn call_args(args: &MultiValue) -> Result<cinnabar_resp::OwnedArgs, &'static
         }
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw stack conversions for `redis.call` (a C function: no mlua values, no allocation but Lua's).
+//
+// These push onto the Lua stack with the C API. They may be left by a Lua error (only "out of
+// memory" can happen here), which unwinds with longjmp: callers keep no value with a destructor
+// alive while they run.
+
+use mlua::ffi;
+
+/// Pushes `s` as a Lua string.
+///
+/// # Safety
+/// `l` is a live Lua state with a free stack slot.
+pub unsafe fn push_bytes(l: *mut ffi::lua_State, s: &[u8]) {
+    unsafe {
+        ffi::lua_pushlstring_(l, s.as_ptr() as *const std::ffi::c_char, s.len());
+    }
+}
+
+/// Splits an error as Redis's `luaPushErrorBuff` does: "-CODE msg" → (CODE, msg), anything else
+/// → (ERR, text); the message loses its leading and trailing CR/LF.
+fn error_parts(s: &[u8]) -> (&[u8], &[u8]) {
+    let (code, msg): (&[u8], &[u8]) = if let Some(rest) = s.strip_prefix(b"-") {
+        match rest.iter().position(|&b| b == b' ') {
+            Some(p) => (&rest[..p], &rest[p + 1..]),
+            None => (b"ERR", rest),
+        }
+    } else {
+        (b"ERR", s)
+    };
+    let start = msg
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(msg.len());
+    let end = msg
+        .iter()
+        .rposition(|&b| b != b'\r' && b != b'\n')
+        .map_or(start, |p| p + 1);
+    (code, &msg[start..end.max(start)])
+}
+
+/// Pushes Redis's error table `{err = "CODE msg"}` for `s` ("-CODE msg" or "msg"), with
+/// `ignore_error_stats_update = true` when the error was already counted.
+///
+/// # Safety
+/// `l` is a live Lua state with three free stack slots.
+pub unsafe fn push_error_table(l: *mut ffi::lua_State, s: &[u8], ignore_stats: bool) {
+    unsafe {
+        let (code, msg) = error_parts(s);
+        ffi::lua_createtable(l, 0, 2);
+        push_bytes(l, code);
+        push_bytes(l, b" ");
+        push_bytes(l, msg);
+        ffi::lua_concat(l, 3);
+        ffi::lua_setfield(l, -2, c"err".as_ptr());
+        if ignore_stats {
+            ffi::lua_pushboolean(l, 1);
+            ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+        }
+    }
+}
+
+/// Pushes the error table of an error reply whose text (after `-` or in a `!` blob) is `text`.
+unsafe fn push_reply_error(l: *mut ffi::lua_State, text: &[u8]) {
+    unsafe {
+        // "-" + text, without building it: the code is the first word, else ERR.
+        let (code, msg): (&[u8], &[u8]) = match text.iter().position(|&b| b == b' ') {
+            Some(p) => (&text[..p], &text[p + 1..]),
+            None => (b"ERR", text),
+        };
+        let (_, msg) = error_parts(msg);
+        ffi::lua_createtable(l, 0, 2);
+        push_bytes(l, code);
+        push_bytes(l, b" ");
+        push_bytes(l, msg);
+        ffi::lua_concat(l, 3);
+        ffi::lua_setfield(l, -2, c"err".as_ptr());
+        ffi::lua_pushboolean(l, 1);
+        ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+    }
+}
+
+/// Pushes a one-field table `{name = <string s>}`.
+unsafe fn push_field_table(l: *mut ffi::lua_State, name: &std::ffi::CStr, s: &[u8]) {
+    unsafe {
+        ffi::lua_createtable(l, 0, 1);
+        push_bytes(l, s);
+        ffi::lua_setfield(l, -2, name.as_ptr());
+    }
+}
+
+/// Parses one RESP reply (as the server encoded it for the script's client) and pushes it as a
+/// Lua value with Redis's conversion rules (the raw-stack twin of `resp_to_lua`). Returns the
+/// bytes consumed, or None (nothing pushed) when the reply is malformed or too deep.
+///
+/// # Safety
+/// `l` is a live Lua state.
+pub unsafe fn push_resp(l: *mut ffi::lua_State, b: &[u8]) -> Option<usize> {
+    unsafe {
+        if ffi::lua_checkstack(l, 6) == 0 {
+            return None;
+        }
+        let top = ffi::lua_gettop(l);
+        let r = push_resp_inner(l, b);
+        if r.is_none() {
+            ffi::lua_settop(l, top);
+        }
+        r
+    }
+}
+
+unsafe fn push_resp_inner(l: *mut ffi::lua_State, b: &[u8]) -> Option<usize> {
+    unsafe {
+        let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+        let t = *b.first()?;
+        let line = b.get(1..line_end)?;
+        let after = line_end + 2;
+        let num = |l: &[u8]| cinnabar_util::num::string2ll(l);
+        match t {
+            b'+' => push_field_table(l, c"ok", line),
+            b'-' => push_reply_error(l, line),
+            b':' => ffi::lua_pushnumber(l, num(line)? as f64),
+            b'$' | b'=' | b'!' => {
+                let n = num(line)?;
+                if n < 0 {
+                    ffi::lua_pushboolean(l, 0);
+                    return Some(after);
+                }
+                let n = usize::try_from(n).ok()?;
+                let body = b.get(after..after.checked_add(n)?)?;
+                if t == b'=' && body.len() >= 4 {
+                    ffi::lua_createtable(l, 0, 1);
+                    ffi::lua_createtable(l, 0, 2);
+                    push_bytes(l, &body[4..]);
+                    ffi::lua_setfield(l, -2, c"string".as_ptr());
+                    push_bytes(l, &body[..3]);
+                    ffi::lua_setfield(l, -2, c"format".as_ptr());
+                    ffi::lua_setfield(l, -2, c"verbatim_string".as_ptr());
+                } else if t == b'!' {
+                    push_reply_error(l, body);
+                } else {
+                    push_bytes(l, body);
+                }
+                return Some(after + n + 2);
+            }
+            b'*' | b'~' | b'%' | b'>' | b'|' => {
+                let n = num(line)?;
+                if n < 0 {
+                    ffi::lua_pushboolean(l, 0);
+                    return Some(after);
+                }
+                // Every element takes at least 3 bytes: a count beyond that is a bad reply.
+                if n as u64 > (b.len() as u64) / 3 + 1 {
+                    return None;
+                }
+                let n = n as usize;
+                let mut pos = after;
+                match t {
+                    b'%' | b'|' => {
+                        ffi::lua_createtable(l, 0, 1);
+                        ffi::lua_createtable(l, 0, n.min(1 << 16) as i32);
+                        for _ in 0..n {
+                            pos += push_resp(l, b.get(pos..)?)?;
+                            pos += push_resp(l, b.get(pos..)?)?;
+                            if ffi::lua_type(l, -2) == ffi::LUA_TNIL {
+                                ffi::lua_settop(l, -3);
+                            } else {
+                                ffi::lua_rawset(l, -3);
+                            }
+                        }
+                        if t == b'|' {
+                            // Attributes are skipped: the reply that follows is the value.
+                            ffi::lua_settop(l, -3);
+                            return Some(pos + push_resp(l, b.get(pos..)?)?);
+                        }
+                        ffi::lua_setfield(l, -2, c"map".as_ptr());
+                    }
+                    b'~' => {
+                        ffi::lua_createtable(l, 0, 1);
+                        ffi::lua_createtable(l, 0, n.min(1 << 16) as i32);
+                        for _ in 0..n {
+                            pos += push_resp(l, b.get(pos..)?)?;
+                            if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+                                ffi::lua_settop(l, -2);
+                            } else {
+                                ffi::lua_pushboolean(l, 1);
+                                ffi::lua_rawset(l, -3);
+                            }
+                        }
+                        ffi::lua_setfield(l, -2, c"set".as_ptr());
+                    }
+                    _ => {
+                        ffi::lua_createtable(l, n.min(1 << 16) as i32, 0);
+                        for i in 0..n {
+                            pos += push_resp(l, b.get(pos..)?)?;
+                            ffi::lua_rawseti_(l, -2, (i + 1) as std::ffi::c_int);
+                        }
+                    }
+                }
+                return Some(pos);
+            }
+            b'_' => ffi::lua_pushnil(l),
+            b'#' => ffi::lua_pushboolean(l, (line == b"t") as i32),
+            b',' => {
+                let d = cinnabar_util::num::strtod(line)
+                    .map(|(v, _, _)| v)
+                    .unwrap_or(0.0);
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_pushnumber(l, d);
+                ffi::lua_setfield(l, -2, c"double".as_ptr());
+            }
+            b'(' => push_field_table(l, c"big_number", line),
+            _ => return None,
+        }
+        Some(after)
+    }
 }

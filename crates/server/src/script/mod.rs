@@ -21,10 +21,13 @@ use crate::client::{Client, ClientHandle};
 use crate::server::Server;
 use cinnabar_commands::table::{self, flag, CmdStats, CommandSpec};
 use cinnabar_resp::{Args, OwnedArgs};
-use mlua::{Function, MultiValue, Value};
+use mlua::{ffi, Function, MultiValue, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Instant;
+
+/// The id of the client scripts run their commands with.
+pub const SCRIPT_CLIENT_ID: u64 = u64::MAX;
 
 /// Runs between explicit garbage-collection steps (and their size in KB).
 const GC_PERIOD: u32 = 50;
@@ -53,14 +56,26 @@ pub const FLAG_NAMES: &[(&str, u32)] = &[
 pub struct Script {
     pub body: Vec<u8>,
     pub flags: u32,
+    /// The compiled function in the EVAL Lua state's registry.
+    func: mlua::RegistryKey,
 }
 
 /// What is running now (FUNCTION STATS, SCRIPT KILL).
 pub struct Running {
     pub name: String,
-    pub command: std::rc::Rc<Vec<Vec<u8>>>,
     pub started: Instant,
     pub eval: bool,
+}
+
+/// The command (EVAL/FCALL and its arguments) of the script running now, as FUNCTION STATS
+/// shows it; empty outside a run.
+pub fn running_command() -> Vec<Vec<u8>> {
+    with_run(|st| {
+        st.try_borrow()
+            .map(|g| g.command.to_vecs())
+            .unwrap_or_default()
+    })
+    .unwrap_or_default()
 }
 
 /// The scripting state of the server.
@@ -80,9 +95,6 @@ pub struct Scripting {
     pub disable_deny_script: bool,
     /// Script runs since the last explicit garbage-collection step.
     gc_runs: u32,
-    /// The server's clients as the busy hook serves them, and the (count, connections
-    /// received, highest id) they were taken at: rebuilt only when clients came or went.
-    clients_cache: Option<(ClientsKey, ClientList)>,
 }
 
 impl Scripting {
@@ -349,20 +361,17 @@ fn create_script(s: &mut Server, c: &mut Client, body: &[u8]) -> Option<String> 
             return None;
         }
     };
-    if eng
-        .lua
-        .set_named_registry_value(&format!("f_{sha}"), f)
-        .is_err()
-    {
+    let Ok(func) = eng.lua.create_registry_value(f) else {
         c.reply.error("ERR Failed storing the script");
         return None;
-    }
+    };
     s.scripting.scripts_mem += sha.len() + body.len();
     s.scripting.scripts.insert(
         sha.clone(),
         Script {
             body: body.to_vec(),
             flags,
+            func,
         },
     );
     Some(sha)
@@ -403,12 +412,17 @@ fn eval(
     let Some(nk) = numkeys(c, a) else {
         return;
     };
-    let sha = if evalsha {
-        String::from_utf8_lossy(a.get(1)).to_ascii_lowercase()
+    // The SHA1 in lowercase hex: from the argument (no allocation) or computed.
+    let mut buf = [0u8; 40];
+    if evalsha {
+        buf.copy_from_slice(a.get(1));
+        buf.make_ascii_lowercase();
     } else {
-        cinnabar_util::sha1::hex(&cinnabar_util::sha1::sha1(a.get(1)))
-    };
-    if !s.scripting.scripts.contains_key(&sha) {
+        let hex = cinnabar_util::sha1::hex(&cinnabar_util::sha1::sha1(a.get(1)));
+        buf.copy_from_slice(hex.as_bytes());
+    }
+    let sha = std::str::from_utf8(&buf).unwrap_or("");
+    if !s.scripting.scripts.contains_key(sha) {
         if evalsha {
             return c
                 .reply
@@ -418,34 +432,43 @@ fn eval(
             return;
         }
     }
-    let flags = s.scripting.scripts.get(&sha).map_or(0, |x| x.flags);
-    let key = format!("f_{sha}");
+    let Some((flags, func)) = s.scripting.scripts.get(sha).map(|x| (x.flags, x.func.id())) else {
+        return c
+            .reply
+            .error("NOSCRIPT No matching script. Please use EVAL.");
+    };
     let run = RunSpec {
         name: sha,
         flags,
         ro,
         eval_mode: true,
-        keys: a.iter().skip(3).take(nk).collect(),
-        args: a.iter().skip(3 + nk).collect(),
-        command: std::rc::Rc::new(a.to_vecs()),
+        keys: a.slice(3, 3 + nk),
+        args: a.slice(3 + nk, a.len()),
+        command: a,
     };
-    run_script(s, c, &run, now, clock, |lua| {
-        lua.named_registry_value::<Function>(&key)
-    });
+    run_script(s, c, &run, now, clock, RunTarget::Registry(func));
+}
+
+/// The Lua function a run calls.
+pub enum RunTarget {
+    /// A function kept in the Lua registry under this reference (EVAL's scripts).
+    Registry(std::ffi::c_int),
+    Func(Function),
 }
 
 /// One invocation of a script or function.
 pub struct RunSpec<'a> {
     /// The SHA1 (EVAL) or function name, as errors name it.
-    pub name: String,
+    pub name: &'a str,
     pub flags: u32,
     /// EVAL_RO / EVALSHA_RO / FCALL_RO.
     pub ro: bool,
     /// EVAL (KEYS and ARGV globals) rather than FCALL (two arguments).
     pub eval_mode: bool,
-    pub keys: Vec<&'a [u8]>,
-    pub args: Vec<&'a [u8]>,
-    pub command: std::rc::Rc<Vec<Vec<u8>>>,
+    pub keys: Args<'a>,
+    pub args: Args<'a>,
+    /// The whole command (EVAL/FCALL and its arguments).
+    pub command: Args<'a>,
 }
 
 /// Redis's `scriptPrepareForRun` checks; replies the error and returns false when the script
@@ -540,7 +563,9 @@ struct RunState<'a> {
     caller_is_master: bool,
     /// REPL_* flags (redis.set_repl).
     repl: u8,
-    busy: Option<std::rc::Rc<busy::Busy>>,
+    busy: Option<busy::Busy<'a>>,
+    /// The EVAL/FCALL command running the script.
+    command: Args<'a>,
 }
 
 /// Runs one command from a script (Redis's `scriptCall`): Ok(reply bytes) or Err(message for
@@ -674,7 +699,7 @@ fn reap_closed_replicas(s: &mut Server) {
 fn script_client(s: &mut Server) -> Client {
     s.scripting.sc.take().unwrap_or_else(|| {
         let h = std::rc::Rc::new(ClientHandle::new(
-            u64::MAX,
+            SCRIPT_CLIENT_ID,
             -1,
             String::new(),
             String::new(),
@@ -683,28 +708,6 @@ fn script_client(s: &mut Server) -> Client {
         ));
         Client::new(h, true)
     })
-}
-
-/// (client count, connections received, highest client id): changes when clients come or go.
-type ClientsKey = (usize, u64, u64);
-/// The server's client handles, shared with a busy-script hook.
-type ClientList = std::rc::Rc<Vec<std::rc::Rc<ClientHandle>>>;
-
-/// The clients a busy script serves (see `Scripting::clients_cache`).
-fn client_list(s: &mut Server) -> ClientList {
-    let key = (
-        s.clients.len(),
-        s.stats.total_connections_received,
-        s.clients.keys().next_back().copied().unwrap_or(0),
-    );
-    if let Some((k, v)) = &s.scripting.clients_cache {
-        if *k == key {
-            return v.clone();
-        }
-    }
-    let v = std::rc::Rc::new(s.clients.values().cloned().collect::<Vec<_>>());
-    s.scripting.clients_cache = Some((key, v.clone()));
-    v
 }
 
 thread_local! {
@@ -744,57 +747,163 @@ fn with_run<R>(f: impl for<'x, 'y> FnOnce(&'x RefCell<RunState<'y>>) -> R) -> Op
     Some(f(st))
 }
 
-/// `redis.call` / `redis.pcall` of the current run: (reply as a Lua value, is an error).
-fn do_call(lua: &mlua::Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
-    let argv = match lua::call_args(&args) {
-        Ok(a) => a,
-        Err(m) => return Ok((Value::Table(lua::error_table(lua, m.as_bytes())?), true)),
-    };
-    let res = with_run(|st| {
-        let mut g = st.borrow_mut();
-        script_call(&mut g, &argv)
-    })
-    .unwrap_or_else(|| {
-        Err("redis.call/pcall can only be called inside a script invocation".into())
-    });
-    match res {
-        Err(m) => {
-            let t = lua::error_table(lua, m.as_bytes())?;
-            t.raw_set("ignore_error_stats_update", true)?;
-            Ok((Value::Table(t), true))
+/// `redis.call`'s scratch space: the arguments and the reply, reused from call to call.
+#[derive(Default)]
+struct CallScratch {
+    args: OwnedArgs,
+    reply: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::UnsafeCell<CallScratch> =
+        std::cell::UnsafeCell::new(CallScratch::default());
+}
+
+/// How a `redis.call` went, for the half that pushes its result.
+#[derive(Clone, Copy)]
+enum CallOutcome {
+    /// The scratch reply holds the command's RESP reply.
+    Reply,
+    /// The scratch reply holds an error raised without a reply (`ignore_stats`: the error
+    /// was already counted).
+    Failed { ignore_stats: bool },
+}
+
+/// The Rust half of `redis.call`/`redis.pcall`: reads the arguments off the Lua stack and runs
+/// the command. Everything it creates is dropped before it returns (the push that follows may
+/// leave by longjmp).
+///
+/// # Safety
+/// `l` is the Lua state calling; `sc` is not aliased during the call.
+unsafe fn call_prepare(l: *mut ffi::lua_State, sc: &mut CallScratch) -> CallOutcome {
+    unsafe {
+        fn fail(sc: &mut CallScratch, m: &str, ignore_stats: bool) -> CallOutcome {
+            sc.reply.clear();
+            sc.reply.extend_from_slice(m.as_bytes());
+            CallOutcome::Failed { ignore_stats }
         }
-        Ok(mut bytes) => {
-            let is_err = matches!(bytes.first(), Some(b'-') | Some(b'!'));
-            let (v, _) = lua::resp_to_lua(lua, &bytes)?;
-            // The reply buffer goes back to the script client for its next command.
-            bytes.clear();
-            with_run(|st| {
-                let mut g = st.borrow_mut();
-                if g.sc.reply.out.capacity() < bytes.capacity() {
-                    g.sc.reply.out = bytes;
+        sc.args.clear();
+        let n = ffi::lua_gettop(l);
+        if n == 0 {
+            return fail(
+                sc,
+                "Please specify at least one argument for this redis lib call",
+                false,
+            );
+        }
+        for i in 1..=n {
+            match ffi::lua_type(l, i) {
+                ffi::LUA_TSTRING => {
+                    let mut len = 0usize;
+                    let p = ffi::lua_tolstring(l, i, &mut len);
+                    sc.args
+                        .push(std::slice::from_raw_parts(p as *const u8, len));
                 }
-            });
-            Ok((v, is_err))
+                // As Redis: "%.17g" (Lua's own conversion loses precision).
+                ffi::LUA_TNUMBER => sc.args.push(&lua::number_arg(ffi::lua_tonumber(l, i))),
+                _ => {
+                    return fail(
+                        sc,
+                        "Lua redis lib command arguments must be strings or integers",
+                        false,
+                    )
+                }
+            }
+        }
+        let res = with_run(|st| {
+            let mut g = st.borrow_mut();
+            let mut bytes = script_call(&mut g, &sc.args)?;
+            // The reply moves to the scratch; the scratch's old buffer goes back to the script
+            // client for its next command.
+            std::mem::swap(&mut sc.reply, &mut bytes);
+            bytes.clear();
+            if g.sc.reply.out.capacity() < bytes.capacity() {
+                g.sc.reply.out = bytes;
+            }
+            Ok::<(), String>(())
+        });
+        match res {
+            Some(Ok(())) => CallOutcome::Reply,
+            Some(Err(m)) => fail(sc, &m, true),
+            None => fail(
+                sc,
+                "redis.call/pcall can only be called inside a script invocation",
+                true,
+            ),
         }
     }
+}
+
+/// `redis.call` and `redis.pcall` as C functions (Redis's `luaRedisGenericCommand`): the
+/// arguments are read off the stack and the reply pushed onto it with the C API, with no
+/// intermediate values. Only plain data lives in this frame while Lua may raise.
+///
+/// # Safety
+/// Called by Lua as a C function.
+unsafe fn redis_call(l: *mut ffi::lua_State, raise: bool) -> std::ffi::c_int {
+    unsafe {
+        let sc: *mut CallScratch = SCRATCH.with(|s| s.get());
+        let outcome = call_prepare(l, &mut *sc);
+        ffi::lua_settop(l, 0);
+        let bytes: &[u8] = &(*sc).reply;
+        let is_err = match outcome {
+            CallOutcome::Failed { ignore_stats } => {
+                lua::push_error_table(l, bytes, ignore_stats);
+                true
+            }
+            CallOutcome::Reply => {
+                if lua::push_resp(l, bytes).is_none() {
+                    lua::push_error_table(l, b"bad reply", true);
+                }
+                matches!(bytes.first(), Some(b'-') | Some(b'!'))
+            }
+        };
+        if is_err && raise {
+            ffi::lua_error(l);
+        }
+        1
+    }
+}
+
+unsafe extern "C-unwind" fn lua_redis_call(l: *mut ffi::lua_State) -> std::ffi::c_int {
+    unsafe { redis_call(l, true) }
+}
+
+unsafe extern "C-unwind" fn lua_redis_pcall(l: *mut ffi::lua_State) -> std::ffi::c_int {
+    unsafe { redis_call(l, false) }
+}
+
+/// Installs a Lua state's count hook (once): every 100,000 instructions it lets a run past
+/// `busy-reply-threshold` serve the other clients (see `busy`), and stops a killed one.
+fn install_hook(engine: &lua::Engine) {
+    let ctx = engine.ctx.clone();
+    engine.lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(100_000),
+        move |lua, _| {
+            let killed = with_run(|st| {
+                let g = st.try_borrow().ok()?;
+                let b = g.busy.as_ref()?;
+                Some(b.tick(g.s.clients.values()))
+            })
+            .flatten()
+            .unwrap_or(false);
+            if killed {
+                let t = lua::error_table(lua, b"Script killed by user with SCRIPT KILL...")?;
+                ctx.raw_set("killed", true)?;
+                return lua::raise(&ctx, t);
+            }
+            Ok(mlua::VmState::Continue)
+        },
+    );
 }
 
 /// Creates the run-dependent `redis.*` callbacks of a Lua state (once).
 fn install_callbacks(engine: &lua::Engine) -> mlua::Result<()> {
     let lua = &engine.lua;
     let api = &engine.redis_api;
-    let ctx = engine.ctx.clone();
-    api.raw_set(
-        "call",
-        lua.create_function(move |lua, args: MultiValue| match do_call(lua, args)? {
-            (Value::Table(t), true) => lua::raise(&ctx, t),
-            (v, _) => Ok(v),
-        })?,
-    )?;
-    api.raw_set(
-        "pcall",
-        lua.create_function(|lua, args: MultiValue| Ok(do_call(lua, args)?.0))?,
-    )?;
+    // SAFETY: both follow the C function protocol (see `redis_call`).
+    api.raw_set("call", unsafe { lua.create_c_function(lua_redis_call)? })?;
+    api.raw_set("pcall", unsafe { lua.create_c_function(lua_redis_pcall)? })?;
     let ctx = engine.ctx.clone();
     api.raw_set(
         "setresp",
@@ -846,16 +955,14 @@ fn install_callbacks(engine: &lua::Engine) -> mlua::Result<()> {
 
 /// Runs a script or function: the checks, the Lua call with the run's callbacks installed,
 /// the reply.
-pub fn run_script<F>(
+pub fn run_script(
     s: &mut Server,
     c: &mut Client,
     spec: &RunSpec,
     now: i64,
     clock: &mut Instant,
-    get: F,
-) where
-    F: FnOnce(&mlua::Lua) -> mlua::Result<Function>,
-{
+    target: RunTarget,
+) {
     if !prepare_checks(s, c, spec.flags, spec.ro) {
         return;
     }
@@ -878,44 +985,27 @@ pub fn run_script<F>(
     let read_only = spec.ro || (!compat && spec.flags & sflag::NO_WRITES != 0);
     let allow_oom = !compat && spec.flags & sflag::ALLOW_OOM != 0;
     s.scripting.running = Some(Running {
-        name: spec.name.clone(),
-        command: spec.command.clone(),
+        name: spec.name.to_string(),
         started: Instant::now(),
         eval: spec.eval_mode,
     });
     let caller_is_master = c.is_master;
     let threshold = s.settings.busy_reply_threshold;
-    let busy = (threshold > 0).then(|| {
-        let caller = c.handle.id;
-        std::rc::Rc::new(busy::Busy {
-            started: Instant::now(),
-            threshold_ms: threshold,
-            eval: spec.eval_mode,
-            name: spec.name.clone(),
-            command: spec.command.clone(),
-            clients: client_list(s),
-            caller,
-            killed: std::cell::Cell::new(false),
-            write_dirty: std::cell::Cell::new(false),
-            timed_out: std::cell::Cell::new(false),
-            libraries: s.scripting.funcs.libs.len(),
-            functions: s.scripting.funcs.count(),
-        })
+    let busy = (threshold > 0).then(|| busy::Busy {
+        started: Instant::now(),
+        threshold_ms: threshold,
+        eval: spec.eval_mode,
+        name: spec.name,
+        caller: c.handle.id,
+        killed: std::cell::Cell::new(false),
+        write_dirty: std::cell::Cell::new(false),
+        timed_out: std::cell::Cell::new(false),
+        libraries: s.scripting.funcs.libs.len(),
+        functions: s.scripting.funcs.count(),
     });
-    if let Some(b) = &busy {
-        let b = b.clone();
-        let ctx = engine.ctx.clone();
-        engine.lua.set_hook(
-            mlua::HookTriggers::new().every_nth_instruction(100_000),
-            move |lua, _| {
-                if b.tick() {
-                    let t = lua::error_table(lua, b"Script killed by user with SCRIPT KILL...")?;
-                    ctx.raw_set("killed", true)?;
-                    return lua::raise(&ctx, t);
-                }
-                Ok(mlua::VmState::Continue)
-            },
-        );
+    if !engine.hook {
+        install_hook(&engine);
+        engine.hook = true;
     }
     {
         let st = RefCell::new(RunState {
@@ -928,7 +1018,8 @@ pub fn run_script<F>(
             write_dirty: false,
             caller_is_master,
             repl: 3,
-            busy: busy.clone(),
+            busy,
+            command: spec.command,
         });
         let lua = &engine.lua;
         if !engine.callbacks {
@@ -939,27 +1030,48 @@ pub fn run_script<F>(
         }
         let r = (|| -> mlua::Result<bool> {
             let ctx = &engine.ctx;
-            let keys = lua.create_table()?;
-            for (i, k) in spec.keys.iter().enumerate() {
-                keys.raw_set(i + 1, lua.create_string(k)?)?;
-            }
-            let argv = lua.create_table()?;
-            for (i, k) in spec.args.iter().enumerate() {
-                argv.raw_set(i + 1, lua.create_string(k)?)?;
-            }
-            if spec.eval_mode {
-                engine.hidden_globals.raw_set("KEYS", keys.clone())?;
-                engine.hidden_globals.raw_set("ARGV", argv.clone())?;
-            }
-            let f = get(lua)?;
+            let (func, reg) = match target {
+                RunTarget::Registry(id) => (None, Some(id)),
+                RunTarget::Func(f) => (Some(f), None),
+            };
+            let eval_mode = spec.eval_mode;
+            let (keys, args) = (spec.keys, spec.args);
             // The callbacks reach this run's state through CURRENT_RUN while the script runs,
             // and only then: a metamethod run by the reply conversion cannot call Redis.
             let guard = RunGuard::enter(&st);
-            let res: mlua::Result<(bool, Value)> =
-                engine.runner.call((f, keys, argv, spec.eval_mode));
+            // KEYS and ARGV are built and the runner called with the C API: the stack holds
+            // runner, function (or nil: taken from the registry), hidden globals.
+            // SAFETY: only plain values live in the closure while Lua may raise; the stack
+            // discipline is checked by the counts below.
+            let res: mlua::Result<(bool, Value)> = unsafe {
+                lua.exec_raw((&engine.runner, func, &engine.hidden_globals), |l| {
+                    if let Some(reg) = reg {
+                        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, reg);
+                        ffi::lua_replace(l, 2);
+                    }
+                    for list in [keys, args] {
+                        ffi::lua_createtable(l, list.len().min(1 << 20) as i32, 0);
+                        for (i, k) in list.iter().enumerate() {
+                            lua::push_bytes(l, k);
+                            ffi::lua_rawseti_(l, -2, (i + 1) as std::ffi::c_int);
+                        }
+                    }
+                    if eval_mode {
+                        ffi::lua_pushvalue(l, 4);
+                        ffi::lua_setfield(l, 3, c"KEYS".as_ptr());
+                        ffi::lua_pushvalue(l, 5);
+                        ffi::lua_setfield(l, 3, c"ARGV".as_ptr());
+                    }
+                    ffi::lua_remove(l, 3);
+                    ffi::lua_pushboolean(l, eval_mode as i32);
+                    ffi::lua_call(l, 4, 2);
+                })
+            };
             drop(guard);
-            ctx.raw_set("raised", Value::Nil)?;
-            ctx.raw_set("killed", Value::Nil)?;
+            if lua::take_ctx_used() {
+                ctx.raw_set("raised", Value::Nil)?;
+                ctx.raw_set("killed", Value::Nil)?;
+            }
             let (ok, v) = res?;
             let resp3 = st.borrow().sc.reply.resp3;
             if ok {
@@ -1010,9 +1122,6 @@ pub fn run_script<F>(
             )),
         }
     };
-    if busy.is_some() {
-        engine.lua.remove_hook();
-    }
     let s_ref = s;
     // Besides Lua's own incremental collector, a collection step of 50 KB every 50 runs (as
     // Redis does) keeps a state that allocates little from growing between cycles.
