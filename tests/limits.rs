@@ -6,9 +6,11 @@
 //!   a script that wrote cannot be killed (UNKILLABLE) and SHUTDOWN NOSAVE ends it;
 //! - `maxmemory`: noeviction refuses writes with -OOM (reads and DEL go on), allkeys-lru
 //!   evicts the idle keys and keeps the recently used ones, evictions reach a replica as DELs.
+//! - 1,000 connections that each announce `*1048576` arguments and then send nothing keep the
+//!   server's memory bounded, and another client is served meanwhile.
 #![allow(clippy::unwrap_used)]
 
-use cinnabar_testkit::{cinnabar_bin, have_redis, redis_bin, Conn, Server};
+use cinnabar_testkit::{cinnabar_bin, have_redis, raise_nofile_limit, redis_bin, Conn, Server};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -302,5 +304,68 @@ fn pipeline_before_reading(bin: &Path) {
 fn a_pipeline_written_before_reading_does_not_deadlock() {
     for bin in servers() {
         pipeline_before_reading(&bin);
+    }
+}
+
+/// 1,000 connections each send `*1048576\r\n` (a million arguments announced) and then
+/// nothing: the server must not allocate for what was only announced (Redis caps the first
+/// argument array at 1024 entries), so its memory stays bounded and other clients are served.
+fn announced_multibulks(bin: &Path) {
+    let limit = raise_nofile_limit();
+    assert!(
+        limit >= 1100,
+        "this test needs 1,100 open files, the limit is {limit}"
+    );
+    let srv = Server::start(bin, &["--maxclients", "2000"]);
+    let mut other = srv.conn();
+    assert_eq!(s(&mut other, &["SET", "k", "v"]), "OK");
+    let used = |c: &mut Conn| -> u64 {
+        c.info_field("used_memory")
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    };
+    let before = srv.rss_bytes().unwrap();
+    let used_before = used(&mut other);
+    let mut conns = Vec::new();
+    for _ in 0..1000 {
+        let mut c = srv.conn();
+        c.send_raw(b"*1048576\r\n");
+        conns.push(c);
+    }
+    // Served while the 1,000 wait for their arguments.
+    let t = Instant::now();
+    assert_eq!(s(&mut other, &["GET", "k"]), "v");
+    assert_eq!(int(&mut other, &["INCR", "n"]), 1);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let clients: i64 = other
+        .info_field("connected_clients")
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(clients >= 1001, "connected_clients {clients}");
+    let after = srv.rss_bytes().unwrap();
+    let grown = after.saturating_sub(before);
+    // What the allocator handed out (untouched pages would not show in RSS).
+    let used_grown = used(&mut other).saturating_sub(used_before);
+    assert!(
+        used_grown < 64 * 1024 * 1000,
+        "used_memory grew by {used_grown} bytes"
+    );
+    eprintln!(
+        "{}: RSS {} KB -> {} KB for 1,000 announced multibulks",
+        bin.display(),
+        before / 1024,
+        after / 1024
+    );
+    // A million pointers per connection would be 8 GB; allow 64 KB per connection.
+    assert!(grown < 64 * 1024 * 1000, "RSS grew by {grown} bytes");
+    drop(conns);
+    assert_eq!(s(&mut other, &["PING"]), "PONG");
+    srv.assert_alive();
+}
+
+#[test]
+fn announced_multibulks_keep_memory_bounded() {
+    for bin in servers() {
+        announced_multibulks(&bin);
     }
 }

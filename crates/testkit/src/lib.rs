@@ -18,5 +18,6 @@ pub use resp::{
     encode_command, escape, frame_len, normalized_reply, parse_reply, split_args, FrameError, Reply,
 };
 pub use server::{
-    cinnabar_bin, free_port, have_redis, loud_note, redis_bin, workspace_root, Server, TempDir,
+    cinnabar_bin, free_port, have_redis, loud_note, raise_nofile_limit, redis_bin, workspace_root,
+    Server, TempDir,
 };

@@ -125,6 +125,31 @@ impl Drop for TempDir {
     }
 }
 
+/// Raises this process's soft limit of open files to its hard limit (tests that open many
+/// connections); returns the soft limit in force afterwards.
+pub fn raise_nofile_limit() -> u64 {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit write/read the struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
+            return 0;
+        }
+        if rl.rlim_cur < rl.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: rl.rlim_max,
+                rlim_max: rl.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                rl.rlim_cur = rl.rlim_max;
+            }
+        }
+    }
+    rl.rlim_cur
+}
+
 /// A running server process owned by a test.
 pub struct Server {
     child: Mutex<Child>,
