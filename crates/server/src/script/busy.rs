@@ -101,9 +101,16 @@ impl Busy<'_> {
         };
         while used < buf.len() {
             match parser.parse(&buf[used..], limits) {
-                Ok(Some((consumed, _))) => {
-                    let base = &buf[used..];
-                    let args: Vec<&[u8]> = parser.spans.iter().map(|&(a, b)| &base[a..b]).collect();
+                Ok(Some((consumed, src))) => {
+                    let base: &[u8] = match src {
+                        cinnabar_resp::parse::Source::Buffer => &buf[used..],
+                        cinnabar_resp::parse::Source::Inline => &parser.inline_buf,
+                    };
+                    let args: Vec<&[u8]> = parser
+                        .spans
+                        .iter()
+                        .map(|&(a, b)| base.get(a..b).unwrap_or(&[]))
+                        .collect();
                     used += consumed;
                     if !args.is_empty() {
                         self.answer(h, &args, &mut reply);
