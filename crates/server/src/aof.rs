@@ -43,6 +43,8 @@ use std::time::Instant;
 pub struct Aof {
     /// AOF_ON: commands are appended to the current incr file.
     pub on: bool,
+    /// The AOF is being replayed (startup, DEBUG LOADAOF): a busy script answers LOADING.
+    pub replaying: bool,
     /// AOF_WAIT_REWRITE: turned on at runtime, waiting for the first rewrite to complete.
     pub wait_rewrite: bool,
     pub manifest: Manifest,
@@ -736,7 +738,10 @@ pub fn debug_loadaof(s: &mut Server) -> Result<(), String> {
     }
     load_manifest_from_disk(s)?;
     del_history_files(s);
-    load_append_only_files(s)?;
+    s.aof.replaying = true;
+    let loaded = load_append_only_files(s);
+    s.aof.replaying = false;
+    loaded?;
     warning!("Append Only File loaded by DEBUG LOADAOF");
     Ok(())
 }

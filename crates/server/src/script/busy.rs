@@ -26,6 +26,9 @@ pub struct Busy<'a> {
     pub timed_out: Cell<bool>,
     pub libraries: usize,
     pub functions: usize,
+    /// The script runs while the server loads (an AOF replaying EVAL): other clients get
+    /// LOADING first, as Redis's processCommand checks loading before busy scripts.
+    pub loading: bool,
 }
 
 const EVAL_BUSY: &str =
@@ -149,6 +152,9 @@ impl Busy<'_> {
             }
         }
         let name = cmd.map(|c| c.fullname.as_str()).unwrap_or("");
+        if self.loading && cmd.is_some_and(|c| !c.has(flag::LOADING)) {
+            return r.error("LOADING Redis is loading the dataset in memory");
+        }
         match name {
             "script|kill" | "function|kill" => {
                 let is_eval_kill = name == "script|kill";

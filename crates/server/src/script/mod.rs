@@ -1002,6 +1002,7 @@ pub fn run_script(
         timed_out: std::cell::Cell::new(false),
         libraries: s.scripting.funcs.libs.len(),
         functions: s.scripting.funcs.count(),
+        loading: s.loading.is_some() || s.aof.replaying,
     });
     if !engine.hook {
         install_hook(&engine);
