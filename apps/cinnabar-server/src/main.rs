@@ -12,7 +12,10 @@ fn main() {
     let info_only = argv
         .get(1)
         .is_some_and(|a| matches!(a.as_str(), "-v" | "--version" | "-h" | "--help"));
-    let code = if !info_only && cinnabar_sentinel::is_sentinel_invocation(&argv) {
+    let code = if argv.get(1).map(String::as_str) == Some(cinnabar_server_core::persist::WRITER_ARG)
+    {
+        cinnabar_server_core::persist::writer_child_main(&argv[2..])
+    } else if !info_only && cinnabar_sentinel::is_sentinel_invocation(&argv) {
         cinnabar_sentinel::main_entry(argv)
     } else {
         cinnabar_server_core::main_entry(argv)

@@ -490,7 +490,11 @@ fn start_rewrite(s: &mut Server) -> Result<(), ()> {
     s.aof.rewrite_started = Some(Instant::now());
     notice!(
         "Background append only file rewriting started by pid {}",
-        std::process::id()
+        s.persist
+            .bgsave
+            .as_ref()
+            .and_then(|b| b.child.as_ref())
+            .map_or(0, |c| c.0)
     );
     Ok(())
 }

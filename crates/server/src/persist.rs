@@ -88,13 +88,15 @@ impl Default for Persist {
 /// A background save in progress.
 pub struct Bgsave {
     pub kind: JobKind,
-    /// The temp file an AOF rewrite writes.
+    /// The temp file the job writes (BGSAVE, AOF rewrite).
     pub tmp: Option<PathBuf>,
     pub started: Instant,
     pub keys_total: u64,
     pub keys_done: Rc<Cell<u64>>,
     pub cancel: Rc<Cell<bool>>,
     pub dirty_before: u64,
+    /// The writer child process (pid, exit status), for jobs written by one.
+    pub child: Option<(libc::pid_t, std::sync::Arc<ChildExit>)>,
 }
 
 /// What a snapshot is encoded as.
@@ -481,40 +483,6 @@ impl Out for RdbFile {
     }
 }
 
-/// An AOF rewrite's temp base file: written, checksummed when it is an RDB, fsynced; the
-/// engine renames it into place.
-struct AofTemp {
-    out: BufWriter<File>,
-    path: PathBuf,
-    rdb: bool,
-}
-
-impl Out for AofTemp {
-    fn write(&mut self, b: &[u8]) -> io::Result<()> {
-        self.out.write_all(b)
-    }
-
-    fn finish(mut self: Box<Self>, crc: u64) -> io::Result<()> {
-        let r = (|| {
-            if self.rdb {
-                self.out.write_all(&crc.to_le_bytes())?;
-            }
-            self.out.flush()?;
-            self.out.get_ref().sync_all()
-        })();
-        if r.is_err() {
-            let _ = std::fs::remove_file(&self.path);
-        }
-        r
-    }
-
-    fn discard(self: Box<Self>) {
-        let p = self.path.clone();
-        drop(self);
-        let _ = std::fs::remove_file(p);
-    }
-}
-
 /// A foreground snapshot of the whole dataset into `path` (fsynced), as an RDB (an AOF base
 /// with the preamble) or as commands.
 pub fn write_snapshot_file(s: &mut Server, path: &Path, rdb: bool) -> io::Result<()> {
@@ -570,12 +538,12 @@ fn run_foreground(
 
 /// Starts the snapshot of an AOF rewrite into `tmp` (RDB preamble or commands).
 pub fn start_aof_rewrite(s: &mut Server, tmp: &Path, preamble: bool) -> io::Result<()> {
-    let f = File::create(tmp)?;
-    let out = AofTemp {
-        out: BufWriter::with_capacity(64 * 1024, f),
-        path: tmp.to_path_buf(),
-        rdb: preamble,
-    };
+    // Opened here first (errors at once), then written by the writer child.
+    drop(File::create(tmp)?);
+    let out = ChildFile::spawn(tmp.to_path_buf(), None, preamble).inspect_err(|_| {
+        let _ = std::fs::remove_file(tmp);
+    })?;
+    let child = (out.pid, out.exit.clone());
     let (dtx, drx) = tokio::sync::oneshot::channel();
     let tx = spawn_writer(Box::new(out), s.settings.rdbchecksum, dtx);
     let format = if preamble {
@@ -586,8 +554,211 @@ pub fn start_aof_rewrite(s: &mut Server, tmp: &Path, preamble: bool) -> io::Resu
     start_job_as(s, JobKind::AofRewrite, tx, drx, format);
     if let Some(b) = s.persist.bgsave.as_mut() {
         b.tmp = Some(tmp.to_path_buf());
+        b.child = Some(child.clone());
     }
     Ok(())
+}
+
+/// The first argument that makes `cinnabar-server` a snapshot file writer (see `ChildFile`).
+pub const WRITER_ARG: &str = "--cinnabar-snapshot-writer";
+
+/// The writer child's whole life: copies its stdin into the file named by its argument,
+/// fsyncs it and exits 0; any error exits 1 (the parent then fails the job and removes the
+/// file). It dies with the server.
+pub fn writer_child_main(args: &[String]) -> i32 {
+    // SAFETY: prctl with an integer signal; no memory is involved.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+    }
+    let Some(path) = args.first() else {
+        return 1;
+    };
+    let r = (|| -> io::Result<()> {
+        let mut f = File::create(path)?;
+        io::copy(&mut io::stdin().lock(), &mut f)?;
+        f.sync_all()
+    })();
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("snapshot writer: {path}: {e}");
+            1
+        }
+    }
+}
+
+/// How the writer child ended, shared by the job's thread and the cron (whichever reaps it
+/// first records the status): None while it runs.
+#[derive(Default)]
+pub struct ChildExit {
+    status: std::sync::Mutex<Option<libc::c_int>>,
+}
+
+impl ChildExit {
+    /// Reaps `pid` if it has ended (never blocks) and returns its wait status.
+    pub fn poll(&self, pid: libc::pid_t) -> Option<libc::c_int> {
+        let mut g = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if g.is_none() {
+            let mut st: libc::c_int = 0;
+            // SAFETY: waitpid on our own child with a status out-parameter we own.
+            let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) };
+            if r == pid {
+                *g = Some(st);
+            } else if r < 0 {
+                // Already reaped elsewhere or gone: treat as a failure.
+                *g = Some(libc::SIGKILL);
+            }
+        }
+        *g
+    }
+}
+
+/// A wait status as Redis's logs word it.
+pub fn describe_exit(st: libc::c_int) -> Option<String> {
+    if libc::WIFSIGNALED(st) {
+        Some(format!("terminated by signal {}", libc::WTERMSIG(st)))
+    } else if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) != 0 {
+        Some(format!("exited with code {}", libc::WEXITSTATUS(st)))
+    } else {
+        None
+    }
+}
+
+/// A background snapshot's file, written by a child process (`cinnabar-server
+/// --cinnabar-snapshot-writer <tmp>`) fed through a pipe, as Redis's fork child writes it: the
+/// job shows as a child process (`pgrep -P`), and killing it fails the job (the cron notices,
+/// see `watch_child`). Then the rename into place (RDB) and the directory fsync.
+struct ChildFile {
+    pid: libc::pid_t,
+    exit: std::sync::Arc<ChildExit>,
+    stdin: Option<BufWriter<std::process::ChildStdin>>,
+    tmp: PathBuf,
+    dest: Option<PathBuf>,
+    write_crc: bool,
+}
+
+impl ChildFile {
+    fn spawn(tmp: PathBuf, dest: Option<PathBuf>, write_crc: bool) -> io::Result<ChildFile> {
+        let exe = std::env::current_exe()?;
+        let mut child = std::process::Command::new(exe)
+            .arg(WRITER_ARG)
+            .arg(&tmp)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        let stdin = child
+            .stdin
+            .take()
+            .map(|s| BufWriter::with_capacity(64 * 1024, s));
+        let pid = child.id() as libc::pid_t;
+        // Reaped with waitpid through `ChildExit`, never through `child`.
+        drop(child);
+        Ok(ChildFile {
+            pid,
+            exit: Default::default(),
+            stdin,
+            tmp,
+            dest,
+            write_crc,
+        })
+    }
+
+    /// Waits for the child to end and returns its status.
+    fn wait(&self) -> libc::c_int {
+        loop {
+            if let Some(st) = self.exit.poll(self.pid) {
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+impl Out for ChildFile {
+    fn write(&mut self, b: &[u8]) -> io::Result<()> {
+        match self.stdin.as_mut() {
+            Some(w) => w.write_all(b),
+            None => Err(io::Error::other("no writer")),
+        }
+    }
+
+    fn finish(mut self: Box<Self>, crc: u64) -> io::Result<()> {
+        let r = (|| {
+            let mut w = self
+                .stdin
+                .take()
+                .ok_or_else(|| io::Error::other("no writer"))?;
+            if self.write_crc {
+                w.write_all(&crc.to_le_bytes())?;
+            }
+            w.flush()?;
+            drop(w);
+            if let Some(e) = describe_exit(self.wait()) {
+                return Err(io::Error::other(format!("snapshot writer {e}")));
+            }
+            if let Some(dest) = &self.dest {
+                std::fs::rename(&self.tmp, dest)?;
+                fsync_dir(dest);
+            }
+            Ok(())
+        })();
+        if r.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        r
+    }
+
+    fn discard(mut self: Box<Self>) {
+        self.stdin = None;
+        if self.exit.poll(self.pid).is_none() {
+            // SAFETY: our own child, not yet reaped (so the pid is still ours).
+            unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+            }
+            self.wait();
+        }
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// The cron's watch on a job's writer child: when it died before finishing (killed, a write
+/// error), the job fails at once, as Redis's `checkChildrenDone` notices a dead fork child.
+fn watch_child(s: &mut Server) {
+    let Some((pid, exit)) = s.persist.bgsave.as_ref().and_then(|b| b.child.clone()) else {
+        return;
+    };
+    let Some(st) = exit.poll(pid) else {
+        return;
+    };
+    // A clean exit is the job finishing: its task completes it.
+    let Some(why) = describe_exit(st) else {
+        return;
+    };
+    if let Some(bg) = s.persist.bgsave.as_ref() {
+        bg.cancel.set(true);
+    }
+    let what = if s
+        .persist
+        .bgsave
+        .as_ref()
+        .is_some_and(|b| b.kind == JobKind::AofRewrite)
+    {
+        "Background AOF rewrite"
+    } else {
+        "Background saving"
+    };
+    warning!("{what} {why}");
+    // The dead child's temp file goes now (as Redis removes it when it reaps the child).
+    if let Some(tmp) = s.persist.bgsave.as_ref().and_then(|b| b.tmp.clone()) {
+        if s.persist
+            .bgsave
+            .as_ref()
+            .is_some_and(|b| b.kind == JobKind::Disk)
+        {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+    finish_bgsave(s, Err(io::Error::other(format!("writer child {why}"))));
 }
 
 /// PIPESAVE's output: the stdin of `pipesave-command` run by `/bin/sh -c`.
@@ -953,9 +1124,15 @@ pub fn start_bgsave(s: &mut Server) -> Result<(), String> {
     s.persist.last_bgsave_try = now_ms() / 1000;
     let tmp = temp_path(s, true);
     let dest = rdb_path(s);
-    let file = match RdbFile::create(tmp.clone(), dest) {
+    // The temp file is opened here first, so a bad `dir` fails BGSAVE at once; the writer
+    // child then writes it.
+    let file = match RdbFile::create(tmp.clone(), dest.clone()).and_then(|f| {
+        drop(f);
+        ChildFile::spawn(tmp.clone(), Some(dest), true)
+    }) {
         Ok(f) => f,
         Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
             warning!(
                 "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
                 tmp.display(),
@@ -969,10 +1146,15 @@ pub fn start_bgsave(s: &mut Server) -> Result<(), String> {
         }
     };
     let (dtx, drx) = tokio::sync::oneshot::channel();
+    let child = (file.pid, file.exit.clone());
     let tx = spawn_writer(Box::new(file), s.settings.rdbchecksum, dtx);
     s.persist.rdb_saves += 1;
     start_job(s, JobKind::Disk, tx, drx);
-    notice!("Background saving started");
+    if let Some(b) = s.persist.bgsave.as_mut() {
+        b.child = Some(child.clone());
+        b.tmp = Some(tmp);
+    }
+    notice!("Background saving started by pid {}", child.0);
     Ok(())
 }
 
@@ -1155,6 +1337,7 @@ fn start_job_as(
         keys_done: keys_done.clone(),
         cancel: cancel.clone(),
         dirty_before: s.dirty,
+        child: None,
     });
     s.persist.last_job_start_us = t0.elapsed().as_micros() as u64;
     s.persist.cow_peak = 0;
@@ -1342,6 +1525,7 @@ fn retry_delay(failures: u32) -> i64 {
 
 /// The cron's part: `save` points and retries of failed background saves.
 pub fn cron(srv: &Rc<RefCell<Server>>) {
+    watch_child(&mut srv.borrow_mut());
     let start = {
         let mut s = srv.borrow_mut();
         if s.persist.bgsave.is_some() || s.loading.is_some() {
