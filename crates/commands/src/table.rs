@@ -551,6 +551,50 @@ static CLIENT_SUBS: &[Def] = &[
         Server
     ),
     def!(
+        "caching",
+        3,
+        "noscript loading stale",
+        NOKEY,
+        "connection",
+        "connection",
+        "6.0.0",
+        "Instruct the server about tracking or not keys in the next request",
+        Server
+    ),
+    def!(
+        "getredir",
+        2,
+        "noscript loading stale",
+        NOKEY,
+        "connection",
+        "connection",
+        "6.0.0",
+        "Get tracking notifications redirection client ID if any",
+        Server
+    ),
+    def!(
+        "tracking",
+        -3,
+        "noscript loading stale",
+        NOKEY,
+        "connection",
+        "connection",
+        "6.0.0",
+        "Enable or disable server assisted client side caching support",
+        Server
+    ),
+    def!(
+        "trackinginfo",
+        2,
+        "noscript loading stale",
+        NOKEY,
+        "connection",
+        "connection",
+        "6.2.0",
+        "Return information about server assisted client side caching for the current connection",
+        Server
+    ),
+    def!(
         "help",
         2,
         "loading stale",

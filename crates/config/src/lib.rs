@@ -85,6 +85,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "always-show-logo",
     "latency-tracking",
     "latency-tracking-info-percentiles",
+    "tracking-table-max-keys",
     "dir",
     "enable-protected-configs",
     "save",

@@ -111,6 +111,9 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
             };
             crate::evict::perform_within(&mut s, now, budget);
         }
+        if s.tracking.clients > 0 {
+            crate::tracking::cron(&mut s);
+        }
         let (ops, nin, nout) = (
             s.stats.total_commands_processed,
             s.stats.net_input_bytes,

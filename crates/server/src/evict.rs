@@ -184,6 +184,9 @@ pub fn perform_within(s: &mut Server, now: i64, budget: Option<Duration>) -> Out
         if !s.watched.is_empty() {
             crate::multi::touch(s, db, &key);
         }
+        if s.tracking.active() {
+            crate::tracking::invalidate_key(s, 0, &key, true);
+        }
         s.ks.notify(db, cinnabar_keyspace::notify::EVICTED, "evicted", &key);
         crate::notify::publish_pending(s, None);
         used = counted_memory(s);

@@ -86,6 +86,8 @@ pub struct Server {
     pub blocked: crate::blocking::Blocked,
     /// WATCHed keys: (db, key) → the clients watching it.
     pub watched: std::collections::HashMap<(usize, Vec<u8>), Vec<crate::multi::WatchEntry>>,
+    /// Client-side caching (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
     /// Pub/Sub subscriptions.
     pub pubsub: crate::pubsub::PubSub,
     /// RDB saving and loading state.
@@ -223,6 +225,7 @@ impl Server {
             latency: Vec::new(),
             blocked: Default::default(),
             watched: Default::default(),
+            tracking: Default::default(),
             pubsub: Default::default(),
             persist: Default::default(),
             loading: None,
