@@ -86,6 +86,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "latency-tracking",
     "latency-tracking-info-percentiles",
     "tracking-table-max-keys",
+    "latency-monitor-threshold",
     "dir",
     "enable-protected-configs",
     "save",

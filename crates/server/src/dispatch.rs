@@ -473,6 +473,14 @@ pub fn call(
     if s.settings.latency_tracking {
         s.record_latency(cmd.index, ns);
     }
+    if s.settings.latency_monitor_threshold > 0 {
+        let ev = if cmd.has(flag::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        s.latency_sample(ev, us / 1000);
+    }
     CmdStats::bump(&cmd.stats.calls, 1);
     CmdStats::bump(&cmd.stats.usec, us);
     s.stats.total_commands_processed += 1;

@@ -192,10 +192,12 @@ pub fn perform_within(s: &mut Server, now: i64, budget: Option<Duration>) -> Out
         used = counted_memory(s);
         if evicted.is_multiple_of(16) && used > max && budget.is_some_and(|b| start.elapsed() > b) {
             s.evict.pending = true;
+            s.latency_sample("eviction-cycle", start.elapsed().as_millis() as u64);
             return Outcome::Running;
         }
     }
     s.evict.pending = false;
+    s.latency_sample("eviction-cycle", start.elapsed().as_millis() as u64);
     Outcome::Ok
 }
 

@@ -56,6 +56,7 @@ pub fn run(s: &mut Server, c: &mut Client, cmd: &'static CommandSpec, a: Args) {
         "client|reply" => connection::client_reply(c, a),
         "client|no-evict" => connection::client_no_evict(c, a),
         "client|help" => connection::client_help(c),
+        name if name.starts_with("latency|") => crate::latency::command(s, c, a, name),
         "client|tracking" => crate::tracking::client_tracking(s, c, a),
         "client|caching" => crate::tracking::client_caching(c, a),
         "client|getredir" => crate::tracking::client_getredir(c),
