@@ -313,7 +313,9 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
         .multi_len
         .set(c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64));
     if s.tracking.current_is(c.handle.id) {
-        let client_cmd = ran.or(rejected).is_some_and(|x| x.fullname == "client" || x.fullname.starts_with("client|"));
+        let client_cmd = ran
+            .or(rejected)
+            .is_some_and(|x| x.fullname == "client" || x.fullname.starts_with("client|"));
         crate::tracking::end(s, c, client_cmd);
     }
     if let Some(b) = blocked {

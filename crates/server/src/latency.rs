@@ -262,7 +262,11 @@ pub fn graph(event: &str, ts: &Series) -> String {
                     if h > row {
                         '|'
                     } else if h == row {
-                        if row == ROWS { '_' } else { '#' }
+                        if row == ROWS {
+                            '_'
+                        } else {
+                            '#'
+                        }
                     } else {
                         ' '
                     }
@@ -503,7 +507,15 @@ mod tests {
         let c = h.cdf_usec();
         assert_eq!(c.last().map(|x| x.1), Some(3));
         assert_eq!(c[0], (1, 1));
-        assert!(!graph("x", &Series { samples: [(0, 0); TS_LEN], idx: 0, max: 0 }).is_empty());
+        assert!(!graph(
+            "x",
+            &Series {
+                samples: [(0, 0); TS_LEN],
+                idx: 0,
+                max: 0
+            }
+        )
+        .is_empty());
     }
 
     #[test]

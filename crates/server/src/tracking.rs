@@ -36,11 +36,14 @@ pub const CACHING: u32 = 16;
 pub const NOLOOP: u32 = 32;
 pub const BROKEN_REDIR: u32 = 64;
 
+/// Modified keys → the id of the client that modified each last (0: none).
+type ChangedKeys = BTreeMap<Vec<u8>, u64>;
+
 /// One BCAST prefix: the keys modified under it since the last broadcast (with the id of the
 /// client that modified each last, 0 for none: expiry, eviction) and the clients subscribed.
 #[derive(Default)]
 struct Bcast {
-    keys: BTreeMap<Vec<u8>, u64>,
+    keys: ChangedKeys,
     clients: BTreeSet<u64>,
 }
 
@@ -279,9 +282,7 @@ pub fn client_tracking(s: &mut Server, c: &mut Client, a: Args) {
                     m.extend_from_slice(cstr(p));
                     m.extend_from_slice(b"' overlaps with an existing prefix '");
                     m.extend_from_slice(cstr(old));
-                    m.extend_from_slice(
-                        b"'. Prefixes for a single client must not overlap.",
-                    );
+                    m.extend_from_slice(b"'. Prefixes for a single client must not overlap.");
                     drop(mine);
                     return c.reply.error_bytes(&m);
                 }
@@ -290,9 +291,7 @@ pub fn client_tracking(s: &mut Server, c: &mut Client, a: Args) {
                     m.extend_from_slice(cstr(p));
                     m.extend_from_slice(b"' overlaps with another provided prefix '");
                     m.extend_from_slice(cstr(q));
-                    m.extend_from_slice(
-                        b"'. Prefixes for a single client must not overlap.",
-                    );
+                    m.extend_from_slice(b"'. Prefixes for a single client must not overlap.");
                     drop(mine);
                     return c.reply.error_bytes(&m);
                 }
@@ -302,7 +301,8 @@ pub fn client_tracking(s: &mut Server, c: &mut Client, a: Args) {
             s.tracking.clients += 1;
         }
         let keep = cur & CACHING;
-        h.tracking.set(ON | keep | (opts & (BCAST | OPTIN | OPTOUT | NOLOOP)));
+        h.tracking
+            .set(ON | keep | (opts & (BCAST | OPTIN | OPTOUT | NOLOOP)));
         h.tracking_redir.set(redir as u64);
         if opts & BCAST != 0 {
             let empty: [&[u8]; 1] = [b""];
@@ -556,7 +556,7 @@ pub fn invalidate_key(s: &mut Server, by: u64, key: &[u8], bcast: bool) {
     }
 }
 
-/// FLUSHDB, FLUSHALL, SWAPDB: every tracking client is told "everything" (a null) and the
+/// FLUSHDB, FLUSHALL: every tracking client is told "everything" (a null) and the
 /// table is emptied.
 pub fn invalidate_all(s: &mut Server) {
     if s.tracking.clients > 0 {
@@ -578,17 +578,13 @@ pub fn invalidate_all(s: &mut Server) {
     s.tracking.items = 0;
 }
 
-/// After a command that changed something: invalidates the keys it wrote (FLUSHDB, FLUSHALL
-/// and SWAPDB invalidate everything).
+/// After a command that changed something: invalidates the keys it wrote (FLUSHDB and
+/// FLUSHALL invalidate everything, even when nothing was there).
 pub fn after_write(s: &mut Server, by: u64, cmd: &CommandSpec, args: Args, dirty: u64) {
     match cmd.fullname.as_str() {
         "flushdb" | "flushall" => return invalidate_all(s),
-        "swapdb" => {
-            if dirty > 0 {
-                invalidate_all(s);
-            }
-            return;
-        }
+        // Redis 7.0 does not invalidate on SWAPDB (keys are not per database here).
+        "swapdb" => return,
         _ => {}
     }
     if dirty == 0 {
@@ -641,10 +637,8 @@ pub fn script_end(s: &mut Server, prev: Option<(u64, Vec<Vec<u8>>)>) {
 /// After a read-only command (only while some client tracks): its keys are remembered for
 /// the client (or, inside a script, the script's declared keys for the script's caller).
 pub fn after_read(s: &mut Server, c: &Client, cmd: &CommandSpec, args: Args) {
-    if matches!(
-        cmd.fullname.as_str(),
-        "eval_ro" | "evalsha_ro" | "fcall_ro"
-    ) || cmd.has(cinnabar_commands::table::flag::PUBSUB)
+    if matches!(cmd.fullname.as_str(), "eval_ro" | "evalsha_ro" | "fcall_ro")
+        || cmd.has(cinnabar_commands::table::flag::PUBSUB)
     {
         return;
     }
@@ -736,7 +730,7 @@ pub fn broadcast(s: &mut Server) {
     if s.tracking.prefixes.is_empty() || s.tracking.clients == 0 {
         return;
     }
-    let mut work: Vec<(BTreeMap<Vec<u8>, u64>, Vec<u64>)> = Vec::new();
+    let mut work: Vec<(ChangedKeys, Vec<u64>)> = Vec::new();
     for b in s.tracking.prefixes.values_mut() {
         if !b.keys.is_empty() {
             work.push((
@@ -764,7 +758,7 @@ pub fn broadcast(s: &mut Server) {
 }
 
 /// The array of `keys`, without those last changed by `skip` (None when that leaves none).
-fn encode_keys(keys: &BTreeMap<Vec<u8>, u64>, skip: Option<u64>) -> Option<Vec<u8>> {
+fn encode_keys(keys: &ChangedKeys, skip: Option<u64>) -> Option<Vec<u8>> {
     let n = keys.values().filter(|by| Some(**by) != skip).count();
     if n == 0 {
         return None;
