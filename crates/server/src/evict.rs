@@ -165,10 +165,12 @@ pub fn perform_within(s: &mut Server, now: i64, budget: Option<Duration>) -> Out
             s.evict.pending = false;
             return Outcome::Fail;
         };
+        let before_remove = crate::memory::used();
         if !s.ks.dbs[db].remove(&key, now) {
             // Already gone (expired meanwhile): try another.
             continue;
         }
+        let freed = before_remove.saturating_sub(crate::memory::used());
         s.dirty += 1;
         s.evict.evicted_keys += 1;
         evicted += 1;
@@ -189,7 +191,15 @@ pub fn perform_within(s: &mut Server, now: i64, budget: Option<Duration>) -> Out
         }
         s.ks.notify(db, cinnabar_keyspace::notify::EVICTED, "evicted", &key);
         crate::notify::publish_pending(s, None);
-        used = counted_memory(s);
+        // With client-side caching, each eviction queues invalidations (as large as the key
+        // names, to every client caching the key): as Redis, only what the deletion itself
+        // freed counts in this run, or those messages would feed the eviction until the
+        // database is empty. The next run sees them if they are still unsent.
+        used = if s.tracking.active() {
+            used.saturating_sub(freed)
+        } else {
+            counted_memory(s)
+        };
         if evicted.is_multiple_of(16) && used > max && budget.is_some_and(|b| start.elapsed() > b) {
             s.evict.pending = true;
             s.latency_sample("eviction-cycle", start.elapsed().as_millis() as u64);
