@@ -166,9 +166,13 @@ pub fn perform_within(s: &mut Server, now: i64, budget: Option<Duration>) -> Out
             return Outcome::Fail;
         };
         let before_remove = crate::memory::used();
+        let timed = (s.settings.latency_monitor_threshold > 0).then(Instant::now);
         if !s.ks.dbs[db].remove(&key, now) {
             // Already gone (expired meanwhile): try another.
             continue;
+        }
+        if let Some(t) = timed {
+            s.latency_sample("eviction-del", t.elapsed().as_millis() as u64);
         }
         let freed = before_remove.saturating_sub(crate::memory::used());
         s.dirty += 1;

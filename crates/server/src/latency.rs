@@ -299,7 +299,7 @@ pub fn doctor(m: &Monitor, threshold: i64, slowlog_slower_than: i64) -> String {
         return "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".to_string();
     }
     if m.is_empty() {
-        return "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep tonight.\n".to_string();
+        return "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n".to_string();
     }
     let now = crate::server::now_ms() / 1000;
     let mut out = String::from(
@@ -328,7 +328,16 @@ pub fn doctor(m: &Monitor, threshold: i64, slowlog_slower_than: i64) -> String {
             _ => {}
         }
     }
-    advice.dedup();
+    let mut seen: Vec<&str> = Vec::new();
+    advice.retain(|a| {
+        let new = !seen.contains(a);
+        seen.push(a);
+        new
+    });
+    if advice.is_empty() {
+        out.push_str("\nWhile there are latency events logged, I'm not able to suggest any easy fix. Please use the Redis community to get some help, providing this report in your help request.\n");
+        return out;
+    }
     out.push_str("\nI have a few advices for you:\n\n");
     for a in advice {
         out.push_str(a);
