@@ -323,6 +323,86 @@ pub const NOKEY: (i32, i32, i32) = (0, 0, 0);
 pub const K1: (i32, i32, i32) = (1, 1, 1);
 
 /// In Redis's COMMAND INFO order.
+static LATENCY_SUBS: &[Def] = &[
+    def!(
+        "doctor",
+        2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "2.8.13",
+        "Return a human readable latency analysis report.",
+        Server
+    ),
+    def!(
+        "graph",
+        3,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "2.8.13",
+        "Return a latency graph for the event.",
+        Server
+    ),
+    def!(
+        "help",
+        2,
+        "loading stale",
+        NOKEY,
+        "",
+        "server",
+        "2.8.13",
+        "Show helpful text about the different subcommands.",
+        Server
+    ),
+    def!(
+        "histogram",
+        -2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "7.0.0",
+        "Return the cumulative distribution of latencies of a subset of commands or all.",
+        Server
+    ),
+    def!(
+        "history",
+        3,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "2.8.13",
+        "Return timestamp-latency samples for the event.",
+        Server
+    ),
+    def!(
+        "latest",
+        2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "2.8.13",
+        "Return the latest latency samples for all events.",
+        Server
+    ),
+    def!(
+        "reset",
+        -2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "2.8.13",
+        "Reset latency data for one or more events.",
+        Server
+    ),
+];
+
 static SLOWLOG_SUBS: &[Def] = &[
     def!(
         "len",
@@ -548,6 +628,50 @@ static CLIENT_SUBS: &[Def] = &[
         "connection",
         "7.0.0",
         "Set client eviction mode for the current connection",
+        Server
+    ),
+    def!(
+        "caching",
+        3,
+        "noscript loading stale",
+        NOKEY,
+        "connection",
+        "connection",
+        "6.0.0",
+        "Instruct the server about tracking or not keys in the next request",
+        Server
+    ),
+    def!(
+        "getredir",
+        2,
+        "noscript loading stale",
+        NOKEY,
+        "connection",
+        "connection",
+        "6.0.0",
+        "Get tracking notifications redirection client ID if any",
+        Server
+    ),
+    def!(
+        "tracking",
+        -3,
+        "noscript loading stale",
+        NOKEY,
+        "connection",
+        "connection",
+        "6.0.0",
+        "Enable or disable server assisted client side caching support",
+        Server
+    ),
+    def!(
+        "trackinginfo",
+        2,
+        "noscript loading stale",
+        NOKEY,
+        "connection",
+        "connection",
+        "6.2.0",
+        "Return information about server assisted client side caching for the current connection",
         Server
     ),
     def!(
@@ -841,6 +965,7 @@ pub static COMMANDS: &[Def] = &[
     def!("info", -1, "loading stale", NOKEY, "dangerous", "server", "1.0.0", "Get information and statistics about the server", Server),
     def!("config", -2, "", NOKEY, "", "server", "2.0.0", "A container for server configuration commands", Server, subs CONFIG_SUBS),
     def!("slowlog", -2, "", NOKEY, "", "server", "2.2.12", "A container for slow log commands", Server, subs SLOWLOG_SUBS),
+    def!("latency", -2, "", NOKEY, "", "server", "2.8.13", "A container for latency diagnostics commands", Server, subs LATENCY_SUBS),
     def!("command", -1, "loading stale", NOKEY, "connection", "server", "2.8.13", "Get array of Redis command details", Server, subs COMMAND_SUBS),
     def!("debug", -2, "admin noscript loading stale", NOKEY, "", "server", "1.0.0", "A container for debugging commands", Server),
     def!("shutdown", -1, "admin noscript loading stale no_multi allow_busy", NOKEY, "", "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", Server),

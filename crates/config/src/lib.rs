@@ -85,6 +85,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "always-show-logo",
     "latency-tracking",
     "latency-tracking-info-percentiles",
+    "tracking-table-max-keys",
+    "latency-monitor-threshold",
     "dir",
     "enable-protected-configs",
     "save",

@@ -163,6 +163,10 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
         let args = w.args.clone();
         let mut reply = ReplyBuf::new();
         reply.resp3 = w.resp3;
+        let track = s
+            .tracking
+            .active()
+            .then(|| crate::tracking::serve_begin(s, id));
         let mut ctx = Ctx {
             ks: &mut s.ks,
             db,
@@ -185,6 +189,13 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
         let rewritten = ctx.propagate.take();
         s.dirty += dirty;
         crate::notify::publish_served(s);
+        // Invalidations for the served client follow its reply.
+        let track_out = track.map(|prev| {
+            if !still_blocked {
+                crate::tracking::after_write(s, id, spec, args.args(), dirty);
+            }
+            crate::tracking::serve_end(s, prev)
+        });
         if still_blocked {
             continue;
         }
@@ -206,6 +217,9 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
         signal_written_keys(s, spec, db, &all);
         if dirty > 0 {
             crate::multi::touch_written_keys(s, spec, db, &all);
+        }
+        if let Some(out) = track_out {
+            reply.out.extend_from_slice(&out);
         }
         if !reply.errors.is_empty() {
             cinnabar_commands::table::CmdStats::bump(&spec.stats.failed, 1);

@@ -111,6 +111,11 @@ pub struct ClientHandle {
     pub repl_zstd: Cell<bool>,
     /// This server's master, applying its stream (CLIENT LIST flag `M`).
     pub is_master_link: Cell<bool>,
+    /// CLIENT TRACKING state (`crate::tracking` bits), its REDIRECT id and BCAST prefixes
+    /// (sorted).
+    pub tracking: Cell<u32>,
+    pub tracking_redir: Cell<u64>,
+    pub tracking_prefixes: RefCell<Vec<Vec<u8>>>,
 }
 
 impl ClientHandle {
@@ -155,6 +160,9 @@ impl ClientHandle {
             repl_bytes: Default::default(),
             repl_zstd: Cell::new(false),
             is_master_link: Cell::new(false),
+            tracking: Cell::new(0),
+            tracking_redir: Cell::new(0),
+            tracking_prefixes: RefCell::new(Vec::new()),
         }
     }
 
@@ -201,6 +209,9 @@ impl ClientHandle {
         if self.blocked.get() {
             flags.push('b');
         }
+        if self.tracking.get() != 0 {
+            crate::tracking::list_flags(self, &mut flags);
+        }
         if i.no_evict {
             flags.push('e');
         }
@@ -209,7 +220,7 @@ impl ClientHandle {
         }
         let cmd = cmd_override.unwrap_or(&i.last_cmd);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -230,6 +241,7 @@ impl ClientHandle {
             i.omem,
             i.qbuf + i.qbuf_free + i.obl + i.omem + i.argv_mem,
             if cmd.is_empty() { "NULL" } else { cmd },
+            crate::tracking::list_redir(self),
             i.resp
         )
     }

@@ -438,7 +438,9 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             if qbuf.capacity() - qbuf.len() < READ_CHUNK / 4 {
                 qbuf.reserve(READ_CHUNK);
             }
-            let subscribed = c.subscribed() || c.repl.is_replica || handle.monitor.get();
+            // RESP3 clients may get pushes (client-side caching invalidations) at any time.
+            let subscribed =
+                c.subscribed() || c.repl.is_replica || handle.monitor.get() || c.reply.resp3;
             let got = if subscribed {
                 tokio::select! {
                     biased;
@@ -696,5 +698,6 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
     crate::multi::discard(&mut s, &mut c);
     crate::pubsub::drop_all(&mut s, &mut c);
     crate::monitor::stop(&mut s, &c);
+    crate::tracking::disable(&mut s, &handle);
     s.clients.remove(&handle.id);
 }

@@ -35,8 +35,10 @@ pub fn active_expire(s: &mut Server, budget_us: u64) {
             break;
         }
     }
+    let elapsed = start.elapsed();
+    s.latency_sample("expire-cycle", elapsed.as_millis() as u64);
     let st = &mut s.ks.stats;
-    st.expire_cycle_time_used_us += start.elapsed().as_micros() as u64;
+    st.expire_cycle_time_used_us += elapsed.as_micros() as u64;
     if sampled > 0 {
         let cur = expired as f64 / sampled as f64;
         st.expired_stale_perc = cur * 0.05 + st.expired_stale_perc * 0.95;
@@ -110,6 +112,9 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
                 Some(crate::evict::perform_budget(&s))
             };
             crate::evict::perform_within(&mut s, now, budget);
+        }
+        if s.tracking.clients > 0 {
+            crate::tracking::cron(&mut s);
         }
         let (ops, nin, nout) = (
             s.stats.total_commands_processed,

@@ -76,10 +76,12 @@ pub fn resolve(c: &mut Client, args: Args) -> Option<&'static CommandSpec> {
 /// the batch ended, so each command costs one clock read for its duration.
 /// Evicts as `maxmemory` requires before a command; true when the server stays over the limit
 /// with nothing left to evict (remembered for scripts as `Server::pre_command_oom`).
-fn out_of_memory(s: &mut Server, c: &Client, now: i64) -> bool {
+fn out_of_memory(s: &mut Server, c: &mut Client, now: i64) -> bool {
     s.pre_command_oom = s.settings.maxmemory > 0
         && !c.is_master
         && crate::evict::perform(s, now) == crate::evict::Outcome::Fail;
+    // Invalidations of evicted keys go before the reply.
+    crate::tracking::drain_now(s, c);
     s.pre_command_oom
 }
 
@@ -118,6 +120,9 @@ fn apply_busy_multi(s: &mut Server, c: &mut Client) {
 pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut Instant) -> Exec {
     if c.handle.busy_multi.get() != 0 || (c.handle.multi_len.get() >= 0) != c.multi.is_some() {
         apply_busy_multi(s, c);
+    }
+    if s.tracking.active() {
+        crate::tracking::begin(s, c);
     }
     let errors_before = c.reply.errors.len();
     let out_before = c.reply.out.len();
@@ -218,6 +223,7 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
                     && is_write
                     && !c.is_master)
             {
+                crate::tracking::abandon(s);
                 return Exec::Paused;
             }
             if c.reply_mode == ReplyMode::SkipNext {
@@ -239,7 +245,9 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
                     c.reply.simple("QUEUED");
                 }
             } else {
+                crate::tracking::set_in_call(s, true);
                 blocked = call(s, c, cmd, args, now, clock, true);
+                crate::tracking::set_in_call(s, false);
                 ran = Some(cmd);
             }
         }
@@ -304,6 +312,12 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
     c.handle
         .multi_len
         .set(c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64));
+    if s.tracking.current_is(c.handle.id) {
+        let client_cmd = ran
+            .or(rejected)
+            .is_some_and(|x| x.fullname == "client" || x.fullname.starts_with("client|"));
+        crate::tracking::end(s, c, client_cmd);
+    }
     if let Some(b) = blocked {
         return b;
     }
@@ -364,6 +378,9 @@ pub fn call(
             let rewritten = ctx.propagate.take();
             let force = ctx.force_propagate;
             s.dirty += dirty;
+            if s.tracking.active() && block.is_none() {
+                crate::tracking::after_write(s, c.handle.id, cmd, args, dirty);
+            }
             if cmd.fullname == "flushall" {
                 // As Redis: a running BGSAVE or replication snapshot is stopped (its picture
                 // is obsolete; replicas start over with the new one) and, with save points,
@@ -438,9 +455,18 @@ pub fn call(
             crate::multi::run(s, c, cmd, args, now, clock)
         }
         Handler::Server if crate::script::handles(cmd) => {
-            crate::script::run(s, c, cmd, args, now, clock)
+            if s.tracking.clients > 0 {
+                let prev = crate::tracking::script_begin(s, c, cmd, args);
+                crate::script::run(s, c, cmd, args, now, clock);
+                crate::tracking::script_end(s, prev);
+            } else {
+                crate::script::run(s, c, cmd, args, now, clock)
+            }
         }
         Handler::Server => cmds::run(s, c, cmd, args),
+    }
+    if s.tracking.clients > 0 && cmd.has(flag::READONLY) {
+        crate::tracking::after_read(s, c, cmd, args);
     }
     crate::notify::publish_pending(s, Some(c));
     crate::monitor::after_call(s, c, cmd, args);
@@ -449,6 +475,14 @@ pub fn call(
     let us = ns / 1000;
     if s.settings.latency_tracking {
         s.record_latency(cmd.index, ns);
+    }
+    if s.settings.latency_monitor_threshold > 0 {
+        let ev = if cmd.has(flag::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        s.latency_sample(ev, us / 1000);
     }
     CmdStats::bump(&cmd.stats.calls, 1);
     CmdStats::bump(&cmd.stats.usec, us);

@@ -33,6 +33,7 @@ pub mod shutdown;
 pub mod slowlog;
 pub mod sock;
 pub mod throttle;
+pub mod tracking;
 
 use server::Server;
 use settings::Settings;

@@ -287,4 +287,9 @@ pub fn drain_expired(s: &mut Server, db: usize) {
             touch(s, db, k);
         }
     }
+    if s.tracking.active() {
+        for k in &keys {
+            crate::tracking::invalidate_key(s, 0, k, true);
+        }
+    }
 }

@@ -82,10 +82,14 @@ pub struct Server {
     pub cron_loops: u64,
     /// Latency histograms indexed by `CommandSpec::index`.
     pub latency: Vec<Option<Box<crate::latency::Histogram>>>,
+    /// The latency monitor's events (LATENCY LATEST/HISTORY).
+    pub latency_events: crate::latency::Monitor,
     /// Clients blocked in BLPOP and friends.
     pub blocked: crate::blocking::Blocked,
     /// WATCHed keys: (db, key) → the clients watching it.
     pub watched: std::collections::HashMap<(usize, Vec<u8>), Vec<crate::multi::WatchEntry>>,
+    /// Client-side caching (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
     /// Pub/Sub subscriptions.
     pub pubsub: crate::pubsub::PubSub,
     /// RDB saving and loading state.
@@ -221,8 +225,10 @@ impl Server {
             active_expire_enabled: true,
             cron_loops: 0,
             latency: Vec::new(),
+            latency_events: Default::default(),
             blocked: Default::default(),
             watched: Default::default(),
+            tracking: Default::default(),
             pubsub: Default::default(),
             persist: Default::default(),
             loading: None,
@@ -266,6 +272,15 @@ impl Server {
         self.hz = self.settings.hz;
         self.settings.access.install();
         crate::log::set_level(self.settings.loglevel);
+    }
+
+    /// Adds a latency monitor sample when `ms` reaches `latency-monitor-threshold`.
+    #[inline]
+    pub fn latency_sample(&mut self, event: &str, ms: u64) {
+        let th = self.settings.latency_monitor_threshold;
+        if th > 0 && ms >= th as u64 {
+            self.latency_events.add(event, ms);
+        }
     }
 
     /// Records a command's duration in its latency histogram.

@@ -43,6 +43,8 @@ pub struct Settings {
     pub latency_tracking: bool,
     /// slowlog-log-slower-than (µs; negative: off) and slowlog-max-len.
     pub slowlog_slower_than: i64,
+    /// `latency-monitor-threshold` in ms (0: the latency monitor is off).
+    pub latency_monitor_threshold: i64,
     pub slowlog_max_len: usize,
     pub latency_percentiles: Vec<f64>,
     pub limits: TypeLimits,
@@ -155,6 +157,7 @@ impl Settings {
             active_expire_effort: num(cfg, "active-expire-effort", 1).clamp(1, 10) as u32,
             always_show_logo: yes(cfg, "always-show-logo"),
             latency_tracking: cfg.get_value("latency-tracking").is_none_or(|v| v == "yes"),
+            latency_monitor_threshold: cfg.get_i64("latency-monitor-threshold").unwrap_or(0),
             slowlog_slower_than: cfg
                 .get_value("slowlog-log-slower-than")
                 .and_then(|v| v.parse().ok())

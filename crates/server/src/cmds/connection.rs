@@ -157,6 +157,7 @@ pub fn reset(s: &mut Server, c: &mut Client) {
     crate::multi::discard(s, c);
     crate::pubsub::drop_all(s, c);
     crate::monitor::stop(s, c);
+    crate::tracking::disable(s, &c.handle.clone());
     c.db = 0;
     c.reply.resp3 = false;
     c.reply_mode = ReplyMode::On;
