@@ -111,6 +111,8 @@ pub struct ClientHandle {
     pub repl_zstd: Cell<bool>,
     /// This server's master, applying its stream (CLIENT LIST flag `M`).
     pub is_master_link: Cell<bool>,
+    /// The ACL user (CLIENT LIST `user=`, CLIENT KILL USER); the task's `Client::user` too.
+    pub user: RefCell<std::rc::Rc<crate::acl::UserCell>>,
 }
 
 impl ClientHandle {
@@ -155,6 +157,7 @@ impl ClientHandle {
             repl_bytes: Default::default(),
             repl_zstd: Cell::new(false),
             is_master_link: Cell::new(false),
+            user: RefCell::new(crate::acl::superuser()),
         }
     }
 
@@ -209,7 +212,7 @@ impl ClientHandle {
         }
         let cmd = cmd_override.unwrap_or(&i.last_cmd);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -230,6 +233,7 @@ impl ClientHandle {
             i.omem,
             i.qbuf + i.qbuf_free + i.obl + i.omem + i.argv_mem,
             if cmd.is_empty() { "NULL" } else { cmd },
+            String::from_utf8_lossy(&self.user.borrow().name),
             i.resp
         )
     }
@@ -241,6 +245,8 @@ pub struct Client {
     pub db: usize,
     pub reply: ReplyBuf,
     pub authenticated: bool,
+    /// The ACL user whose rules apply (internal clients: the unrestricted superuser).
+    pub user: std::rc::Rc<crate::acl::UserCell>,
     pub reply_mode: ReplyMode,
     /// Close the connection once pending replies are written.
     pub close_after_reply: bool,
@@ -323,6 +329,7 @@ impl Client {
             db: 0,
             reply: ReplyBuf::new(),
             authenticated,
+            user: crate::acl::superuser(),
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             name: Vec::new(),

@@ -56,6 +56,7 @@ pub fn run(s: &mut Server, c: &mut Client, cmd: &'static CommandSpec, a: Args) {
         "client|reply" => connection::client_reply(c, a),
         "client|no-evict" => connection::client_no_evict(c, a),
         "client|help" => connection::client_help(c),
+        name if name.starts_with("acl|") => crate::acl::cmd::run(s, c, &name[4..], a),
         "info" => introspect::info(s, c, a),
         "command" => introspect::command_all(c),
         "command|count" => c.reply.int(cinnabar_commands::table::table().len() as i64),

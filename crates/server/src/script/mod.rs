@@ -541,6 +541,8 @@ struct RunState<'a> {
     /// REPL_* flags (redis.set_repl).
     repl: u8,
     busy: Option<std::rc::Rc<busy::Busy>>,
+    /// The client running the script (its CLIENT LIST line goes into ACL LOG entries).
+    caller: std::rc::Rc<ClientHandle>,
 }
 
 /// Runs one command from a script (Redis's `scriptCall`): Ok(reply bytes) or Err(message for
@@ -578,6 +580,12 @@ fn script_call(st: &mut RunState, args_owned: &OwnedArgs) -> Result<Vec<u8>, Str
     }
     if !cmd.has(flag::STALE) && running_stale(st.s) {
         return reject(st, "Can not execute the command on a stale replica");
+    }
+    if !st.sc.user.all.get() {
+        let info = st.caller.list_line(Instant::now(), None);
+        if let Some(e) = crate::acl::check_script(st.s, st.sc, &info, cmd, args) {
+            return reject(st, &e);
+        }
     }
     let write = cmd.has(flag::WRITE);
     if st.read_only && (write || cmd.has(flag::MAY_REPLICATE)) {
@@ -871,6 +879,8 @@ pub fn run_script<F>(
         return c.reply.error("ERR Lua state is busy");
     };
     let mut sc = script_client(s);
+    // Commands of the script run with the caller's ACL user.
+    sc.user = c.user.clone();
     sc.db = c.db;
     sc.reply.resp3 = false;
     sc.reply.out.clear();
@@ -929,6 +939,7 @@ pub fn run_script<F>(
             caller_is_master,
             repl: 3,
             busy: busy.clone(),
+            caller: c.handle.clone(),
         });
         let lua = &engine.lua;
         if !engine.callbacks {
