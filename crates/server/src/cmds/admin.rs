@@ -109,6 +109,7 @@ pub fn config_resetstat(s: &mut Server, c: &mut Client) {
     s.stats = Default::default();
     s.stats.ops_samples = samples;
     s.ks.stats = Default::default();
+    s.acl.reset_stats();
     for db in s.ks.dbs.iter_mut() {
         db.expired_total = 0;
     }

@@ -849,6 +849,46 @@ fn install_callbacks(engine: &lua::Engine) -> mlua::Result<()> {
             Ok(())
         })?,
     )?;
+    let ctx = engine.ctx.clone();
+    api.raw_set(
+        "acl_check_cmd",
+        lua.create_function(move |lua, args: MultiValue| {
+            let argv = match lua::call_args(&args) {
+                Ok(a) => a,
+                Err(m) => return lua::raise(&ctx, lua::error_table(lua, m.as_bytes())?),
+            };
+            // Whether the caller's user may run the command (no log entry, as Redis).
+            let allowed = with_run(|st| {
+                let g = st.borrow();
+                let a = argv.args();
+                let mut cmd = table::lookup(a.get(0));
+                if let Some(c) = cmd {
+                    if !c.subcommands.is_empty() && a.len() >= 2 {
+                        cmd = table::lookup_sub(c, a.get(1));
+                    }
+                }
+                cmd.map(|cmd| {
+                    let v: Vec<&[u8]> = a.iter().collect();
+                    let ok = g.sc.user.u.borrow().check(cmd, &v).is_ok();
+                    ok
+                })
+            });
+            match allowed {
+                Some(Some(ok)) => Ok(Value::Boolean(ok)),
+                Some(None) => {
+                    let t = lua::error_table(lua, b"Invalid command passed to redis.acl_check_cmd()")?;
+                    lua::raise(&ctx, t)
+                }
+                None => {
+                    let t = lua::error_table(
+                        lua,
+                        b"redis.acl_check_cmd can only be called inside a script invocation",
+                    )?;
+                    lua::raise(&ctx, t)
+                }
+            }
+        })?,
+    )?;
     Ok(())
 }
 
