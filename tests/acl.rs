@@ -31,7 +31,9 @@ fn err(c: &mut Conn, args: &[&str]) -> String {
 
 /// A field of a flat key/value reply (GETUSER, ACL LOG entries).
 fn field(r: &Reply, name: &str) -> Reply {
-    let a = r.as_array().unwrap_or_else(|| panic!("not an array: {r:?}"));
+    let a = r
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {r:?}"));
     for pair in a.chunks(2) {
         if pair[0].as_str().as_deref() == Some(name) {
             return pair[1].clone();
@@ -70,11 +72,24 @@ fn users_and_rules(bin: &Path) {
     assert_eq!(
         s(
             &mut c,
-            &["ACL", "SETUSER", "u2", "on", ">p1", "~a*", "%R~b*", "&ch", "+get", "(+set ~x)"]
+            &[
+                "ACL",
+                "SETUSER",
+                "u2",
+                "on",
+                ">p1",
+                "~a*",
+                "%R~b*",
+                "&ch",
+                "+get",
+                "(+set ~x)"
+            ]
         ),
         "OK"
     );
-    let line = c.call(&["ACL", "LIST"]).as_array().unwrap()[2].as_str().unwrap();
+    let line = c.call(&["ACL", "LIST"]).as_array().unwrap()[2]
+        .as_str()
+        .unwrap();
     assert_eq!(line, "user u2 on #f64551fcd6f07823cb87971cfb91446425da18286b3ab1ef935e0cbd7a69f68a ~a* %R~b* resetchannels &ch -@all +get (~x resetchannels -@all +set)");
     let gu = c.call(&["ACL", "GETUSER", "u2"]);
     assert_eq!(field(&gu, "commands").as_str().unwrap(), "-@all +get");
@@ -109,10 +124,7 @@ fn users_and_rules(bin: &Path) {
     assert_eq!(c.call(&["ACL", "GETUSER", "u1"]), before);
     // DRYRUN.
     assert_eq!(s(&mut c, &["ACL", "DRYRUN", "u2", "get", "a"]), "OK");
-    assert_eq!(
-        s(&mut c, &["ACL", "DRYRUN", "u2", "get", "b"]),
-        "OK"
-    );
+    assert_eq!(s(&mut c, &["ACL", "DRYRUN", "u2", "get", "b"]), "OK");
     assert_eq!(
         s(&mut c, &["ACL", "DRYRUN", "u2", "set", "b", "1"]),
         "This user has no permissions to access the 'b' key"
@@ -174,21 +186,43 @@ fn users_and_rules(bin: &Path) {
     assert_eq!(s(&mut c, &["ACL", "LOG", "RESET"]), "OK");
     assert_eq!(c.call(&["ACL", "LOG"]).as_array().unwrap().len(), 0);
     // MULTI: refused at queue time; EXEC re-checks rules changed meanwhile.
-    assert_eq!(s(&mut c, &["ACL", "SETUSER", "u2", "+multi", "+exec", "+incr"]), "OK");
+    assert_eq!(
+        s(
+            &mut c,
+            &["ACL", "SETUSER", "u2", "+multi", "+exec", "+incr"]
+        ),
+        "OK"
+    );
     assert_eq!(s(&mut u, &["MULTI"]), "OK");
     assert_eq!(s(&mut u, &["INCR", "a1"]), "QUEUED");
     assert_eq!(s(&mut c, &["ACL", "SETUSER", "u2", "-incr"]), "OK");
     let r = u.call(&["EXEC"]);
     let inner = r.as_array().unwrap()[0].as_str().unwrap();
-    assert!(inner.starts_with("NOPERM ACLs rules changed between the moment"), "{inner}");
+    assert!(
+        inner.starts_with("NOPERM ACLs rules changed between the moment"),
+        "{inner}"
+    );
     let log = c.call(&["ACL", "LOG", "1"]);
-    assert_eq!(field(&log.as_array().unwrap()[0], "context").as_str().unwrap(), "multi");
+    assert_eq!(
+        field(&log.as_array().unwrap()[0], "context")
+            .as_str()
+            .unwrap(),
+        "multi"
+    );
     // Scripts check the caller's user.
     assert_eq!(s(&mut c, &["ACL", "SETUSER", "u2", "+eval"]), "OK");
     let e = err(&mut u, &["EVAL", "return redis.call('incr','a1')", "0"]);
-    assert!(e.contains("The user executing the script can't run this command or subcommand"), "{e}");
+    assert!(
+        e.contains("The user executing the script can't run this command or subcommand"),
+        "{e}"
+    );
     let log = c.call(&["ACL", "LOG", "1"]);
-    assert_eq!(field(&log.as_array().unwrap()[0], "context").as_str().unwrap(), "lua");
+    assert_eq!(
+        field(&log.as_array().unwrap()[0], "context")
+            .as_str()
+            .unwrap(),
+        "lua"
+    );
     // CLIENT LIST shows the user; CLIENT KILL USER closes its clients.
     let list = s(&mut c, &["CLIENT", "LIST"]);
     assert!(list.contains("user=u2"), "{list}");
@@ -203,7 +237,10 @@ fn users_and_rules(bin: &Path) {
 fn auth_and_requirepass(bin: &Path) {
     let srv = Server::start(bin, &["--requirepass", "sekret"]);
     let mut c = srv.conn();
-    assert_eq!(err(&mut c, &["GET", "x"]), "NOAUTH Authentication required.");
+    assert_eq!(
+        err(&mut c, &["GET", "x"]),
+        "NOAUTH Authentication required."
+    );
     assert_eq!(
         err(&mut c, &["AUTH", "bad"]),
         "WRONGPASS invalid username-password pair or user is disabled."
@@ -213,9 +250,17 @@ fn auth_and_requirepass(bin: &Path) {
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
     );
     assert_eq!(s(&mut c, &["AUTH", "sekret"]), "OK");
-    let line = c.call(&["ACL", "LIST"]).as_array().unwrap()[0].as_str().unwrap();
+    let line = c.call(&["ACL", "LIST"]).as_array().unwrap()[0]
+        .as_str()
+        .unwrap();
     assert!(line.starts_with("user default on #"), "{line}");
-    assert_eq!(s(&mut c, &["ACL", "SETUSER", "bob", "on", ">pw", "+@all", "~*"]), "OK");
+    assert_eq!(
+        s(
+            &mut c,
+            &["ACL", "SETUSER", "bob", "on", ">pw", "+@all", "~*"]
+        ),
+        "OK"
+    );
     let mut b = srv.conn();
     let r = b.call(&["HELLO", "2", "AUTH", "bob", "pw"]);
     assert!(!r.is_error(), "{r:?}");
@@ -234,7 +279,10 @@ fn auth_and_requirepass(bin: &Path) {
     assert_eq!(err(&mut m, &["PING"]), "NOAUTH Authentication required.");
     assert_eq!(s(&mut c, &["ACL", "SETUSER", "default", "on"]), "OK");
     // DELUSER closes the user's connections.
-    assert_eq!(c.call(&["ACL", "DELUSER", "bob", "nobody"]).as_int(), Some(1));
+    assert_eq!(
+        c.call(&["ACL", "DELUSER", "bob", "nobody"]).as_int(),
+        Some(1)
+    );
     assert!(closed(&mut b));
 }
 
@@ -242,7 +290,20 @@ fn subscriber_killed(bin: &Path) {
     let srv = Server::start(bin, &[]);
     let mut c = srv.conn();
     assert_eq!(
-        s(&mut c, &["ACL", "SETUSER", "psuser", "on", "nopass", "+@all", "resetchannels", "&foo:*", "&bar"]),
+        s(
+            &mut c,
+            &[
+                "ACL",
+                "SETUSER",
+                "psuser",
+                "on",
+                "nopass",
+                "+@all",
+                "resetchannels",
+                "&foo:*",
+                "&bar"
+            ]
+        ),
         "OK"
     );
     let mut sub = srv.conn();
@@ -253,14 +314,24 @@ fn subscriber_killed(bin: &Path) {
     assert_eq!(s(&mut c, &["ACL", "SETUSER", "psuser", "&baz"]), "OK");
     sub.send_cmd(&["PING"]);
     assert!(sub.read_reply().is_ok());
-    assert_eq!(s(&mut c, &["ACL", "SETUSER", "psuser", "resetchannels", "&bar"]), "OK");
+    assert_eq!(
+        s(
+            &mut c,
+            &["ACL", "SETUSER", "psuser", "resetchannels", "&bar"]
+        ),
+        "OK"
+    );
     assert!(closed(&mut sub));
 }
 
 fn aclfile_round_trip(bin: &Path) {
     let dir = TempDir::new("acl").unwrap();
     let file = dir.path().join("users.acl");
-    std::fs::write(&file, "user alice on allcommands allkeys &* >alice\nuser default on nopass ~* &* +@all\n").unwrap();
+    std::fs::write(
+        &file,
+        "user alice on allcommands allkeys &* >alice\nuser default on nopass ~* &* +@all\n",
+    )
+    .unwrap();
     let f = file.display().to_string();
     let srv = Server::start(bin, &["--aclfile", &f]);
     let mut c = srv.conn();
@@ -272,14 +343,24 @@ fn aclfile_round_trip(bin: &Path) {
         .map(|u| u.as_str().unwrap())
         .collect();
     assert_eq!(users, vec!["alice", "default"]);
-    assert_eq!(s(&mut c, &["ACL", "SETUSER", "eve", "on", ">eve", "+get", "~*"]), "OK");
+    assert_eq!(
+        s(
+            &mut c,
+            &["ACL", "SETUSER", "eve", "on", ">eve", "+get", "~*"]
+        ),
+        "OK"
+    );
     assert_eq!(s(&mut c, &["ACL", "SAVE"]), "OK");
     let saved = std::fs::read_to_string(&file).unwrap();
     assert!(saved.contains("user eve on #"), "{saved}");
     let mut a = srv.conn();
     assert_eq!(s(&mut a, &["AUTH", "alice", "alice"]), "OK");
     // A broken file changes nothing.
-    std::fs::write(&file, format!("{saved}user alice on nopass\nuser zed on +nosuch\n")).unwrap();
+    std::fs::write(
+        &file,
+        format!("{saved}user alice on nopass\nuser zed on +nosuch\n"),
+    )
+    .unwrap();
     let e = err(&mut c, &["ACL", "LOAD"]);
     assert!(e.contains("Duplicate user 'alice' found"), "{e}");
     assert!(e.contains("Error in applying operation '+nosuch'"), "{e}");
@@ -307,15 +388,20 @@ fn aclfile_round_trip(bin: &Path) {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("ACL file path is invalid") || text.contains("but not both"), "{text}");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("ACL file path is invalid") || text.contains("but not both"),
+        "{text}"
+    );
     // Duplicate users on the command line.
     let out = std::process::Command::new(bin)
         .args(["--user", "foo", "--user", "foo"])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("Duplicate user"), "{text}");
 }
 
@@ -327,10 +413,19 @@ fn user_lines_and_rewrite(bin: &Path) {
     let srv = Server::start(bin, &[&c_path]);
     let mut c = srv.conn();
     assert!(err(&mut c, &["FLUSHDB"]).starts_with("NOPERM"));
-    assert_eq!(s(&mut c, &["ACL", "SETUSER", "bob", "on", ">pw", "+get", "~*"]), "OK");
+    assert_eq!(
+        s(
+            &mut c,
+            &["ACL", "SETUSER", "bob", "on", ">pw", "+get", "~*"]
+        ),
+        "OK"
+    );
     assert_eq!(s(&mut c, &["CONFIG", "REWRITE"]), "OK");
     let text = std::fs::read_to_string(&conf).unwrap();
-    assert!(text.contains("user default on nopass sanitize-payload ~* &* +@all -flushdb"), "{text}");
+    assert!(
+        text.contains("user default on nopass sanitize-payload ~* &* +@all -flushdb"),
+        "{text}"
+    );
     assert!(text.contains("user bob on #"), "{text}");
 }
 
@@ -347,7 +442,10 @@ fn pre_auth_limits(bin: &Path) {
     let mut c = srv.conn();
     c.send_raw(b"*1\r\n$100000\r\n");
     let r = c.read_reply().unwrap();
-    assert_eq!(r.as_str().unwrap(), "ERR Protocol error: unauthenticated bulk length");
+    assert_eq!(
+        r.as_str().unwrap(),
+        "ERR Protocol error: unauthenticated bulk length"
+    );
     assert!(closed(&mut c));
     // After AUTH the normal limits apply.
     let mut c = srv.conn();

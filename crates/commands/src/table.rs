@@ -772,19 +772,149 @@ static PUBSUB_SUBS: &[Def] = &[
 
 /// ACL subcommands (Redis 7.0's acl-*.json: arity and flags).
 static ACL_SUBS: &[Def] = &[
-    def!("cat", -2, "noscript loading stale", NOKEY, "", "server", "6.0.0", "List the ACL categories or the commands inside a category", Server),
-    def!("deluser", -3, "admin noscript loading stale", NOKEY, "", "server", "6.0.0", "Remove the specified ACL users and the associated rules", Server),
-    def!("dryrun", -4, "admin noscript loading stale", NOKEY, "", "server", "7.0.0", "Returns whether the user can execute the given command without executing the command.", Server),
-    def!("genpass", -2, "noscript loading stale", NOKEY, "", "server", "6.0.0", "Generate a pseudorandom secure password to use for ACL users", Server),
-    def!("getuser", 3, "admin noscript loading stale", NOKEY, "", "server", "6.0.0", "Get the rules for a specific ACL user", Server),
-    def!("help", 2, "loading stale", NOKEY, "", "server", "6.0.0", "Show helpful text about the different subcommands", Server),
-    def!("list", 2, "admin noscript loading stale", NOKEY, "", "server", "6.0.0", "List the current ACL rules in ACL config file format", Server),
-    def!("load", 2, "admin noscript loading stale", NOKEY, "", "server", "6.0.0", "Reload the ACLs from the configured ACL file", Server),
-    def!("log", -2, "admin noscript loading stale", NOKEY, "", "server", "6.0.0", "List latest events denied because of ACLs in place", Server),
-    def!("save", 2, "admin noscript loading stale", NOKEY, "", "server", "6.0.0", "Save the current ACL rules in the configured ACL file", Server),
-    def!("setuser", -3, "admin noscript loading stale", NOKEY, "", "server", "6.0.0", "Modify or create the rules for a specific ACL user", Server),
-    def!("users", 2, "admin noscript loading stale", NOKEY, "", "server", "6.0.0", "List the username of all the configured ACL rules", Server),
-    def!("whoami", 2, "noscript loading stale", NOKEY, "", "server", "6.0.0", "Return the name of the user associated to the current connection", Server),
+    def!(
+        "cat",
+        -2,
+        "noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "List the ACL categories or the commands inside a category",
+        Server
+    ),
+    def!(
+        "deluser",
+        -3,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Remove the specified ACL users and the associated rules",
+        Server
+    ),
+    def!(
+        "dryrun",
+        -4,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "7.0.0",
+        "Returns whether the user can execute the given command without executing the command.",
+        Server
+    ),
+    def!(
+        "genpass",
+        -2,
+        "noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Generate a pseudorandom secure password to use for ACL users",
+        Server
+    ),
+    def!(
+        "getuser",
+        3,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Get the rules for a specific ACL user",
+        Server
+    ),
+    def!(
+        "help",
+        2,
+        "loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Show helpful text about the different subcommands",
+        Server
+    ),
+    def!(
+        "list",
+        2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "List the current ACL rules in ACL config file format",
+        Server
+    ),
+    def!(
+        "load",
+        2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Reload the ACLs from the configured ACL file",
+        Server
+    ),
+    def!(
+        "log",
+        -2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "List latest events denied because of ACLs in place",
+        Server
+    ),
+    def!(
+        "save",
+        2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Save the current ACL rules in the configured ACL file",
+        Server
+    ),
+    def!(
+        "setuser",
+        -3,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Modify or create the rules for a specific ACL user",
+        Server
+    ),
+    def!(
+        "users",
+        2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "List the username of all the configured ACL rules",
+        Server
+    ),
+    def!(
+        "whoami",
+        2,
+        "noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Return the name of the user associated to the current connection",
+        Server
+    ),
 ];
 
 static MEMORY_SUBS: &[Def] = &[def!(

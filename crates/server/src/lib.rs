@@ -240,7 +240,10 @@ pub fn main_entry(argv: Vec<String>) -> i32 {
     let check_user = |argv: &[Vec<u8>]| -> Result<(), (usize, String)> {
         if let Some(name) = argv.get(1) {
             if !seen_users.borrow_mut().insert(name.clone()) {
-                return Err((1, "Duplicate user found. A user can only be defined once in config files".into()));
+                return Err((
+                    1,
+                    "Duplicate user found. A user can only be defined once in config files".into(),
+                ));
             }
         }
         acl::check_user_line(argv)

@@ -139,7 +139,10 @@ impl Settings {
                 None
             } else {
                 // The raw bytes: a password need not be UTF-8.
-                Some(cfg.get_bytes("requirepass").unwrap_or_else(|| pass.into_bytes()))
+                Some(
+                    cfg.get_bytes("requirepass")
+                        .unwrap_or_else(|| pass.into_bytes()),
+                )
             },
             protected_mode: yes(cfg, "protected-mode"),
             proto_max_bulk_len: num(cfg, "proto-max-bulk-len", 512 * 1024 * 1024),

@@ -3,8 +3,8 @@
 //! and a rename.
 
 use super::{
-    category_bit, has_spaces, kill_clients_of, kill_pubsub_if_needed, merge_selectors_at,
-    Context, Denied, RuleErr, Selector, User, UserCell,
+    category_bit, has_spaces, kill_clients_of, kill_pubsub_if_needed, merge_selectors_at, Context,
+    Denied, RuleErr, Selector, User, UserCell,
 };
 use crate::client::Client;
 use crate::server::Server;
@@ -149,9 +149,7 @@ fn setuser(s: &mut Server, c: &mut Client, a: Args) {
             cell.set(new);
         }
         None => {
-            s.acl
-                .users
-                .insert(name.to_vec(), UserCell::new(name, new));
+            s.acl.users.insert(name.to_vec(), UserCell::new(name, new));
         }
     }
     s.acl.refresh();
@@ -264,11 +262,7 @@ fn genpass(c: &mut Client, a: Args) {
     if a.len() == 3 {
         match cinnabar_util::num::string2ll(a.get(2)) {
             Some(v) => bits = v,
-            None => {
-                return c
-                    .reply
-                    .error("ERR value is not an integer or out of range")
-            }
+            None => return c.reply.error("ERR value is not an integer or out of range"),
         }
     }
     if bits <= 0 || bits > 4096 {
@@ -290,11 +284,7 @@ fn log(s: &mut Server, c: &mut Client, a: Args) {
         }
         match cinnabar_util::num::string2ll(a.get(2)) {
             Some(v) => count = v.max(0),
-            None => {
-                return c
-                    .reply
-                    .error("ERR value is not an integer or out of range")
-            }
+            None => return c.reply.error("ERR value is not an integer or out of range"),
         }
     }
     let n = (count as usize).min(s.acl.log.len());
@@ -388,7 +378,11 @@ fn split_spaces(line: &[u8]) -> Vec<Vec<u8>> {
 /// ACL LOAD (and the aclfile at startup): every line is checked first; with any error nothing
 /// changes and the errors are returned in one line. On success the users are replaced (the
 /// default user keeps its identity) and clients of users that were replaced are closed.
-pub fn load_file(s: &mut Server, path: &str, mut caller: Option<&mut Client>) -> Result<(), String> {
+pub fn load_file(
+    s: &mut Server,
+    path: &str,
+    mut caller: Option<&mut Client>,
+) -> Result<(), String> {
     let data = std::fs::read(path).map_err(|e| {
         format!(
             "Error loading ACLs, opening file '{path}': {}",

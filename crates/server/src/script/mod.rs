@@ -876,7 +876,8 @@ fn install_callbacks(engine: &lua::Engine) -> mlua::Result<()> {
             match allowed {
                 Some(Some(ok)) => Ok(Value::Boolean(ok)),
                 Some(None) => {
-                    let t = lua::error_table(lua, b"Invalid command passed to redis.acl_check_cmd()")?;
+                    let t =
+                        lua::error_table(lua, b"Invalid command passed to redis.acl_check_cmd()")?;
                     lua::raise(&ctx, t)
                 }
                 None => {
