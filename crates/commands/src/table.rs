@@ -1018,6 +1018,8 @@ pub static COMMANDS: &[Def] = &[
     def!("quit", -1, "noscript loading stale fast no_auth allow_busy", NOKEY, "connection", "connection", "1.0.0", "Close the connection", Server),
     def!("reset", 1, "noscript loading stale fast no_auth allow_busy", NOKEY, "connection", "connection", "6.2.0", "Reset the connection", Server),
     def!("select", 2, "loading stale fast", NOKEY, "connection", "connection", "1.0.0", "Change the selected database for the current connection", Server),
+    def!("readonly", 1, "loading stale fast", NOKEY, "connection", "cluster", "3.0.0", "Enables read queries for a connection to a Redis Cluster replica node", Server),
+    def!("readwrite", 1, "loading stale fast", NOKEY, "connection", "cluster", "3.0.0", "Disables read queries for a connection to a Redis Cluster replica node", Server),
     // pub/sub
     def!("subscribe", -2, "pubsub noscript loading stale", NOKEY, "", "pubsub", "2.0.0", "Listen for messages published to channels", Server),
     def!("unsubscribe", -1, "pubsub noscript loading stale", NOKEY, "", "pubsub", "2.0.0", "Stop listening for messages posted to channels", Server),

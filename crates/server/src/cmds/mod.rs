@@ -25,6 +25,10 @@ pub fn run(s: &mut Server, c: &mut Client, cmd: &'static CommandSpec, a: Args) {
         "spublish" => crate::pubsub::spublish(s, c, a),
         name if name.starts_with("pubsub|") => crate::pubsub::pubsub(s, c, a, name),
         "echo" => c.reply.bulk(a.get(1)),
+        // Cluster commands in a server without cluster support (ACL rules may name them).
+        "readonly" | "readwrite" => c
+            .reply
+            .error("ERR This instance has cluster support disabled"),
         "auth" => connection::auth(s, c, a),
         "hello" => connection::hello(s, c, a),
         "select" => connection::select(s, c, a),
