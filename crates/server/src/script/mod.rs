@@ -582,7 +582,12 @@ fn script_call(st: &mut RunState, args_owned: &OwnedArgs) -> Result<Vec<u8>, Str
         return reject(st, "Can not execute the command on a stale replica");
     }
     if !st.sc.user.all.get() {
-        let info = st.caller.list_line(Instant::now(), None);
+        // The caller's CLIENT LIST line, showing the command that runs the script.
+        let running = st.s.scripting.running.as_ref();
+        let name = running
+            .and_then(|r| r.command.first())
+            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase());
+        let info = st.caller.list_line(Instant::now(), name.as_deref());
         if let Some(e) = crate::acl::check_script(st.s, st.sc, &info, cmd, args) {
             return reject(st, &e);
         }
