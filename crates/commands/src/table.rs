@@ -894,6 +894,153 @@ static PUBSUB_SUBS: &[Def] = &[
     ),
 ];
 
+/// ACL subcommands (Redis 7.0's acl-*.json: arity and flags).
+static ACL_SUBS: &[Def] = &[
+    def!(
+        "cat",
+        -2,
+        "noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "List the ACL categories or the commands inside a category",
+        Server
+    ),
+    def!(
+        "deluser",
+        -3,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Remove the specified ACL users and the associated rules",
+        Server
+    ),
+    def!(
+        "dryrun",
+        -4,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "7.0.0",
+        "Returns whether the user can execute the given command without executing the command.",
+        Server
+    ),
+    def!(
+        "genpass",
+        -2,
+        "noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Generate a pseudorandom secure password to use for ACL users",
+        Server
+    ),
+    def!(
+        "getuser",
+        3,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Get the rules for a specific ACL user",
+        Server
+    ),
+    def!(
+        "help",
+        2,
+        "loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Show helpful text about the different subcommands",
+        Server
+    ),
+    def!(
+        "list",
+        2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "List the current ACL rules in ACL config file format",
+        Server
+    ),
+    def!(
+        "load",
+        2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Reload the ACLs from the configured ACL file",
+        Server
+    ),
+    def!(
+        "log",
+        -2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "List latest events denied because of ACLs in place",
+        Server
+    ),
+    def!(
+        "save",
+        2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Save the current ACL rules in the configured ACL file",
+        Server
+    ),
+    def!(
+        "setuser",
+        -3,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Modify or create the rules for a specific ACL user",
+        Server
+    ),
+    def!(
+        "users",
+        2,
+        "admin noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "List the username of all the configured ACL rules",
+        Server
+    ),
+    def!(
+        "whoami",
+        2,
+        "noscript loading stale",
+        NOKEY,
+        "",
+        "server",
+        "6.0.0",
+        "Return the name of the user associated to the current connection",
+        Server
+    ),
+];
+
 static MEMORY_SUBS: &[Def] = &[def!(
     "usage",
     -3,
@@ -984,6 +1131,7 @@ pub static COMMANDS: &[Def] = &[
     def!("dumpsave", 1, "admin noscript no_async_loading no_multi", NOKEY, "", "server", "7.0.15", "Stream a point-in-time RDB snapshot of the dataset to this connection (Cinnabar)", Server),
     def!("pipesave", 1, "admin noscript no_async_loading no_multi", NOKEY, "", "server", "7.0.15", "Stream a point-in-time RDB snapshot into the stdin of pipesave-command (Cinnabar)", Server),
     def!("time", 1, "loading stale fast", NOKEY, "", "server", "2.6.0", "Return the current server time", Server),
+    def!("acl", -2, "", NOKEY, "", "server", "6.0.0", "A container for Access List Control commands ", Server, subs ACL_SUBS),
     def!("memory", -2, "", NOKEY, "", "server", "4.0.0", "A container for memory diagnostics commands", Server, subs MEMORY_SUBS),
     def!("lastsave", 1, "loading stale fast", NOKEY, "admin dangerous", "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk", Server),
     // connection
@@ -995,6 +1143,8 @@ pub static COMMANDS: &[Def] = &[
     def!("quit", -1, "noscript loading stale fast no_auth allow_busy", NOKEY, "connection", "connection", "1.0.0", "Close the connection", Server),
     def!("reset", 1, "noscript loading stale fast no_auth allow_busy", NOKEY, "connection", "connection", "6.2.0", "Reset the connection", Server),
     def!("select", 2, "loading stale fast", NOKEY, "connection", "connection", "1.0.0", "Change the selected database for the current connection", Server),
+    def!("readonly", 1, "loading stale fast", NOKEY, "connection", "cluster", "3.0.0", "Enables read queries for a connection to a Redis Cluster replica node", Server),
+    def!("readwrite", 1, "loading stale fast", NOKEY, "connection", "cluster", "3.0.0", "Disables read queries for a connection to a Redis Cluster replica node", Server),
     // pub/sub
     def!("subscribe", -2, "pubsub noscript loading stale", NOKEY, "", "pubsub", "2.0.0", "Listen for messages published to channels", Server),
     def!("unsubscribe", -1, "pubsub noscript loading stale", NOKEY, "", "pubsub", "2.0.0", "Stop listening for messages posted to channels", Server),
@@ -1329,8 +1479,10 @@ fn variable_flags(fullname: &str, args: &[&[u8]], flags: &'static str) -> &'stat
         return flags;
     }
     let has = |w: &[u8]| args.iter().skip(2).any(|a| a.eq_ignore_ascii_case(w));
+    // SET's options start after the value (Redis's setGetKeys).
+    let set_get = args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
     match fullname {
-        "set" if !has(b"get") => "OW update",
+        "set" if !set_get => "OW update",
         "set" => "RW access update",
         "bitfield" if !has(b"set") && !has(b"incrby") => "RO access",
         "bitfield" => "RW access update",

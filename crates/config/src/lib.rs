@@ -25,6 +25,7 @@ mod value;
 pub use load::{options_text, CheckUser, IsCommand, LoadOptions};
 pub use rewrite::RewriteExtras;
 pub use runtime::SetOptions;
+pub use sha256::sha256_hex;
 pub use split::{repr, split_args};
 pub use value::{
     keyspace_events_flags, keyspace_events_string, ClientClass, ObufLimit, NOTIFY_ALL,

@@ -116,6 +116,8 @@ pub struct ClientHandle {
     pub tracking: Cell<u32>,
     pub tracking_redir: Cell<u64>,
     pub tracking_prefixes: RefCell<Vec<Vec<u8>>>,
+    /// The ACL user (CLIENT LIST `user=`, CLIENT KILL USER); the task's `Client::user` too.
+    pub user: RefCell<std::rc::Rc<crate::acl::UserCell>>,
 }
 
 impl ClientHandle {
@@ -163,6 +165,7 @@ impl ClientHandle {
             tracking: Cell::new(0),
             tracking_redir: Cell::new(0),
             tracking_prefixes: RefCell::new(Vec::new()),
+            user: RefCell::new(crate::acl::superuser()),
         }
     }
 
@@ -220,7 +223,7 @@ impl ClientHandle {
         }
         let cmd = cmd_override.unwrap_or(&i.last_cmd);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -241,6 +244,7 @@ impl ClientHandle {
             i.omem,
             i.qbuf + i.qbuf_free + i.obl + i.omem + i.argv_mem,
             if cmd.is_empty() { "NULL" } else { cmd },
+            String::from_utf8_lossy(&self.user.borrow().name),
             crate::tracking::list_redir(self),
             i.resp
         )
@@ -253,6 +257,8 @@ pub struct Client {
     pub db: usize,
     pub reply: ReplyBuf,
     pub authenticated: bool,
+    /// The ACL user whose rules apply (internal clients: the unrestricted superuser).
+    pub user: std::rc::Rc<crate::acl::UserCell>,
     pub reply_mode: ReplyMode,
     /// Close the connection once pending replies are written.
     pub close_after_reply: bool,
@@ -335,6 +341,7 @@ impl Client {
             db: 0,
             reply: ReplyBuf::new(),
             authenticated,
+            user: crate::acl::superuser(),
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             name: Vec::new(),

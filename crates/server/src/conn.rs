@@ -40,7 +40,7 @@ fn process(
     while *rpos < buf.len() && !c.close_after_reply && !c.handle.killed.get() {
         let limits = Limits {
             max_bulk: s.settings.proto_max_bulk_len,
-            authenticated: c.authenticated,
+            authenticated: !crate::acl::auth_required(s, c),
         };
         match p.parse(&buf[*rpos..], limits) {
             Ok(Some((n, src))) => {
@@ -422,8 +422,13 @@ fn replica_replied(c: &Client, reply: &[u8]) {
 
 /// Serves one accepted connection until it closes.
 pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: Rc<ClientHandle>) {
-    let authenticated = srv.borrow().settings.requirepass.is_none();
+    // As Redis's createClient: authenticated when the default user needs no password.
+    let (authenticated, user) = {
+        let s = srv.borrow();
+        (s.acl.default_open, s.acl.default.clone())
+    };
     let mut c = Client::new(handle.clone(), authenticated);
+    crate::acl::set_client_user(&mut c, user);
     let mut qbuf: Vec<u8> = Vec::new();
     let mut parser = CommandParser::new();
     let mut rpos = 0usize;

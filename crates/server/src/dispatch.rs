@@ -45,9 +45,29 @@ fn unknown_command(c: &mut Client, args: Args) {
     c.reply.error_bytes(&msg);
 }
 
+/// A POST or `Host:` line: someone is sending HTTP to the server (cross protocol scripting).
+/// The connection is closed without a reply, and this is logged at most once a minute.
+#[cold]
+fn security_warning(c: &mut Client) {
+    thread_local! {
+        static LOGGED: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+    }
+    let now = crate::server::now_ms() / 1000;
+    if (now - LOGGED.with(|l| l.get())).abs() > 60 {
+        crate::warning!("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.");
+        LOGGED.with(|l| l.set(now));
+    }
+    c.close_after_reply = true;
+}
+
 /// Looks up a command and its subcommand. Replies the error and returns None if unknown.
 pub fn resolve(c: &mut Client, args: Args) -> Option<&'static CommandSpec> {
     let Some(cmd) = table::lookup(args.get(0)) else {
+        let name = args.get(0);
+        if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
+            security_warning(c);
+            return None;
+        }
         unknown_command(c, args);
         if let Some(m) = c.multi.as_mut() {
             m.aborted = true;
@@ -156,8 +176,10 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
                 cmd.fullname
             ));
             rejected = Some(cmd);
-        } else if !c.authenticated && !cmd.has(flag::NO_AUTH) {
+        } else if !c.authenticated && !s.acl.default_open && !cmd.has(flag::NO_AUTH) {
             c.reply.error("NOAUTH Authentication required.");
+            rejected = Some(cmd);
+        } else if !c.user.all.get() && !crate::acl::check_command(s, c, cmd, args) {
             rejected = Some(cmd);
         } else if !c.reply.resp3
             && c.subscribed()

@@ -3,6 +3,7 @@
 //! on one engine thread (a tokio current-thread runtime with a `LocalSet`); see
 //! ARCHITECTURE.md.
 
+pub mod acl;
 pub mod aof;
 pub mod blocking;
 pub mod client;
@@ -235,7 +236,24 @@ pub fn main_entry(argv: Vec<String>) -> i32 {
         Some(f) if !f.starts_with('-') => (Some(PathBuf::from(f)), &args[1..]),
         _ => (None, &args[..]),
     };
-    let cfg = match cinnabar_config::Config::load(file.as_deref(), rest) {
+    // `user` lines are checked as they are read (a duplicate or a bad rule stops the start).
+    let seen_users = RefCell::new(std::collections::HashSet::<Vec<u8>>::new());
+    let check_user = |argv: &[Vec<u8>]| -> Result<(), (usize, String)> {
+        if let Some(name) = argv.get(1) {
+            if !seen_users.borrow_mut().insert(name.clone()) {
+                return Err((
+                    1,
+                    "Duplicate user found. A user can only be defined once in config files".into(),
+                ));
+            }
+        }
+        acl::check_user_line(argv)
+    };
+    let opts = cinnabar_config::LoadOptions {
+        check_user: Some(&check_user),
+        ..Default::default()
+    };
+    let cfg = match cinnabar_config::Config::load_with(file.as_deref(), rest, &opts) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -302,6 +320,10 @@ pub fn main_entry(argv: Vec<String>) -> i32 {
 
 async fn run(cfg: cinnabar_config::Config, config_file: Option<PathBuf>) -> i32 {
     let srv = Rc::new(RefCell::new(Server::new(cfg, config_file)));
+    if let Err(e) = acl::load_at_startup(&mut srv.borrow_mut()) {
+        warning!("{e}");
+        return 1;
+    }
     SERVER.with(|w| *w.borrow_mut() = Some(Rc::downgrade(&srv)));
     let st = srv.borrow().settings.clone();
     if st.always_show_logo || std::io::IsTerminal::is_terminal(&std::io::stdout()) {

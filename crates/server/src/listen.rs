@@ -217,7 +217,7 @@ fn admit(
         s.stats.rejected_connections += 1;
         return None;
     }
-    if s.settings.protected_mode && s.settings.requirepass.is_none() && !local {
+    if s.settings.protected_mode && s.acl.default.u.borrow().nopass && !local {
         try_write(DENIED.as_bytes());
         s.stats.rejected_connections += 1;
         return None;

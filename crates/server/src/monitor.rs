@@ -44,7 +44,7 @@ pub fn stop(s: &mut Server, c: &Client) {
 fn redacted(cmd: &CommandSpec, args: Args, i: usize) -> bool {
     match cmd.fullname.as_str() {
         "auth" => i >= 1,
-        "hello" => (3..args.len())
+        "hello" => (2..args.len())
             .find(|&j| args.get(j).eq_ignore_ascii_case(b"auth"))
             .is_some_and(|j| i == j + 1 || i == j + 2),
         "migrate" => (6..args.len()).any(|j| {

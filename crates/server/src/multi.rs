@@ -258,6 +258,11 @@ fn exec(s: &mut Server, c: &mut Client, now: i64, clock: &mut Instant) {
     c.reply.array(m.queued.len());
     s.in_exec = true;
     for (cmd, args) in &m.queued {
+        // The ACL rules may have changed since the command was queued.
+        if let Some(e) = crate::acl::check_at_exec(s, c, cmd, args.args()) {
+            c.reply.error(&e);
+            continue;
+        }
         // Blocking commands answer at once inside a transaction.
         if let Some(Exec::Blocked(..)) = dispatch::call(s, c, cmd, args.args(), now, clock, false) {
             c.reply.null_array();

@@ -57,6 +57,8 @@ pub struct ShutdownRequest {
 /// The engine's state.
 pub struct Server {
     pub ks: Keyspace,
+    /// ACL users and the ACL LOG (acl/).
+    pub acl: crate::acl::Acl,
     pub cfg: cinnabar_config::Config,
     pub settings: Settings,
     pub config_file: Option<PathBuf>,
@@ -201,6 +203,7 @@ impl Server {
         let hz = settings.hz;
         Server {
             ks: Keyspace::new(dbs),
+            acl: Default::default(),
             cfg,
             settings,
             config_file,

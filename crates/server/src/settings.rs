@@ -140,7 +140,11 @@ impl Settings {
             requirepass: if pass.is_empty() {
                 None
             } else {
-                Some(pass.into_bytes())
+                // The raw bytes: a password need not be UTF-8.
+                Some(
+                    cfg.get_bytes("requirepass")
+                        .unwrap_or_else(|| pass.into_bytes()),
+                )
             },
             protected_mode: yes(cfg, "protected-mode"),
             proto_max_bulk_len: num(cfg, "proto-max-bulk-len", 512 * 1024 * 1024),

@@ -72,6 +72,16 @@ pub fn config_set(s: &mut Server, c: &mut Client, a: Args) {
         }
     }
     s.refresh_settings();
+    if changed.iter().any(|n| n == "requirepass") {
+        let p = s.settings.requirepass.clone();
+        s.acl.set_requirepass(p.as_deref());
+    }
+    if changed.iter().any(|n| n == "acl-pubsub-default") {
+        s.acl.pubsub_all = s
+            .cfg
+            .get_value("acl-pubsub-default")
+            .is_some_and(|v| v == "allchannels");
+    }
     if changed
         .iter()
         .any(|n| matches!(n.as_str(), "proc-title-template" | "port" | "bind"))
@@ -99,6 +109,7 @@ pub fn config_resetstat(s: &mut Server, c: &mut Client) {
     s.stats = Default::default();
     s.stats.ops_samples = samples;
     s.ks.stats = Default::default();
+    s.acl.reset_stats();
     for db in s.ks.dbs.iter_mut() {
         db.expired_total = 0;
     }
@@ -116,7 +127,12 @@ pub fn config_rewrite(s: &mut Server, c: &mut Client) {
             .reply
             .error("ERR The server is running without a config file");
     };
-    match s.cfg.rewrite(&path) {
+    // Without an aclfile the users are written as `user` lines (Redis's rewriteConfigUserOption).
+    let extras = cinnabar_config::RewriteExtras {
+        users: Some(s.acl.lines()),
+        modules: None,
+    };
+    match s.cfg.rewrite_with(&path, &extras) {
         Ok(()) => {
             notice!("CONFIG REWRITE executed with success.");
             c.reply.ok()

@@ -30,17 +30,6 @@ pub fn ping(c: &mut Client, a: Args) {
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
-/// Checks credentials for the default user (the only user until ACLs arrive).
-fn check_auth(s: &Server, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    match &s.settings.requirepass {
-        Some(p) => p.as_slice() == pass,
-        None => true,
-    }
-}
-
 /// AUTH [username] password
 pub fn auth(s: &mut Server, c: &mut Client, a: Args) {
     if a.len() > 3 {
@@ -51,11 +40,10 @@ pub fn auth(s: &mut Server, c: &mut Client, a: Args) {
     } else {
         (a.get(1), a.get(2))
     };
-    if a.len() == 2 && s.settings.requirepass.is_none() {
+    if a.len() == 2 && s.acl.default.u.borrow().nopass {
         return c.reply.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     }
-    if check_auth(s, user, pass) {
-        c.authenticated = true;
+    if crate::acl::authenticate(s, c, user, pass, a.get(0)) {
         c.reply.ok();
     } else {
         c.reply.error(WRONGPASS);
@@ -101,13 +89,12 @@ pub fn hello(s: &mut Server, c: &mut Client, a: Args) {
         }
     }
     if let Some((u, p)) = creds {
-        if !check_auth(s, u, p) {
+        if !crate::acl::authenticate(s, c, u, p, a.get(0)) {
             return c.reply.error(WRONGPASS);
         }
-        c.authenticated = true;
     }
     if !c.authenticated {
-        return c.reply.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return c.reply.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(n) = setname {
         if !valid_name(n) {
@@ -162,7 +149,11 @@ pub fn reset(s: &mut Server, c: &mut Client) {
     c.reply.resp3 = false;
     c.reply_mode = ReplyMode::On;
     c.name.clear();
-    c.authenticated = s.settings.requirepass.is_none();
+    // As Redis's clearClientConnectionState: back to the default user, authenticated only if
+    // it needs no password.
+    c.authenticated = s.acl.default_open;
+    let d = s.acl.default.clone();
+    crate::acl::set_client_user(c, d);
     c.handle.info.borrow_mut().no_evict = false;
     c.reply.simple("RESET");
 }
@@ -230,7 +221,7 @@ pub fn client_list(s: &mut Server, c: &mut Client, a: Args) {
                 continue;
             }
         }
-        if only_type.is_some_and(|t| t != ClientType::of(s, h)) {
+        if only_type.is_some_and(|t| t != ClientType::of(s, h)) || h.killed.get() {
             continue;
         }
         let over = if *id == c.handle.id {
@@ -279,9 +270,9 @@ pub fn client_kill(s: &mut Server, c: &mut Client, a: Args) {
     let mut addr: Option<Vec<u8>> = None;
     let mut laddr: Option<Vec<u8>> = None;
     let mut ctype: Option<ClientType> = None;
-    let mut user: Option<Vec<u8>> = None;
     let mut skipme = true;
     let mut maxage: Option<u64> = None;
+    let mut user_cell = None;
     let mut j = 2;
     while j < a.len() {
         if j + 1 >= a.len() {
@@ -308,7 +299,15 @@ pub fn client_kill(s: &mut Server, c: &mut Client, a: Args) {
                 }
             }
         } else if eq_ic(opt, "user") {
-            user = Some(v.to_vec());
+            match s.acl.users.get(v) {
+                Some(u) => user_cell = Some(u.clone()),
+                None => {
+                    return c.reply.error(&format!(
+                        "ERR No such user '{}'",
+                        String::from_utf8_lossy(v)
+                    ))
+                }
+            }
         } else if eq_ic(opt, "skipme") {
             if eq_ic(v, "yes") {
                 skipme = true;
@@ -340,7 +339,9 @@ pub fn client_kill(s: &mut Server, c: &mut Client, a: Args) {
                 .as_ref()
                 .is_some_and(|x| x.as_slice() != h.laddr.as_bytes())
             || ctype.is_some_and(|t| t != ClientType::of(s, &h))
-            || user.as_ref().is_some_and(|u| u.as_slice() != b"default")
+            || user_cell
+                .as_ref()
+                .is_some_and(|u| !std::rc::Rc::ptr_eq(u, &h.user.borrow()))
             || maxage.is_some_and(|m| now.duration_since(h.created).as_secs() < m)
         {
             continue;

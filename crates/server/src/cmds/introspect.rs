@@ -267,6 +267,13 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
             st.client_qbuf_limit_disconnections,
             st.client_obuf_limit_disconnections,
         );
+        // Denied by ACL (fields Redis 7.2 added; kept apart from the 7.0 list above).
+        let a = &s.acl;
+        let _ = write!(
+            out,
+            "acl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
+            a.denied_auth, a.denied_cmd, a.denied_key, a.denied_channel
+        );
     }
     if has("replication") {
         section(&mut out, "Replication");

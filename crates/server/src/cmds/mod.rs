@@ -25,6 +25,10 @@ pub fn run(s: &mut Server, c: &mut Client, cmd: &'static CommandSpec, a: Args) {
         "spublish" => crate::pubsub::spublish(s, c, a),
         name if name.starts_with("pubsub|") => crate::pubsub::pubsub(s, c, a, name),
         "echo" => c.reply.bulk(a.get(1)),
+        // Cluster commands in a server without cluster support (ACL rules may name them).
+        "readonly" | "readwrite" => c
+            .reply
+            .error("ERR This instance has cluster support disabled"),
         "auth" => connection::auth(s, c, a),
         "hello" => connection::hello(s, c, a),
         "select" => connection::select(s, c, a),
@@ -61,6 +65,7 @@ pub fn run(s: &mut Server, c: &mut Client, cmd: &'static CommandSpec, a: Args) {
         "client|caching" => crate::tracking::client_caching(c, a),
         "client|getredir" => crate::tracking::client_getredir(c),
         "client|trackinginfo" => crate::tracking::client_trackinginfo(c),
+        name if name.starts_with("acl|") => crate::acl::cmd::run(s, c, &name[4..], a),
         "info" => introspect::info(s, c, a),
         "command" => introspect::command_all(c),
         "command|count" => c.reply.int(cinnabar_commands::table::table().len() as i64),

@@ -566,6 +566,8 @@ struct RunState<'a> {
     busy: Option<busy::Busy<'a>>,
     /// The EVAL/FCALL command running the script.
     command: Args<'a>,
+    /// The client running the script (its CLIENT LIST line goes into ACL LOG entries).
+    caller: std::rc::Rc<ClientHandle>,
 }
 
 /// Runs one command from a script (Redis's `scriptCall`): Ok(reply bytes) or Err(message for
@@ -603,6 +605,14 @@ fn script_call(st: &mut RunState, args_owned: &OwnedArgs) -> Result<Vec<u8>, Str
     }
     if !cmd.has(flag::STALE) && running_stale(st.s) {
         return reject(st, "Can not execute the command on a stale replica");
+    }
+    if !st.sc.user.all.get() {
+        // The caller's CLIENT LIST line, showing the command that runs the script.
+        let name = Some(String::from_utf8_lossy(st.command.get(0)).to_ascii_lowercase());
+        let info = st.caller.list_line(Instant::now(), name.as_deref());
+        if let Some(e) = crate::acl::check_script(st.s, st.sc, &info, cmd, args) {
+            return reject(st, &e);
+        }
     }
     let write = cmd.has(flag::WRITE);
     if st.read_only && (write || cmd.has(flag::MAY_REPLICATE)) {
@@ -950,6 +960,47 @@ fn install_callbacks(engine: &lua::Engine) -> mlua::Result<()> {
             Ok(())
         })?,
     )?;
+    let ctx = engine.ctx.clone();
+    api.raw_set(
+        "acl_check_cmd",
+        lua.create_function(move |lua, args: MultiValue| {
+            let argv = match lua::call_args(&args) {
+                Ok(a) => a,
+                Err(m) => return lua::raise(&ctx, lua::error_table(lua, m.as_bytes())?),
+            };
+            // Whether the caller's user may run the command (no log entry, as Redis).
+            let allowed = with_run(|st| {
+                let g = st.borrow();
+                let a = argv.args();
+                let mut cmd = table::lookup(a.get(0));
+                if let Some(c) = cmd {
+                    if !c.subcommands.is_empty() && a.len() >= 2 {
+                        cmd = table::lookup_sub(c, a.get(1));
+                    }
+                }
+                cmd.map(|cmd| {
+                    let v: Vec<&[u8]> = a.iter().collect();
+                    let ok = g.sc.user.u.borrow().check(cmd, &v).is_ok();
+                    ok
+                })
+            });
+            match allowed {
+                Some(Some(ok)) => Ok(Value::Boolean(ok)),
+                Some(None) => {
+                    let t =
+                        lua::error_table(lua, b"Invalid command passed to redis.acl_check_cmd()")?;
+                    lua::raise(&ctx, t)
+                }
+                None => {
+                    let t = lua::error_table(
+                        lua,
+                        b"redis.acl_check_cmd can only be called inside a script invocation",
+                    )?;
+                    lua::raise(&ctx, t)
+                }
+            }
+        })?,
+    )?;
     Ok(())
 }
 
@@ -978,6 +1029,8 @@ pub fn run_script(
         return c.reply.error("ERR Lua state is busy");
     };
     let mut sc = script_client(s);
+    // Commands of the script run with the caller's ACL user.
+    sc.user = c.user.clone();
     sc.db = c.db;
     sc.reply.resp3 = false;
     sc.reply.out.clear();
@@ -1021,6 +1074,7 @@ pub fn run_script(
             repl: 3,
             busy,
             command: spec.command,
+            caller: c.handle.clone(),
         });
         let lua = &engine.lua;
         if !engine.callbacks {
