@@ -2,7 +2,8 @@
 //! side by side:
 //! - a subscriber that stops reading is cut off by `client-output-buffer-limit pubsub` while
 //!   the publisher goes on without stalling;
-//! - an infinite-loop script is stopped by SCRIPT KILL and the server serves again;
+//! - an infinite-loop script is stopped by SCRIPT KILL and the server serves again; a client
+//!   that connects while it runs is answered -BUSY, then served normally;
 //!   a script that wrote cannot be killed (UNKILLABLE) and SHUTDOWN NOSAVE ends it;
 //! - `maxmemory`: noeviction refuses writes with -OOM (reads and DEL go on), allkeys-lru
 //!   evicts the idle keys and keeps the recently used ones, evictions reach a replica as DELs.
@@ -120,6 +121,15 @@ fn script_kill(bin: &Path) {
         assert!(Instant::now() < deadline, "never busy");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // A connection opened while the script is busy is accepted and answered too (as Redis),
+    // not left waiting for the script to end.
+    let mut late = srv.conn();
+    let r = late.call(&["PING"]);
+    assert!(
+        format!("{r:?}").contains("BUSY"),
+        "{}: {r:?}",
+        bin.display()
+    );
     assert_eq!(s(&mut b, &["SCRIPT", "KILL"]), "OK");
     let r = a.read_reply().unwrap();
     assert!(
@@ -128,6 +138,7 @@ fn script_kill(bin: &Path) {
         bin.display()
     );
     assert_eq!(s(&mut b, &["PING"]), "PONG");
+    assert_eq!(s(&mut late, &["PING"]), "PONG");
     assert_eq!(s(&mut a, &["SET", "k", "v"]), "OK");
     // A script that wrote cannot be killed: only SHUTDOWN NOSAVE ends it.
     a.send_cmd(&["EVAL", "redis.call('set','w','1') while true do end", "0"]);

@@ -50,6 +50,16 @@ thread_local! {
     static SERVER: RefCell<Option<std::rc::Weak<RefCell<Server>>>> = const { RefCell::new(None) };
 }
 
+/// The listening sockets: (fd, the path of a unix socket).
+pub fn listener_fds() -> Vec<(i32, Option<String>)> {
+    LISTENERS.with(|l| {
+        l.borrow()
+            .iter()
+            .map(|a| (a.fd, a.ep.key.strip_prefix("unix:").map(str::to_string)))
+            .collect()
+    })
+}
+
 /// The engine's shared server handle (None before start or after exit).
 pub fn server_rc() -> Option<Rc<RefCell<Server>>> {
     SERVER.with(|w| w.borrow().as_ref().and_then(|w| w.upgrade()))

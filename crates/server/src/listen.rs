@@ -211,7 +211,26 @@ fn admit(
     unix: bool,
     try_write: &dyn Fn(&[u8]),
 ) -> Option<Rc<ClientHandle>> {
-    let mut s = srv.borrow_mut();
+    admit_in(
+        &mut srv.borrow_mut(),
+        fd,
+        addr,
+        laddr,
+        local,
+        unix,
+        try_write,
+    )
+}
+
+fn admit_in(
+    s: &mut Server,
+    fd: i32,
+    addr: String,
+    laddr: String,
+    local: bool,
+    unix: bool,
+    try_write: &dyn Fn(&[u8]),
+) -> Option<Rc<ClientHandle>> {
     if s.clients.len() >= s.settings.maxclients {
         try_write(b"-ERR max number of clients reached\r\n");
         s.stats.rejected_connections += 1;
@@ -315,4 +334,86 @@ async fn accept_unix(srv: Rc<RefCell<Server>>, l: UnixListener, path: String) {
 /// `ip:port` as Redis prints it (IPv6 without brackets).
 pub fn fmt_addr(a: &SocketAddr) -> String {
     format!("{}:{}", a.ip(), a.port())
+}
+
+/// While a script is busy the accept loops cannot run: the busy hook accepts new connections
+/// itself (as Redis's event loop does while a script runs), registers them, and serves them
+/// with the other clients (`-BUSY`, SCRIPT KILL...). Their connection tasks start when the
+/// script ends (`start_accepted_while_busy`).
+pub fn accept_while_busy(s: &mut Server) {
+    let fds = crate::listener_fds();
+    for (lfd, unix_path) in fds {
+        loop {
+            // SAFETY: accept4 on our listening fd; the new fd is owned right below.
+            let fd = unsafe {
+                libc::accept4(
+                    lfd,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                break;
+            }
+            // SAFETY: accept4 returned a new fd that nothing else owns.
+            let owned =
+                unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            let (addr, laddr, local) = match &unix_path {
+                Some(path) => (format!("{path}:0"), path.clone(), true),
+                None => {
+                    // A view of the socket `owned` keeps (never closed through this one).
+                    // SAFETY: fd is open for as long as `owned` lives, which outlives `t`.
+                    let t = std::mem::ManuallyDrop::new(unsafe {
+                        <std::net::TcpStream as std::os::fd::FromRawFd>::from_raw_fd(fd)
+                    });
+                    let _ = t.set_nodelay(true);
+                    let peer = t.peer_addr().ok();
+                    let laddr = t.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
+                    set_keepalive(fd, s.settings.tcp_keepalive);
+                    (
+                        peer.map(|p| fmt_addr(&p)).unwrap_or_default(),
+                        laddr,
+                        peer.is_some_and(|p| p.ip().is_loopback()),
+                    )
+                }
+            };
+            let w = |b: &[u8]| {
+                // SAFETY: a best-effort write of a refusal on the socket we own.
+                unsafe {
+                    libc::send(
+                        fd,
+                        b.as_ptr() as *const libc::c_void,
+                        b.len(),
+                        libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    );
+                }
+            };
+            if let Some(h) = admit_in(s, fd, addr, laddr, local, unix_path.is_some(), &w) {
+                verbose!("Accepted {} while a script is busy", h.addr);
+                s.accepted_while_busy.push((owned, h));
+            }
+        }
+    }
+}
+
+/// Starts the connection tasks of the clients accepted while a script was busy.
+pub fn start_accepted_while_busy(s: &mut Server) {
+    if s.accepted_while_busy.is_empty() {
+        return;
+    }
+    let Some(srv) = crate::server_rc() else {
+        return;
+    };
+    for (fd, h) in std::mem::take(&mut s.accepted_while_busy) {
+        match crate::sock::ClientSocket::new(fd) {
+            Ok(sock) => {
+                tokio::task::spawn_local(conn::serve(srv.clone(), sock, h));
+            }
+            Err(e) => {
+                warning!("Registering client connection: {e}");
+                s.clients.remove(&h.id);
+            }
+        }
+    }
 }

@@ -891,9 +891,18 @@ fn install_hook(engine: &lua::Engine) {
         mlua::HookTriggers::new().every_nth_instruction(100_000),
         move |lua, _| {
             let killed = with_run(|st| {
-                let g = st.try_borrow().ok()?;
-                let b = g.busy.as_ref()?;
-                Some(b.tick(g.s.clients.values()))
+                let killed = {
+                    let g = st.try_borrow().ok()?;
+                    let b = g.busy.as_ref()?;
+                    b.tick(g.s.clients.values())
+                };
+                // New connections are accepted too, and served from the next round.
+                if let Ok(mut g) = st.try_borrow_mut() {
+                    if g.busy.as_ref().is_some_and(|b| b.timed_out.get()) {
+                        crate::listen::accept_while_busy(g.s);
+                    }
+                }
+                Some(killed)
             })
             .flatten()
             .unwrap_or(false);
@@ -1186,6 +1195,7 @@ pub fn run_script(
         let _ = engine.lua.gc_step_kbytes(GC_PERIOD as i32);
     }
     s_ref.scripting.running = None;
+    crate::listen::start_accepted_while_busy(s_ref);
     sc.reply.out.clear();
     s_ref.scripting.sc = Some(sc);
     if spec.eval_mode {
