@@ -540,9 +540,10 @@ fn run_foreground(
 pub fn start_aof_rewrite(s: &mut Server, tmp: &Path, preamble: bool) -> io::Result<()> {
     // Opened here first (errors at once), then written by the writer child.
     drop(File::create(tmp)?);
-    let out = ChildFile::spawn(tmp.to_path_buf(), None, preamble).inspect_err(|_| {
-        let _ = std::fs::remove_file(tmp);
-    })?;
+    let out = ChildFile::spawn(Some(tmp.to_path_buf()), Path::new("."), None, preamble)
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(tmp);
+        })?;
     let child = (out.pid, out.exit.clone());
     let (dtx, drx) = tokio::sync::oneshot::channel();
     let tx = spawn_writer(Box::new(out), s.settings.rdbchecksum, dtx);
@@ -570,11 +571,18 @@ pub fn writer_child_main(args: &[String]) -> i32 {
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
     }
-    let Some(path) = args.first() else {
-        return 1;
+    // `--pid-named <dir>`: the file is `<dir>/temp-<own pid>.rdb`, as Redis's fork child
+    // names its temp file.
+    let path = match (args.first().map(String::as_str), args.get(1)) {
+        (Some("--pid-named"), Some(dir)) => Path::new(dir)
+            .join(format!("temp-{}.rdb", std::process::id()))
+            .display()
+            .to_string(),
+        (Some(p), _) => p.to_string(),
+        _ => return 1,
     };
     let r = (|| -> io::Result<()> {
-        let mut f = File::create(path)?;
+        let mut f = File::create(&path)?;
         io::copy(&mut io::stdin().lock(), &mut f)?;
         f.sync_all()
     })();
@@ -638,11 +646,22 @@ struct ChildFile {
 }
 
 impl ChildFile {
-    fn spawn(tmp: PathBuf, dest: Option<PathBuf>, write_crc: bool) -> io::Result<ChildFile> {
+    /// A child writing `tmp`, or, with `tmp` None, `temp-<child pid>.rdb` in `dir` (as Redis's
+    /// BGSAVE child names it).
+    fn spawn(
+        tmp: Option<PathBuf>,
+        dir: &Path,
+        dest: Option<PathBuf>,
+        write_crc: bool,
+    ) -> io::Result<ChildFile> {
         let exe = std::env::current_exe()?;
-        let mut child = std::process::Command::new(exe)
-            .arg(WRITER_ARG)
-            .arg(&tmp)
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg(WRITER_ARG);
+        match &tmp {
+            Some(t) => cmd.arg(t),
+            None => cmd.arg("--pid-named").arg(dir),
+        };
+        let mut child = cmd
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()?;
@@ -653,14 +672,24 @@ impl ChildFile {
         let pid = child.id() as libc::pid_t;
         // Reaped with waitpid through `ChildExit`, never through `child`.
         drop(child);
-        Ok(ChildFile {
+        let f = ChildFile {
             pid,
             exit: Default::default(),
             stdin,
-            tmp,
+            tmp: tmp.unwrap_or_else(|| dir.join(format!("temp-{pid}.rdb"))),
             dest,
             write_crc,
-        })
+        };
+        // Opened here too (never truncated), so a bad directory fails at once.
+        if let Err(e) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&f.tmp)
+        {
+            Box::new(f).discard();
+            return Err(e);
+        }
+        Ok(f)
     }
 
     /// Waits for the child to end and returns its status.
@@ -1122,17 +1151,15 @@ pub fn start_bgsave(s: &mut Server) -> Result<(), String> {
         return Err("ERR Background save already in progress".into());
     }
     s.persist.last_bgsave_try = now_ms() / 1000;
-    let tmp = temp_path(s, true);
     let dest = rdb_path(s);
-    // The temp file is opened here first, so a bad `dir` fails BGSAVE at once; the writer
-    // child then writes it.
-    let file = match RdbFile::create(tmp.clone(), dest.clone()).and_then(|f| {
-        drop(f);
-        ChildFile::spawn(tmp.clone(), Some(dest), true)
-    }) {
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file = match ChildFile::spawn(None, &dir, Some(dest), true) {
         Ok(f) => f,
         Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
+            let tmp = dir.join("temp-<child>.rdb");
             warning!(
                 "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
                 tmp.display(),
@@ -1147,12 +1174,13 @@ pub fn start_bgsave(s: &mut Server) -> Result<(), String> {
     };
     let (dtx, drx) = tokio::sync::oneshot::channel();
     let child = (file.pid, file.exit.clone());
+    let tmp_path = file.tmp.clone();
     let tx = spawn_writer(Box::new(file), s.settings.rdbchecksum, dtx);
     s.persist.rdb_saves += 1;
     start_job(s, JobKind::Disk, tx, drx);
     if let Some(b) = s.persist.bgsave.as_mut() {
         b.child = Some(child.clone());
-        b.tmp = Some(tmp);
+        b.tmp = Some(tmp_path);
     }
     notice!("Background saving started by pid {}", child.0);
     Ok(())
@@ -2166,8 +2194,25 @@ pub fn prepare_shutdown(
 ) -> Result<(), ShutdownBlocked> {
     if s.persist.bgsave.is_some() {
         warning!("There is a child saving an .rdb. Killing it!");
+        let job = s
+            .persist
+            .bgsave
+            .as_ref()
+            .map(|b| (b.tmp.clone(), b.child.clone()));
         kill_bgsave(s);
-        let _ = std::fs::remove_file(temp_path(s, true));
+        if let Some((tmp, child)) = job {
+            if let Some((pid, exit)) = child {
+                if exit.poll(pid).is_none() {
+                    // SAFETY: our own child, not reaped yet (`ChildExit` says so).
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+            }
+            if let Some(tmp) = tmp {
+                let _ = std::fs::remove_file(tmp);
+            }
+        }
     }
     crate::aof::prepare_shutdown(s, req.force)?;
     if req.nosave || (s.settings.save_params.is_empty() && !req.save) {
