@@ -203,26 +203,6 @@ fn set_keepalive(fd: i32, secs: i64) {
 
 /// Admission control and registration. None = refused (the reason was written best-effort).
 fn admit(
-    srv: &Rc<RefCell<Server>>,
-    fd: i32,
-    addr: String,
-    laddr: String,
-    local: bool,
-    unix: bool,
-    try_write: &dyn Fn(&[u8]),
-) -> Option<Rc<ClientHandle>> {
-    admit_in(
-        &mut srv.borrow_mut(),
-        fd,
-        addr,
-        laddr,
-        local,
-        unix,
-        try_write,
-    )
-}
-
-fn admit_in(
     s: &mut Server,
     fd: i32,
     addr: String,
@@ -302,7 +282,16 @@ async fn accept_tcp(srv: Rc<RefCell<Server>>, l: TcpListener) {
         let w = |b: &[u8]| {
             let _ = sock.try_write(b);
         };
-        if let Some(h) = admit(&srv, fd, fmt_addr(&peer), laddr, local, false, &w) {
+        let admitted = admit(
+            &mut srv.borrow_mut(),
+            fd,
+            fmt_addr(&peer),
+            laddr,
+            local,
+            false,
+            &w,
+        );
+        if let Some(h) = admitted {
             verbose!("Accepted {}", h.addr);
             spawn_conn(&srv, sock.into_std().map(std::os::fd::OwnedFd::from), h);
         }
@@ -324,7 +313,16 @@ async fn accept_unix(srv: Rc<RefCell<Server>>, l: UnixListener, path: String) {
             let _ = sock.try_write(b);
         };
         let addr = format!("{path}:0");
-        if let Some(h) = admit(&srv, fd, addr, path.clone(), true, true, &w) {
+        let admitted = admit(
+            &mut srv.borrow_mut(),
+            fd,
+            addr,
+            path.clone(),
+            true,
+            true,
+            &w,
+        );
+        if let Some(h) = admitted {
             verbose!("Accepted connection to {path}");
             spawn_conn(&srv, sock.into_std().map(std::os::fd::OwnedFd::from), h);
         }
@@ -389,7 +387,7 @@ pub fn accept_while_busy(s: &mut Server) {
                     );
                 }
             };
-            if let Some(h) = admit_in(s, fd, addr, laddr, local, unix_path.is_some(), &w) {
+            if let Some(h) = admit(s, fd, addr, laddr, local, unix_path.is_some(), &w) {
                 verbose!("Accepted {} while a script is busy", h.addr);
                 s.accepted_while_busy.push((owned, h));
             }

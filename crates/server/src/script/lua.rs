@@ -464,29 +464,7 @@ pub fn error_text(e: &mlua::Error) -> String {
 
 /// An error table as Redis's `luaPushErrorBuff` makes it from "-CODE msg" or "msg".
 pub fn error_table(lua: &Lua, s: &[u8]) -> mlua::Result<Table> {
-    let (code, msg): (&[u8], &[u8]) = if let Some(rest) = s.strip_prefix(b"-") {
-        match rest.iter().position(|&b| b == b' ') {
-            Some(p) => (&rest[..p], &rest[p + 1..]),
-            None => (b"ERR", rest),
-        }
-    } else {
-        (b"ERR", s)
-    };
-    let mut msg = msg;
-    while let Some((&f, r)) = msg.split_first() {
-        if f == b'\r' || f == b'\n' {
-            msg = r;
-        } else {
-            break;
-        }
-    }
-    while let Some((&l, r)) = msg.split_last() {
-        if l == b'\r' || l == b'\n' {
-            msg = r;
-        } else {
-            break;
-        }
-    }
+    let (code, msg) = error_parts(s);
     let mut full = code.to_vec();
     full.push(b' ');
     full.extend_from_slice(msg);
