@@ -50,6 +50,16 @@ thread_local! {
     static SERVER: RefCell<Option<std::rc::Weak<RefCell<Server>>>> = const { RefCell::new(None) };
 }
 
+/// Closes every listening socket (shutdown: before any client connection is closed, so a
+/// client that sees its connection end cannot connect again meanwhile, as Redis closes its
+/// listeners first).
+pub fn close_listeners() {
+    let all: Vec<listen::Active> = LISTENERS.with(|l| l.borrow_mut().drain(..).collect());
+    for a in all {
+        a.close();
+    }
+}
+
 /// The listening sockets: (fd, the path of a unix socket).
 pub fn listener_fds() -> Vec<(i32, Option<String>)> {
     LISTENERS.with(|l| {

@@ -210,6 +210,7 @@ fn finish(s: &mut Server, req: ShutdownRequest) -> Outcome {
         return Outcome::Failed;
     }
     s.shutdown = Some(req);
+    crate::close_listeners();
     s.shutdown_notify.notify_one();
     Outcome::Exit
 }
