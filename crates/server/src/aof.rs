@@ -746,6 +746,8 @@ pub fn debug_loadaof(s: &mut Server) -> Result<(), String> {
     let loaded = load_append_only_files(s);
     s.aof.replaying = false;
     loaded?;
+    // What was replayed is not a change to save (as Redis's DEBUG LOADAOF).
+    s.dirty = 0;
     warning!("Append Only File loaded by DEBUG LOADAOF");
     Ok(())
 }
