@@ -47,10 +47,7 @@ for t in "${targets[@]}"; do
   else
     limit=(-max_total_time="$SECS")
   fi
-  case "$t" in
-    rdb_*|restore_*|aof_file) maxlen=8192 ;;
-    *) maxlen=4096 ;;
-  esac
+  maxlen=4096 # the seeds are at most 1.4 KB
   echo "== $t (${limit[*]})"
   if "$bin/$t" "${limit[@]}" -max_len="$maxlen" -timeout=20 -print_final_stats=1 \
       -artifact_prefix="$work/$t/artifacts/" "$work/$t/corpus" "corpus/$t" \
