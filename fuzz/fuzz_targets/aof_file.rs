@@ -8,7 +8,7 @@
 //! a truncated file cut at the `valid_up_to` offset the reader reports (what
 //! `aof-load-truncated yes` does) loads cleanly and gives the same commands.
 //!
-//! Bound: as `rdb_file` (one allocation ≤ 2048 × input + 2 MB) for the RDB preamble. The
+//! Bound: one allocation ≤ 2048 × input + 2 MB: as `rdb_file` for the RDB preamble. The
 //! command part alone needs far less: an argument costs a 24-byte `Vec` and takes at least
 //! 6 input bytes (`$0\r\n\r\n`); a bulk's buffer is pre-allocated up to 1 MB and then grows
 //! only as its bytes arrive; the read buffer grows by 64 KB.

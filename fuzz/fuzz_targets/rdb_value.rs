@@ -5,7 +5,7 @@
 //!
 //! Checked: no panic; an accepted value survives DUMP → RESTORE → DUMP unchanged.
 //!
-//! Bound: as `rdb_file` (one allocation ≤ 2048 × input + 2 MB; see there why).
+//! Bound: as `rdb_file` (one allocation ≤ 2048 × input + 256 KB; see there why).
 #![no_main]
 
 use cinnabar_fuzz::{guarded, values, Bound, MB};
@@ -14,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 
 const BOUND: Bound = Bound {
     per_byte: 2048,
-    slack: 2 * MB,
+    slack: MB / 4,
     total_per_byte: 8192,
     total_slack: 16 * MB,
 };
