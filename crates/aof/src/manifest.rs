@@ -259,7 +259,10 @@ impl Manifest {
         {
             out.extend_from_slice(b"file ");
             let name = ai.name.as_bytes();
-            if needs_repr(name) {
+            // Redis quotes only what `sdsneedsrepr` flags, so an empty name or one with a `'`
+            // is written bare and its own reader (`sdssplitargs`) then fails on the line;
+            // quoted, both read it.
+            if needs_repr(name) || name.is_empty() || name.contains(&b'\'') {
                 cat_repr(&mut out, name);
             } else {
                 out.extend_from_slice(name);
@@ -510,6 +513,21 @@ file appendonly.aof.5.incr.aof seq 5 type i\n";
         assert_eq!(m.curr_base_seq, 2);
         assert_eq!(m.curr_incr_seq, 5);
         assert_eq!(m.to_bytes(), text.to_vec());
+    }
+
+    #[test]
+    fn empty_name_or_single_quote_is_written_quoted() {
+        // Found by the aof_manifest fuzz target: written bare, `x'y` does not parse back.
+        let m = Manifest::parse(b"file 'x\\'y' seq 4 type i\n").unwrap();
+        assert_eq!(m.incr[0].name, "x'y");
+        let out = m.to_bytes();
+        assert_eq!(out, b"file \"x'y\" seq 4 type i\n".to_vec());
+        assert_eq!(Manifest::parse(&out).unwrap(), m);
+        // Likewise an empty name (`file  seq 3 ...` has one argument too few).
+        let m = Manifest::parse(b"file \"\" seq 3 type h\n").unwrap();
+        let out = m.to_bytes();
+        assert_eq!(out, b"file \"\" seq 3 type h\n".to_vec());
+        assert_eq!(Manifest::parse(&out).unwrap(), m);
     }
 
     #[test]

@@ -19,8 +19,11 @@ type Result<T> = std::result::Result<T, RdbError>;
 /// size is only trusted as data arrives.
 const PREALLOC_CAP: u64 = 4096;
 /// Strings are read in chunks of at most this many bytes, so a huge length field costs no
-/// more memory than the data actually present.
+/// more memory than the data actually present...
 const READ_CHUNK: usize = 1 << 20;
+/// ...and the first chunk is this small (each next one doubles), so a length field that lies
+/// costs at most this much (found by the fuzz targets: 1 MB zeroed for a 19-byte file).
+const FIRST_CHUNK: usize = 64 << 10;
 /// An LZF stream cannot expand more than this (a 3-byte back reference yields 264 bytes).
 const LZF_MAX_RATIO: u64 = 90;
 
@@ -85,14 +88,16 @@ impl<R: Read> Input<R> {
 
     /// `n` bytes, allocated as they arrive.
     fn bytes(&mut self, n: u64) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity((n as usize).min(READ_CHUNK));
+        let mut out = Vec::with_capacity((n as usize).min(FIRST_CHUNK));
         let mut left = n;
+        let mut chunk = FIRST_CHUNK;
         while left > 0 {
-            let step = (left as usize).min(READ_CHUNK);
+            let step = (left as usize).min(chunk);
             let at = out.len();
             out.resize(at + step, 0);
             self.fill(&mut out[at..])?;
             left -= step as u64;
+            chunk = (chunk * 2).min(READ_CHUNK);
         }
         Ok(out)
     }
@@ -851,4 +856,50 @@ pub fn load_all(bytes: &[u8], limits: &TypeLimits) -> Result<Vec<Item>> {
         out.push(it);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod chunk_tests {
+    use super::*;
+
+    /// A reader that remembers the largest buffer it was asked to fill.
+    struct Probe<'a> {
+        data: &'a [u8],
+        largest: usize,
+    }
+
+    impl Read for Probe<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.largest = self.largest.max(buf.len());
+            self.data.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_lying_string_length_costs_at_most_the_first_chunk() {
+        // A 1 GB string length followed by 3 bytes: found by the rdb_file fuzz target, which
+        // saw 1 MB allocated (and zeroed) for a 19-byte file.
+        let data = [0x80, 0x40, 0, 0, 0, b'a', b'b', b'c'];
+        let mut inp = Input {
+            r: Probe {
+                data: &data,
+                largest: 0,
+            },
+            crc: Crc64::new(),
+            consumed: 0,
+        };
+        assert!(matches!(inp.string(), Err(RdbError::UnexpectedEof)));
+        assert!(inp.r.largest <= FIRST_CHUNK);
+        // A real long string still reads whole, in growing chunks.
+        let mut big = vec![0x80];
+        big.extend_from_slice(&3_000_000u32.to_be_bytes());
+        big.extend((0..3_000_000u32).map(|i| i as u8));
+        let mut inp = Input {
+            r: &big[..],
+            crc: Crc64::new(),
+            consumed: 0,
+        };
+        assert_eq!(inp.string().unwrap(), big[5..]);
+    }
 }

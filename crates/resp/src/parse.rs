@@ -256,8 +256,13 @@ fn hex_val(c: u8) -> Option<u8> {
 /// Splits a line into arguments with redis-cli/inline quoting rules (double quotes with `\n`,
 /// `\r`, `\t`, `\b`, `\a`, `\xHH` escapes; single quotes with `\'`; a closing quote must be
 /// followed by a space or the end). Appends the arguments to `out`, their spans to `spans`.
-/// Returns false on unbalanced quotes.
+/// Returns false on unbalanced quotes. A NUL byte ends the line, as the C string Redis's
+/// `sdssplitargs` reads does (inside quotes that makes the quotes unbalanced).
 pub fn split_args_into(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(usize, usize)>) -> bool {
+    let line = match line.iter().position(|&b| b == 0) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
     let mut i = 0;
     let n = line.len();
     let is_space = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c);
@@ -331,7 +336,7 @@ pub fn split_args_into(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(usize, u
                 }
                 let c = line[i];
                 match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => inq = true,
                     b'\'' => insq = true,
                     _ => out.push(c),
@@ -436,6 +441,30 @@ mod tests {
         let mut p = CommandParser::new();
         let (_, s) = p.parse(b"\r\n", L).unwrap().unwrap();
         assert!(args(&p, b"\r\n", s).is_empty());
+    }
+
+    #[test]
+    fn inline_nul_ends_the_line() {
+        // Found by the resp_request fuzz target: a NUL after (or instead of) an argument made
+        // the splitter push empty arguments forever.
+        for (buf, want) in [
+            (&b"\0*2\r\n"[..], vec![]),
+            (
+                &b"get k\0junk \"x\r\n"[..],
+                vec![b"get".to_vec(), b"k".to_vec()],
+            ),
+            (&b"a\0\0\0\n"[..], vec![b"a".to_vec()]),
+        ] {
+            let mut p = CommandParser::new();
+            let (n, s) = p.parse(buf, L).unwrap().unwrap();
+            assert_eq!(n, buf.len());
+            assert_eq!(args(&p, buf, s), want);
+        }
+        let mut p = CommandParser::new();
+        assert_eq!(
+            p.parse(b"set \"a\0b\"\n", L),
+            Err(ProtoError::UnbalancedQuotes)
+        );
     }
 
     #[test]
