@@ -205,7 +205,7 @@ impl Shape {
                 if lat_distance(self.lat, lat) > h / 2.0 {
                     return None;
                 }
-                if distance(lon, self.lat, self.lon, self.lat) > w / 2.0 {
+                if distance(lon, lat, self.lon, lat) > w / 2.0 {
                     return None;
                 }
                 Some(distance(self.lon, self.lat, lon, lat))
@@ -245,8 +245,16 @@ fn search_cells(s: &Shape) -> [Hash; 9] {
     let lon_top = (width / EARTH_RADIUS / ((s.lat + lat_delta) * D_R).cos()) / D_R;
     let lon_bottom = (width / EARTH_RADIUS / ((s.lat - lat_delta) * D_R).cos()) / D_R;
     let south = s.lat < 0.0;
-    let min_lon = if south { s.lon - lon_bottom } else { s.lon - lon_top };
-    let max_lon = if south { s.lon + lon_bottom } else { s.lon + lon_top };
+    let min_lon = if south {
+        s.lon - lon_bottom
+    } else {
+        s.lon - lon_top
+    };
+    let max_lon = if south {
+        s.lon + lon_bottom
+    } else {
+        s.lon + lon_top
+    };
     let (min_lat, max_lat) = (s.lat - lat_delta, s.lat + lat_delta);
     let radius = match s.kind {
         ShapeKind::Circle(r) => r,
@@ -560,8 +568,8 @@ pub fn geohash(ctx: &mut Ctx, a: Args) {
             None => ctx.reply.null(),
             Some(s) => {
                 let (lon, lat) = decode_score(s);
-                let bits = encode_in((-180.0, 180.0), (-90.0, 90.0), lon, lat, 26)
-                    .map_or(0, |h| h.bits);
+                let bits =
+                    encode_in((-180.0, 180.0), (-90.0, 90.0), lon, lat, 26).map_or(0, |h| h.bits);
                 let mut buf = [0u8; 11];
                 for (i, c) in buf.iter_mut().enumerate() {
                     let idx = if i == 10 {
@@ -648,7 +656,11 @@ fn radius_generic(ctx: &mut Ctx, a: Args, src: usize, flags: u8) {
         if exists {
             match member_xy(ctx, a.get(2)) {
                 Some(p) => center = p,
-                None => return ctx.reply.error("ERR could not decode requested zset member"),
+                None => {
+                    return ctx
+                        .reply
+                        .error("ERR could not decode requested zset member")
+                }
             }
             match parse_radius(a.get(3), a.get(4)) {
                 Ok((r, c)) => {
@@ -704,8 +716,7 @@ fn radius_generic(ctx: &mut Ctx, a: Args, src: usize, flags: u8) {
             i += 1;
         } else if eq_ic(arg, "storedist") && flags & SEARCHSTORE != 0 {
             storedist = true;
-        } else if eq_ic(arg, "frommember") && i + 1 < remaining && flags & SEARCH != 0 && !fromloc
-        {
+        } else if eq_ic(arg, "frommember") && i + 1 < remaining && flags & SEARCH != 0 && !fromloc {
             if exists {
                 match member_xy(ctx, next(1)) {
                     Some(p) => center = p,
