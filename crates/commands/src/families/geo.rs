@@ -499,7 +499,7 @@ pub fn geoadd(ctx: &mut Ctx, a: Args) {
         return ctx.reply.error(WRONGTYPE);
     };
     let (mut added, mut updated) = (0i64, 0i64);
-    for (score, member) in items {
+    for &(score, member) in &items {
         match z.score(member) {
             Some(cur) => {
                 if nx {
@@ -525,6 +525,19 @@ pub fn geoadd(ctx: &mut Ctx, a: Args) {
     ctx.dirty += (added + updated) as u64;
     if added + updated > 0 {
         ctx.notify(ZSET, "zadd", key);
+        // Propagated as the ZADD it amounts to, as Redis rewrites it.
+        let mut argv: Vec<Vec<u8>> = Vec::with_capacity(idx + 2 * n);
+        argv.push(b"zadd".to_vec());
+        for j in 1..idx {
+            argv.push(a.get(j).to_vec());
+        }
+        for (score, member) in &items {
+            let mut b = Vec::with_capacity(20);
+            num::ll2string(*score as i64, &mut b);
+            argv.push(b);
+            argv.push(member.to_vec());
+        }
+        ctx.rewrite(&argv);
     }
     ctx.reply.int(if ch { added + updated } else { added });
 }
