@@ -388,6 +388,37 @@ fn lists_hashes_sets() {
     }
 }
 
+/// GEO commands (sorted sets underneath): GEOADD's `zadd`, the STORE forms' events, keymisses.
+const GEO: &str = r#"
+geoadd g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
+geoadd g 13.361389 38.115556 Palermo
+geoadd g XX CH 15 37 Catania
+geoadd g NX 1 1 Catania
+geopos g Palermo
+geopos nokey a
+geodist nokey a b
+geohash g Palermo
+georadius g 15 37 200 km STORE d1
+georadius g 15 37 200 km STOREDIST d1
+georadius g 0 0 1 km STORE d1
+georadius nokey 0 0 1 km STORE d2
+set d3 x
+georadius nokey 0 0 1 km STORE d3
+georadiusbymember g Palermo 300 km STORE d4
+geosearch g FROMMEMBER Palermo BYRADIUS 300 km
+geosearchstore d5 g FROMMEMBER Palermo BYRADIUS 300 km STOREDIST
+geosearchstore d5 g FROMLONLAT 0 0 BYBOX 1 1 km
+geosearch nokey FROMLONLAT 0 0 BYRADIUS 1 km
+"#;
+
+#[test]
+fn geo_events() {
+    require_redis!();
+    for flags in ["KEA", "KEAnm", "Ez", "Eg"] {
+        compare(flags, GEO);
+    }
+}
+
 #[test]
 fn zsets_and_streams() {
     require_redis!();

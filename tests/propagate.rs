@@ -134,6 +134,12 @@ const SCRIPT: &[&[&str]] = &[
     &["zadd", "z", "1", "a", "2", "b"],
     &["bzpopmax", "z", "0"],
     &["zpopmin", "z"],
+    // GEOADD goes out as the ZADD it amounts to; the STORE searches as themselves.
+    &["geoadd", "g", "ch", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"],
+    &["geoadd", "g", "nx", "13.361389", "38.115556", "Palermo"],
+    &["geoadd", "g", "xx", "15", "37", "Catania", "1", "1", "x"],
+    &["georadius", "g", "15", "37", "200", "km", "store", "gd"],
+    &["geosearchstore", "gd2", "g", "frommember", "Palermo", "byradius", "300", "km", "storedist"],
     &["multi"],
     &["set", "m1", "1"],
     &["incr", "m1"],

@@ -6,7 +6,7 @@
 //! `@read`, `@fast`/`@slow`, `@admin @dangerous`, ...) are derived the same way here.
 
 use crate::families::{
-    bitmap, bitops, dump, hash, hll, keys, list, scripting, set, sort, stream, string, zset,
+    bitmap, bitops, dump, geo, hash, hll, keys, list, scripting, set, sort, stream, string, zset,
 };
 use crate::Ctx;
 use cinnabar_resp::Args;
@@ -1464,6 +1464,7 @@ static FAMILIES: &[(&[Def], &[Extra])] = &[
     (list::DEFS, list::EXTRAS),
     (set::DEFS, set::EXTRAS),
     (zset::DEFS, zset::EXTRAS),
+    (geo::DEFS, geo::EXTRAS),
     (bitops::DEFS, bitops::EXTRAS),
     (hll::DEFS, hll::EXTRAS),
     (sort::DEFS, sort::EXTRAS),

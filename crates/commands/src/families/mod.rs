@@ -5,6 +5,7 @@
 pub mod bitmap;
 pub mod bitops;
 pub mod dump;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
