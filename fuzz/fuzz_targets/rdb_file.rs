@@ -14,17 +14,12 @@
 //! structures on top of that).
 #![no_main]
 
-use cinnabar_fuzz::{guarded, values, Bound, MB};
+use cinnabar_fuzz::{guarded, values, Bound};
 use cinnabar_keyspace::types::TypeLimits;
 use cinnabar_rdb::{Item, Loader};
 use libfuzzer_sys::fuzz_target;
 
-const BOUND: Bound = Bound {
-    per_byte: 2048,
-    slack: MB / 4,
-    total_per_byte: 8192,
-    total_slack: 16 * MB,
-};
+const BOUND: Bound = cinnabar_fuzz::RDB_BOUND;
 
 fuzz_target!(|data: &[u8]| {
     let limits = TypeLimits::default();

@@ -8,16 +8,11 @@
 //! Bound: as `rdb_file` (one allocation ≤ 2048 × input + 256 KB; see there why).
 #![no_main]
 
-use cinnabar_fuzz::{guarded, values, Bound, MB};
+use cinnabar_fuzz::{guarded, values, Bound};
 use cinnabar_rdb::restore_payload_checked;
 use libfuzzer_sys::fuzz_target;
 
-const BOUND: Bound = Bound {
-    per_byte: 2048,
-    slack: MB / 4,
-    total_per_byte: 8192,
-    total_slack: 16 * MB,
-};
+const BOUND: Bound = cinnabar_fuzz::RDB_BOUND;
 
 fuzz_target!(|data: &[u8]| {
     let [a, b, body @ ..] = data else {

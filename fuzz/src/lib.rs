@@ -42,6 +42,14 @@ impl Bound {
 /// One mebibyte.
 pub const MB: usize = 1 << 20;
 
+/// The bound of the RDB and RESTORE targets (see `rdb_file` for why these figures).
+pub const RDB_BOUND: Bound = Bound {
+    per_byte: 2048,
+    slack: MB / 4,
+    total_per_byte: 8192,
+    total_slack: 16 * MB,
+};
+
 static ARMED: AtomicBool = AtomicBool::new(false);
 static SINGLE_LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
 static TOTAL_LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);

@@ -10,7 +10,6 @@
 use crate::table::{def, ks, ks_with, Begin, Def, Extra, Find, Handler::Data};
 use crate::util::{eq_ic, NOT_INT, SYNTAX};
 use crate::Ctx;
-use cinnabar_keyspace::db::Keyspace;
 use cinnabar_keyspace::notify::{GENERIC, ZSET};
 use cinnabar_keyspace::types::zset::ZSetValue;
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
@@ -428,19 +427,7 @@ fn reply_coord(r: &mut ReplyBuf, v: f64) {
     r.double_str(&s);
 }
 
-fn zread<'a>(
-    ks: &'a mut Keyspace,
-    db: usize,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a ZSetValue>, ()> {
-    let Keyspace { dbs, stats, .. } = ks;
-    match dbs[db].get(key, now, stats) {
-        None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(()),
-    }
-}
+use super::zset::zread;
 
 // ---------------------------------------------------------------------------------------------
 // Commands

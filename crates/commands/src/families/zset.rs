@@ -211,7 +211,7 @@ fn reply_pairs(r: &mut ReplyBuf, items: &[(Vec<u8>, f64)], ws: bool) {
 // ---------------------------------------------------------------------------------------------
 
 /// Looks a key up for reading (counts a hit or miss): `Err` when it holds another type.
-fn zread<'a>(
+pub(crate) fn zread<'a>(
     ks: &'a mut Keyspace,
     db: usize,
     key: &[u8],

@@ -828,8 +828,13 @@ fn error_parts(s: &[u8]) -> (&[u8], &[u8]) {
 /// # Safety
 /// `l` is a live Lua state with three free stack slots.
 pub unsafe fn push_error_table(l: *mut ffi::lua_State, s: &[u8], ignore_stats: bool) {
+    let (code, msg) = error_parts(s);
+    unsafe { push_error_fields(l, code, msg, ignore_stats) }
+}
+
+/// Pushes `{err = "<code> <msg>", ignore_error_stats_update = true?}`.
+unsafe fn push_error_fields(l: *mut ffi::lua_State, code: &[u8], msg: &[u8], ignore_stats: bool) {
     unsafe {
-        let (code, msg) = error_parts(s);
         ffi::lua_createtable(l, 0, 2);
         push_bytes(l, code);
         push_bytes(l, b" ");
@@ -843,24 +848,15 @@ pub unsafe fn push_error_table(l: *mut ffi::lua_State, s: &[u8], ignore_stats: b
     }
 }
 
-/// Pushes the error table of an error reply whose text (after `-` or in a `!` blob) is `text`.
+/// Pushes the error table of an error reply whose text (after `-` or in a `!` blob) is `text`
+/// (already counted, so `ignore_error_stats_update` is set).
 unsafe fn push_reply_error(l: *mut ffi::lua_State, text: &[u8]) {
-    unsafe {
-        // "-" + text, without building it: the code is the first word, else ERR.
-        let (code, msg): (&[u8], &[u8]) = match text.iter().position(|&b| b == b' ') {
-            Some(p) => (&text[..p], &text[p + 1..]),
-            None => (b"ERR", text),
-        };
-        let (_, msg) = error_parts(msg);
-        ffi::lua_createtable(l, 0, 2);
-        push_bytes(l, code);
-        push_bytes(l, b" ");
-        push_bytes(l, msg);
-        ffi::lua_concat(l, 3);
-        ffi::lua_setfield(l, -2, c"err".as_ptr());
-        ffi::lua_pushboolean(l, 1);
-        ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
-    }
+    // "-" + text, without building it: the code is the first word, else ERR.
+    let (code, msg): (&[u8], &[u8]) = match text.iter().position(|&b| b == b' ') {
+        Some(p) => (&text[..p], &text[p + 1..]),
+        None => (b"ERR", text),
+    };
+    unsafe { push_error_fields(l, code, error_parts(msg).1, true) }
 }
 
 /// Pushes a one-field table `{name = <string s>}`.
