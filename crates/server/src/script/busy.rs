@@ -212,6 +212,8 @@ impl Busy<'_> {
                     .any(|a| a.eq_ignore_ascii_case(b"nosave")) =>
             {
                 crate::warning!("User requested shutdown...");
+                // Listeners first: whoever sees this connection end finds the port closed.
+                crate::close_listeners();
                 crate::warning!("Redis is now ready to exit, bye bye...");
                 // SAFETY: ends the process at once, as a SHUTDOWN NOSAVE would.
                 unsafe { libc::_exit(0) };
