@@ -13,7 +13,7 @@ use crate::Ctx;
 use cinnabar_keyspace::notify::{GENERIC, ZSET};
 use cinnabar_keyspace::types::zset::ZSetValue;
 use cinnabar_keyspace::value::{Value, WRONGTYPE};
-use cinnabar_resp::{Args, ReplyBuf};
+use cinnabar_resp::{Args, OwnedArgs, ReplyBuf};
 use cinnabar_util::num::{self, LdMode, LongDouble};
 
 const NOT_FLOAT: &str = "ERR value is not a valid float";
@@ -435,8 +435,7 @@ use super::zset::zread;
 
 /// GEOADD key [NX|XX] [CH] longitude latitude member [longitude latitude member ...]
 pub fn geoadd(ctx: &mut Ctx, a: Args) {
-    let key = a.get(1);
-    let (mut nx, mut xx, mut ch) = (false, false, false);
+    let (mut nx, mut xx) = (false, false);
     let mut idx = 2;
     while idx < a.len() {
         let o = a.get(idx);
@@ -444,9 +443,7 @@ pub fn geoadd(ctx: &mut Ctx, a: Args) {
             nx = true;
         } else if eq_ic(o, "xx") {
             xx = true;
-        } else if eq_ic(o, "ch") {
-            ch = true;
-        } else {
+        } else if !eq_ic(o, "ch") {
             break;
         }
         idx += 1;
@@ -456,7 +453,16 @@ pub fn geoadd(ctx: &mut Ctx, a: Args) {
         return ctx.reply.error(SYNTAX);
     }
     let n = rest / 3;
-    let mut items = Vec::with_capacity(n);
+    if n == 0 {
+        return ctx.reply.error(SYNTAX);
+    }
+    // GEOADD is the ZADD it amounts to (as Redis rewrites it): the options, then each point's
+    // 52-bit geohash as the score. It runs as that ZADD and propagates as it.
+    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(idx + 2 * n);
+    argv.push(b"zadd".to_vec());
+    for j in 1..idx {
+        argv.push(a.get(j).to_vec());
+    }
     for j in 0..n {
         let base = idx + 3 * j;
         let (lon, lat) = match parse_lonlat(a.get(base), a.get(base + 1)) {
@@ -464,69 +470,17 @@ pub fn geoadd(ctx: &mut Ctx, a: Args) {
             Err(e) => return ctx.reply.error(&e),
         };
         let bits = encode_wgs84(lon, lat, STEP_MAX).map_or(0, |h| h.bits);
-        items.push((bits as f64, a.get(base + 2)));
+        let mut b = Vec::with_capacity(20);
+        num::ll2string(bits as i64, &mut b);
+        argv.push(b);
+        argv.push(a.get(base + 2).to_vec());
     }
-    if n == 0 {
-        return ctx.reply.error(SYNTAX);
-    }
-    let limits = ctx.limits;
-    let (now, db) = (ctx.now, ctx.db);
-    match ctx.ks.dbs[db].get_mut(key, now) {
-        None => {
-            if xx {
-                return ctx.reply.int(0);
-            }
-            let z = ZSetValue::new_for(&limits, items[0].1.len());
-            ctx.db().set(key, Value::ZSet(Box::new(z)), false, now);
-        }
-        Some(Value::ZSet(_)) => {}
-        Some(_) => return ctx.reply.error(WRONGTYPE),
-    }
-    let Some(Value::ZSet(z)) = ctx.ks.dbs[db].get_mut(key, now) else {
-        return ctx.reply.error(WRONGTYPE);
-    };
-    let (mut added, mut updated) = (0i64, 0i64);
-    for &(score, member) in &items {
-        match z.score(member) {
-            Some(cur) => {
-                if nx {
-                    continue;
-                }
-                if cur != score {
-                    z.set(member, score, &limits);
-                    updated += 1;
-                }
-            }
-            None => {
-                if xx {
-                    continue;
-                }
-                z.set(member, score, &limits);
-                added += 1;
-            }
-        }
-    }
-    if z.is_empty() {
-        ctx.db().remove(key, now);
-    }
-    ctx.dirty += (added + updated) as u64;
-    if added + updated > 0 {
-        ctx.notify(ZSET, "zadd", key);
-        // Propagated as the ZADD it amounts to, as Redis rewrites it.
-        let mut argv: Vec<Vec<u8>> = Vec::with_capacity(idx + 2 * n);
-        argv.push(b"zadd".to_vec());
-        for j in 1..idx {
-            argv.push(a.get(j).to_vec());
-        }
-        for (score, member) in &items {
-            let mut b = Vec::with_capacity(20);
-            num::ll2string(*score as i64, &mut b);
-            argv.push(b);
-            argv.push(member.to_vec());
-        }
+    let zadd = OwnedArgs::from_slices(&argv);
+    let dirty = ctx.dirty;
+    super::zset::zadd_generic(ctx, zadd.args(), 0);
+    if ctx.dirty > dirty {
         ctx.rewrite(&argv);
     }
-    ctx.reply.int(if ch { added + updated } else { added });
 }
 
 /// GEODIST key member1 member2 [M|KM|FT|MI]

@@ -277,7 +277,7 @@ const F_GT: u8 = 4;
 const F_LT: u8 = 8;
 const F_INCR: u8 = 16;
 
-fn zadd_generic(ctx: &mut Ctx, a: Args, mut flags: u8) {
+pub(crate) fn zadd_generic(ctx: &mut Ctx, a: Args, mut flags: u8) {
     let key = a.get(1);
     let mut ch = false;
     let mut idx = 2;
