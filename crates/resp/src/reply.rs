@@ -14,6 +14,14 @@ pub struct ReplyBuf {
     pub resp3: bool,
     /// Error codes ("ERR", "WRONGTYPE", ...) of errors replied since last taken.
     pub errors: Vec<String>,
+    /// The client's `client-output-buffer-limit` hard limit in bytes (0 = none). Commands that
+    /// can produce an unbounded reply (KEYS, the *RANDMEMBER/HRANDFIELD families with a
+    /// negative count) stop early once [`ReplyBuf::over_limit`] says so, as Redis stops them
+    /// for a client it is about to close.
+    pub limit: usize,
+    /// A reply was cut short by [`ReplyBuf::over_limit`] (the client must be closed even if
+    /// the buffer shrank back under the limit since).
+    pub cut: bool,
 }
 
 fn push_int(out: &mut Vec<u8>, v: i64) {
@@ -50,6 +58,16 @@ impl ReplyBuf {
     /// An empty RESP2 buffer.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// True once the pending reply is past the client's hard output buffer limit: the client
+    /// will be closed, so a long reply can stop being built.
+    #[inline]
+    pub fn over_limit(&mut self) -> bool {
+        if self.limit != 0 && self.out.len() >= self.limit {
+            self.cut = true;
+        }
+        self.cut
     }
 
     fn header(&mut self, prefix: u8, n: i64) {

@@ -178,6 +178,41 @@ impl ClientHandle {
         h
     }
 
+    /// Redis's checkClientOutputBufferLimits: whether `used` bytes of pending output cross
+    /// `limit`: the hard limit at once, the soft one once it has been crossed without a break
+    /// for more than its seconds (the first crossing starts the clock).
+    pub fn obuf_limit_reached(
+        &self,
+        limit: cinnabar_config::ObufLimit,
+        used: u64,
+        now_s: i64,
+    ) -> bool {
+        let soft = if limit.soft == 0 || used < limit.soft {
+            self.obuf_soft_since.set(0);
+            false
+        } else if self.obuf_soft_since.get() == 0 {
+            self.obuf_soft_since.set(now_s);
+            false
+        } else {
+            now_s - self.obuf_soft_since.get() > limit.soft_seconds
+        };
+        soft || (limit.hard > 0 && used >= limit.hard)
+    }
+
+    /// Logs, as Redis does, that the client is closed for crossing its output buffer limit.
+    pub fn log_obuf_close(&self) {
+        crate::warning!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            self.list_line(Instant::now(), None)
+        );
+    }
+
+    /// Output waiting for this client: the reply its task is writing plus the messages
+    /// other clients queued for it (CLIENT LIST omem).
+    pub fn pending_output(&self) -> usize {
+        self.info.borrow().omem + self.outbox.borrow().len()
+    }
+
     /// Closes the client's socket from outside its task: the task's next read fails and it
     /// cleans up. Used by CLIENT KILL and the idle timeout.
     pub fn kill(&self) {
@@ -241,8 +276,8 @@ impl ClientHandle {
             i.qbuf_free,
             i.argv_mem,
             i.obl,
-            i.omem,
-            i.qbuf + i.qbuf_free + i.obl + i.omem + i.argv_mem,
+            i.omem + self.outbox.borrow().len(),
+            i.qbuf + i.qbuf_free + i.obl + i.omem + self.outbox.borrow().len() + i.argv_mem,
             if cmd.is_empty() { "NULL" } else { cmd },
             String::from_utf8_lossy(&self.user.borrow().name),
             crate::tracking::list_redir(self),
@@ -282,6 +317,9 @@ pub struct Client {
     pub wait: Option<WaitAcks>,
     /// A slot this client waits on after its command (SHUTDOWN waiting for replicas).
     pub block_slot: Option<std::rc::Rc<crate::blocking::Slot>>,
+    /// The client crossed its `client-output-buffer-limit`: no more commands are run for it
+    /// and its pending output is dropped with the connection (Redis's CLIENT_CLOSE_ASAP).
+    pub close_asap: bool,
 }
 
 /// WAIT numreplicas timeout, waiting for acknowledgements.
@@ -355,6 +393,7 @@ impl Client {
             is_master: false,
             wait: None,
             block_slot: None,
+            close_asap: false,
         }
     }
 }

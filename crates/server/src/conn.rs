@@ -7,6 +7,7 @@ use crate::dispatch::{self, Exec};
 use crate::server::{now_ms, Server};
 use crate::sock::ClientSocket;
 use crate::{notice, verbose, warning};
+use cinnabar_config::{ClientClass, ObufLimit};
 use cinnabar_resp::parse::Source;
 use cinnabar_resp::{Args, CommandParser, Limits};
 use std::cell::RefCell;
@@ -37,7 +38,7 @@ fn process(
 ) -> Step {
     let now = now_ms();
     let mut clock = Instant::now();
-    while *rpos < buf.len() && !c.close_after_reply && !c.handle.killed.get() {
+    while *rpos < buf.len() && !c.close_after_reply && !c.close_asap && !c.handle.killed.get() {
         let limits = Limits {
             max_bulk: s.settings.proto_max_bulk_len,
             authenticated: !crate::acl::auth_required(s, c),
@@ -49,7 +50,27 @@ fn process(
                     Source::Inline => Args::new(&p.inline_buf, &p.spans),
                 };
                 if !args.is_empty() {
-                    match dispatch::execute(s, c, args, now, &mut clock) {
+                    let limit = obuf_limit(s, c);
+                    c.reply.limit = limit.hard as usize;
+                    let done = dispatch::execute(s, c, args, now, &mut clock);
+                    if limit != ObufLimit::default()
+                        && (c.reply.cut
+                            || c.handle.obuf_limit_reached(
+                                limit,
+                                c.reply.out.len() as u64,
+                                now / 1000,
+                            ))
+                    {
+                        c.reply.cut = false;
+                        // Redis's CLIENT_CLOSE_ASAP: the reply is never sent and the rest of
+                        // the pipeline is not run.
+                        c.handle.log_obuf_close();
+                        s.stats.client_obuf_limit_disconnections += 1;
+                        c.close_asap = true;
+                        *rpos += n;
+                        return Step::NeedInput;
+                    }
+                    match done {
                         Exec::Paused => return Step::Paused,
                         Exec::Blocked(slot, deadline) => {
                             *rpos += n;
@@ -88,6 +109,19 @@ fn process(
         }
     }
     Step::NeedInput
+}
+
+/// The `client-output-buffer-limit` of the client's class (Redis's getClientType): a replica's
+/// replies are never sent (its limit is on the replication stream, see propagate.rs), a
+/// subscribed client is `pubsub`, any other (MONITOR included) is `normal`.
+fn obuf_limit(s: &Server, c: &Client) -> ObufLimit {
+    if c.repl.is_replica {
+        ObufLimit::default()
+    } else if c.subscribed() {
+        s.settings.obuf_limits[ClientClass::Pubsub as usize]
+    } else {
+        s.settings.obuf_limits[ClientClass::Normal as usize]
+    }
 }
 
 /// Waits while the client is blocked: until its slot is filled (served, CLIENT UNBLOCK) or its
@@ -538,6 +572,9 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             info.name.clone_from(&c.name);
             step
         };
+        if c.close_asap {
+            break;
+        }
         if throttle_ms > 0 {
             tokio::time::sleep(Duration::from_millis(throttle_ms)).await;
             throttle_ms = 0;

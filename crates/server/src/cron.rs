@@ -128,6 +128,7 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
             s.pause = None;
             s.pause_notify.notify_waiters();
         }
+        obuf_cron(&mut s);
         let timeout = s.settings.timeout;
         if timeout > 0 {
             let limit = Duration::from_secs(timeout as u64);
@@ -155,6 +156,34 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
         crate::persist::start_pending_syncs(&mut s);
         drop(s);
         crate::persist::cron(&srv);
+    }
+}
+
+/// A subscriber whose messages wait unread is closed once its soft `pubsub` output buffer
+/// limit has run out, even when nothing more is published (as Redis's clientsCron checks).
+fn obuf_cron(s: &mut Server) {
+    let limit = s.settings.obuf_limits[cinnabar_config::ClientClass::Pubsub as usize];
+    if limit.soft == 0 {
+        return;
+    }
+    let now_s = now_ms() / 1000;
+    let over: Vec<_> = s
+        .clients
+        .values()
+        .filter(|h| {
+            let i = h.info.borrow();
+            i.sub + i.psub + i.ssub > 0
+                && !h.replica.get()
+                && !h.killed.get()
+                && h.obuf_limit_reached(limit, h.pending_output() as u64, now_s)
+        })
+        .cloned()
+        .collect();
+    for h in over {
+        h.log_obuf_close();
+        h.outbox.borrow_mut().clear();
+        h.kill();
+        s.stats.client_obuf_limit_disconnections += 1;
     }
 }
 

@@ -130,9 +130,7 @@ pub fn feed(s: &mut crate::server::Server) {
         trim(s);
         return;
     }
-    let limit = s
-        .cfg
-        .client_output_buffer_limit(cinnabar_config::ClientClass::Replica);
+    let limit = s.settings.obuf_limits[cinnabar_config::ClientClass::Replica as usize];
     // A hard limit below the backlog size counts as the backlog size (as Redis: the replica
     // shares the backlog's memory, and a partial resync would otherwise be cut off at once).
     let backlog = s.settings.repl_backlog_size;
@@ -175,20 +173,8 @@ pub fn feed(s: &mut crate::server::Server) {
             continue;
         };
         let lag = end.saturating_sub(h.repl_off.get());
-        // The soft limit must be crossed continuously for its seconds.
-        let soft_over = limit.soft > 0 && lag >= limit.soft;
-        if !soft_over {
-            h.obuf_soft_since.set(0);
-        } else if h.obuf_soft_since.get() == 0 {
-            h.obuf_soft_since.set(now_s);
-        }
-        let soft_expired = soft_over && now_s - h.obuf_soft_since.get() >= limit.soft_seconds;
-        if (hard > 0 && lag >= hard) || soft_expired {
-            crate::warning!(
-                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                h.id,
-                h.addr
-            );
+        if h.obuf_limit_reached(cinnabar_config::ObufLimit { hard, ..limit }, lag, now_s) {
+            h.log_obuf_close();
             h.kill();
             dropped.push(id);
             continue;

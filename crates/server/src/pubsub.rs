@@ -250,9 +250,7 @@ impl<'m> Outgoing<'m> {
             parts,
             resp2: None,
             resp3: None,
-            limit: s
-                .cfg
-                .client_output_buffer_limit(cinnabar_config::ClientClass::Pubsub),
+            limit: s.settings.obuf_limits[cinnabar_config::ClientClass::Pubsub as usize],
             now_s: crate::server::now_ms() / 1000,
         }
     }
@@ -304,20 +302,8 @@ fn deliver(s: &mut Server, c: &mut Client, id: u64, m: &mut Outgoing) {
     // `client-output-buffer-limit pubsub` (Redis's default 32mb 8mb 60): a subscriber that
     // does not read is disconnected rather than growing without bound or slowing the
     // publisher (which only ever appends here).
-    let limit = m.limit;
-    let soft_over = limit.soft > 0 && pending >= limit.soft;
-    if !soft_over {
-        h.obuf_soft_since.set(0);
-    } else if h.obuf_soft_since.get() == 0 {
-        h.obuf_soft_since.set(m.now_s);
-    }
-    let soft_expired = soft_over && m.now_s - h.obuf_soft_since.get() > limit.soft_seconds;
-    if (limit.hard > 0 && pending >= limit.hard) || soft_expired {
-        crate::warning!(
-            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            h.id,
-            h.addr
-        );
+    if h.obuf_limit_reached(m.limit, pending, m.now_s) {
+        h.log_obuf_close();
         h.outbox.borrow_mut().clear();
         h.kill();
         s.stats.client_obuf_limit_disconnections += 1;

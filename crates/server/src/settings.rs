@@ -28,6 +28,10 @@ pub struct Settings {
     pub protected_mode: bool,
     pub proto_max_bulk_len: i64,
     pub client_query_buffer_limit: usize,
+    /// `client-output-buffer-limit` per class (normal, replica, pubsub).
+    pub obuf_limits: [cinnabar_config::ObufLimit; 3],
+    /// `maxmemory-clients`: bytes, or a percentage of maxmemory as a negative number.
+    pub maxmemory_clients: i64,
     pub databases: usize,
     pub hz: u32,
     pub loglevel: Level,
@@ -149,6 +153,12 @@ impl Settings {
             protected_mode: yes(cfg, "protected-mode"),
             proto_max_bulk_len: num(cfg, "proto-max-bulk-len", 512 * 1024 * 1024),
             client_query_buffer_limit: num(cfg, "client-query-buffer-limit", 1 << 30) as usize,
+            obuf_limits: [
+                cfg.client_output_buffer_limit(cinnabar_config::ClientClass::Normal),
+                cfg.client_output_buffer_limit(cinnabar_config::ClientClass::Replica),
+                cfg.client_output_buffer_limit(cinnabar_config::ClientClass::Pubsub),
+            ],
+            maxmemory_clients: cfg.get_i64("maxmemory-clients").unwrap_or(0),
             databases: num(cfg, "databases", 16).max(1) as usize,
             hz: num(cfg, "hz", 10).clamp(1, 500) as u32,
             loglevel: Level::parse(&val(cfg, "loglevel")).unwrap_or(Level::Notice),

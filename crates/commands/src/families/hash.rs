@@ -611,7 +611,9 @@ pub fn hrandfield(ctx: &mut Ctx, a: Args) {
     }
     if l < 0 || count == 1 {
         // Repeats allowed: independent picks.
-        if count > HRANDFIELD_MAX_REPLY {
+        // With no output buffer limit to stop it, a reply this long is refused rather than
+        // built (Redis would build it and run out of memory).
+        if count > HRANDFIELD_MAX_REPLY && r.limit == 0 {
             return r.error("ERR value is out of range");
         }
         header(r, count as usize);
@@ -622,11 +624,17 @@ pub fn hrandfield(ctx: &mut Ctx, a: Args) {
                 return;
             }
             for _ in 0..count {
+                if r.over_limit() {
+                    break;
+                }
                 let (f, v) = pairs[(next_rand(rng) % pairs.len() as u64) as usize];
                 pair_reply(r, f, v);
             }
         } else {
             for _ in 0..count {
+                if r.over_limit() {
+                    break;
+                }
                 if let Some((f, v)) = h.random_pair(rng) {
                     pair_reply(r, f, v);
                 }

@@ -241,21 +241,21 @@ pub fn keys(ctx: &mut Ctx, a: Args) {
     let pat = a.get(1);
     let all = pat == b"*";
     let now = ctx.now;
-    let db = ctx.db();
-    let mut out: Vec<Vec<u8>> = Vec::new();
+    let db = &ctx.ks.dbs[ctx.db];
+    let r = &mut *ctx.reply;
+    let at = r.defer();
+    let mut n = 0;
     for (k, _) in db.main.iter() {
-        if all || glob_match(pat, k, false) {
-            out.push(k.to_vec());
+        // A client past its output buffer limit is about to be closed: stop, as Redis does.
+        if r.over_limit() {
+            break;
+        }
+        if (all || glob_match(pat, k, false)) && db.expire_of(k).is_none_or(|w| w > now) {
+            r.bulk(k);
+            n += 1;
         }
     }
-    out.retain(|k| match db.expire_of(k) {
-        Some(w) => w > now,
-        None => true,
-    });
-    ctx.reply.array(out.len());
-    for k in out {
-        ctx.reply.bulk(&k);
-    }
+    r.fill_deferred(at, b'*', n);
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]

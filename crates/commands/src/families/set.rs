@@ -693,6 +693,9 @@ fn srandmember_count(ctx: &mut Ctx, a: Args) {
         // allocated per requested element).
         reply.array(count as usize);
         for _ in 0..count {
+            if reply.over_limit() {
+                break;
+            }
             match s.random(rng) {
                 Some(m) => reply_member(reply, m),
                 None => reply.null(),

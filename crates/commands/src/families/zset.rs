@@ -1337,6 +1337,9 @@ pub fn zrandmember(ctx: &mut Ctx, a: Args) {
                 r.array(n);
             }
             for _ in 0..count {
+                if r.over_limit() {
+                    break;
+                }
                 if let Some((m, s)) = z.random(rng) {
                     emit(r, m, s);
                 }
