@@ -68,6 +68,11 @@ pub struct ClientHandle {
     pub busy_multi: Cell<u8>,
     /// In MONITOR mode (CLIENT LIST flag `O`).
     pub monitor: Cell<bool>,
+    /// The cron's wake-up for the task (query buffer resizing), the largest unread query
+    /// buffer content since the cron last looked, and the size the cron asked for.
+    pub wake: crate::sock::Wake,
+    pub qbuf_peak: Cell<usize>,
+    pub qbuf_target: Cell<usize>,
     /// Pub/Sub messages for this client from other clients, written out by its task.
     pub outbox: RefCell<Vec<u8>>,
     pub outbox_notify: tokio::sync::Notify,
@@ -142,6 +147,9 @@ impl ClientHandle {
             multi_len: Cell::new(-1),
             busy_multi: Cell::new(0),
             monitor: Cell::new(false),
+            wake: Default::default(),
+            qbuf_peak: Cell::new(0),
+            qbuf_target: Cell::new(0),
             outbox: RefCell::new(Vec::new()),
             outbox_notify: tokio::sync::Notify::new(),
             resp3: Cell::new(false),

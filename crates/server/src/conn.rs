@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-const READ_CHUNK: usize = 16 * 1024;
+use crate::sock::READ_CHUNK;
 
 enum Step {
     /// Everything parseable was run; read more.
@@ -109,6 +109,25 @@ fn process(
         }
     }
     Step::NeedInput
+}
+
+/// Resizes the query buffer as the cron asked (see `cron::resize_query_buffers`): to what it
+/// holds or the size the cron named, whichever is larger; nothing at all when it is empty and
+/// the client idle.
+fn resize_qbuf(qbuf: &mut Vec<u8>, rpos: &mut usize, h: &ClientHandle) {
+    if *rpos > 0 {
+        qbuf.drain(..*rpos);
+        *rpos = 0;
+    }
+    let target = h.qbuf_target.get().max(qbuf.len());
+    if target == 0 {
+        *qbuf = Vec::new();
+    } else {
+        qbuf.shrink_to(target);
+    }
+    let mut i = h.info.borrow_mut();
+    i.qbuf = qbuf.len();
+    i.qbuf_free = qbuf.capacity() - qbuf.len();
 }
 
 /// The `client-output-buffer-limit` of the client's class (Redis's getClientType): a replica's
@@ -474,9 +493,6 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
     let mut read_while_writing = false;
     loop {
         if need_read {
-            if qbuf.capacity() - qbuf.len() < READ_CHUNK / 4 {
-                qbuf.reserve(READ_CHUNK);
-            }
             // RESP3 clients may get pushes (client-side caching invalidations) at any time.
             let subscribed =
                 c.subscribed() || c.repl.is_replica || handle.monitor.get() || c.reply.resp3;
@@ -484,10 +500,10 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                 tokio::select! {
                     biased;
                     _ = handle.outbox_notify.notified() => None,
-                    r = stream.read_some(&mut qbuf) => Some(r),
+                    r = stream.read_or_wake(&mut qbuf, &handle.wake) => Some(r),
                 }
             } else {
-                Some(stream.read_some(&mut qbuf).await)
+                Some(stream.read_or_wake(&mut qbuf, &handle.wake).await)
             };
             let n = match got {
                 None => {
@@ -512,9 +528,16 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                     }
                     continue;
                 }
-                Some(Ok(0) | Err(_)) => break,
-                Some(Ok(n)) => n,
+                Some(Ok(None)) => {
+                    resize_qbuf(&mut qbuf, &mut rpos, &handle);
+                    continue;
+                }
+                Some(Ok(Some(0)) | Err(_)) => break,
+                Some(Ok(Some(n))) => n,
             };
+            handle
+                .qbuf_peak
+                .set(handle.qbuf_peak.get().max(qbuf.len() - rpos));
             handle.last_interaction.set(Instant::now());
             let mut s = srv.borrow_mut();
             s.stats.net_input_bytes += n as u64;
@@ -566,7 +589,7 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             s.stats.net_output_bytes += c.reply.out.len() as u64;
             let mut info = handle.info.borrow_mut();
             info.qbuf = qbuf.len() - rpos;
-            info.qbuf_free = qbuf.capacity() - qbuf.len();
+            info.qbuf_free = qbuf.capacity() - info.qbuf;
             info.resp = if c.reply.resp3 { 3 } else { 2 };
             handle.resp3.set(c.reply.resp3);
             info.name.clone_from(&c.name);
@@ -610,9 +633,6 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
         if rpos > 0 {
             qbuf.drain(..rpos);
             rpos = 0;
-        }
-        if qbuf.is_empty() && qbuf.capacity() > 64 * 1024 {
-            qbuf = Vec::new();
         }
         match step {
             // Input read while the reply was written is parsed before waiting for more.

@@ -129,6 +129,7 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
             s.pause_notify.notify_waiters();
         }
         obuf_cron(&mut s);
+        resize_query_buffers(&mut s);
         let timeout = s.settings.timeout;
         if timeout > 0 {
             let limit = Duration::from_secs(timeout as u64);
@@ -156,6 +157,52 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
         crate::persist::start_pending_syncs(&mut s);
         drop(s);
         crate::persist::cron(&srv);
+    }
+}
+
+/// Redis's clientsCronResizeQueryBuffer over a slice of the clients per call (all of them
+/// within a second, at least five per call): a query buffer that wastes more than 4 KB is
+/// freed down to its content once the client has been idle for over 2 s, or trimmed to its
+/// recent peak when it is over 32 KB and more than twice that peak. The task that owns the
+/// buffer does the resizing, woken through its `Wake`.
+pub fn resize_query_buffers(s: &mut Server) {
+    const RESIZE_THRESHOLD: usize = 32 * 1024;
+    let n = s.clients.len();
+    if n == 0 {
+        return;
+    }
+    let per_call = (n / s.hz.max(1) as usize).max(5).min(n);
+    let start = s.clients_cron_cursor;
+    let picked: Vec<_> = s
+        .clients
+        .range(start..)
+        .chain(s.clients.range(..start))
+        .take(per_call)
+        .map(|(_, h)| h.clone())
+        .collect();
+    s.clients_cron_cursor = picked.last().map_or(0, |h| h.id + 1);
+    let now = Instant::now();
+    for h in picked {
+        if h.fd < 0 || h.replica.get() || h.is_master_link.get() {
+            continue;
+        }
+        let (len, free) = {
+            let i = h.info.borrow();
+            (i.qbuf, i.qbuf_free)
+        };
+        let size = len + free;
+        let peak = h.qbuf_peak.get();
+        if free > 4096 {
+            let idle = now.duration_since(h.last_interaction.get()).as_secs();
+            if idle > 2 {
+                h.qbuf_target.set(len);
+                h.wake.wake();
+            } else if size > RESIZE_THRESHOLD && size / 2 > peak {
+                h.qbuf_target.set(len.max(peak));
+                h.wake.wake();
+            }
+        }
+        h.qbuf_peak.set(len);
     }
 }
 

@@ -1369,6 +1369,11 @@ async fn apply_loop(
             r
         };
         qbuf.drain(..rpos);
+        // A big command leaves a big buffer behind: give back what the rest does not need
+        // (Redis trims the master client's pending query buffer the same way).
+        if qbuf.capacity() > 64 * 1024 && qbuf.capacity() / 2 > qbuf.len() {
+            qbuf.shrink_to((qbuf.len() * 2).max(16 * 1024));
+        }
         if getack || last_ack.elapsed() >= Duration::from_secs(1) {
             let off = srv.borrow().prop.offset.to_string();
             let mut out = Vec::new();

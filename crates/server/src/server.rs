@@ -64,6 +64,8 @@ pub struct Server {
     pub config_file: Option<PathBuf>,
     pub executable: String,
     pub clients: BTreeMap<u64, Rc<ClientHandle>>,
+    /// The next client id the cron's query buffer pass looks at.
+    pub clients_cron_cursor: u64,
     /// Connections the busy-script hook accepted, whose tasks start when the script ends.
     pub accepted_while_busy: Vec<(std::os::fd::OwnedFd, Rc<ClientHandle>)>,
     pub next_client_id: u64,
@@ -213,6 +215,7 @@ impl Server {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             clients: BTreeMap::new(),
+            clients_cron_cursor: 0,
             accepted_while_busy: Vec::new(),
             next_client_id: 1,
             stats: Stats::default(),

@@ -4,10 +4,43 @@
 //! peer acknowledges data. When a write would block, the socket is re-registered for both
 //! directions until the pending reply is out, then back to read-only.
 
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::task::{Poll, Waker};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
+
+/// A wake-up for a connection task waiting to read: the cron uses it to have the task resize
+/// its query buffer (which only the task owns). Cheap when unused: the waiting read keeps
+/// the task's waker here, cloned only when it changes.
+#[derive(Default)]
+pub struct Wake {
+    flag: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Wake {
+    /// Wakes the task (its read returns `Ok(None)`).
+    pub fn wake(&self) {
+        self.flag.set(true);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    fn register(&self, w: &Waker) {
+        let mut slot = self.waker.borrow_mut();
+        if !slot.as_ref().is_some_and(|old| old.will_wake(w)) {
+            *slot = Some(w.clone());
+        }
+    }
+}
+
+/// How much room a read makes in a query buffer that is (nearly) full: Redis's
+/// PROTO_IOBUF_LEN.
+pub const READ_CHUNK: usize = 16 * 1024;
 
 /// A non-blocking client socket (TCP or Unix).
 pub struct ClientSocket {
@@ -62,9 +95,39 @@ impl ClientSocket {
     /// read means the socket is drained, so readiness is cleared at once instead of paying a
     /// `read()` that fails with EAGAIN on every request.
     pub async fn read_some(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let never = Wake::default();
+        Ok(self.read_or_wake(buf, &never).await?.unwrap_or(0))
+    }
+
+    /// [`ClientSocket::read_some`] that also returns, with `Ok(None)`, when `wake` is
+    /// signalled before anything could be read. Room in `buf` is made only once the socket
+    /// is readable, so a task that waits holds no more buffer than it had.
+    pub async fn read_or_wake(
+        &mut self,
+        buf: &mut Vec<u8>,
+        wake: &Wake,
+    ) -> io::Result<Option<usize>> {
         loop {
             let afd = self.afd()?;
-            let mut guard = afd.readable().await?;
+            let ready = poll_fn(|cx| {
+                if wake.flag.replace(false) {
+                    return Poll::Ready(Ok(None));
+                }
+                match afd.poll_read_ready(cx) {
+                    Poll::Ready(r) => Poll::Ready(r.map(Some)),
+                    Poll::Pending => {
+                        wake.register(cx.waker());
+                        Poll::Pending
+                    }
+                }
+            })
+            .await?;
+            let Some(mut guard) = ready else {
+                return Ok(None);
+            };
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
             let fd = afd.get_ref().as_raw_fd();
             let spare = buf.spare_capacity_mut();
             let room = spare.len();
@@ -87,7 +150,7 @@ impl ClientSocket {
             if got > 0 && got < room {
                 guard.clear_ready();
             }
-            return Ok(got);
+            return Ok(Some(got));
         }
     }
 
