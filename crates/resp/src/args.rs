@@ -57,6 +57,18 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// An owned copy, sized exactly (queued MULTI commands keep no spare room).
+    pub fn to_owned_args(&self) -> OwnedArgs {
+        let mut o = OwnedArgs {
+            buf: Vec::with_capacity(self.iter().map(|a| a.len()).sum()),
+            spans: Vec::with_capacity(self.len()),
+        };
+        for a in self.iter() {
+            o.push(a);
+        }
+        o
+    }
+
     /// Copies every argument into owned vectors (for queuing in MULTI, propagation, ...).
     pub fn to_vecs(&self) -> Vec<Vec<u8>> {
         self.iter().map(|a| a.to_vec()).collect()
@@ -71,6 +83,13 @@ pub struct OwnedArgs {
 }
 
 impl OwnedArgs {
+    /// The memory these arguments hold.
+    pub fn mem(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.buf.capacity()
+            + self.spans.capacity() * std::mem::size_of::<(usize, usize)>()
+    }
+
     /// Builds from any list of byte strings.
     pub fn from_slices<I, S>(items: I) -> Self
     where

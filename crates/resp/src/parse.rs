@@ -76,6 +76,9 @@ pub struct CommandParser {
     pub spans: Vec<(usize, usize)>,
     /// Storage for inline commands' unquoted arguments.
     pub inline_buf: Vec<u8>,
+    /// The bulk whose payload is still arriving, after the last `parse` that needed more:
+    /// (offset of its payload, offset just past its CRLF), both from the command's start.
+    bulk: Option<(usize, usize)>,
 }
 
 /// Parses a decimal the way Redis's string2ll does for protocol lengths.
@@ -133,6 +136,12 @@ impl CommandParser {
         self.pos
     }
 
+    /// When the last `parse` stopped inside a bulk's payload: where the payload starts and
+    /// where the bulk ends (its CRLF included), from the start of the command.
+    pub fn pending_bulk(&self) -> Option<(usize, usize)> {
+        self.bulk
+    }
+
     /// Parses one command from the start of `buf`. `Ok(Some((consumed, source)))` means a whole
     /// command is in `self.spans` (possibly zero arguments: skip it); `Ok(None)` means more bytes
     /// are needed and `buf` must be passed again, unchanged at its start, with more appended.
@@ -141,6 +150,7 @@ impl CommandParser {
         buf: &[u8],
         limits: Limits,
     ) -> Result<Option<(usize, Source)>, ProtoError> {
+        self.bulk = None;
         if self.pending == 0 {
             self.spans.clear();
             self.pos = 0;
@@ -206,6 +216,7 @@ impl CommandParser {
                 return Err(ProtoError::InvalidBulkLength);
             };
             if end > buf.len() {
+                self.bulk = Some((data, end));
                 return Ok(None);
             }
             self.spans.push((data, data + len));

@@ -28,8 +28,11 @@ pub struct ClientInfo {
     pub qbuf: usize,
     pub qbuf_free: usize,
     pub argv_mem: usize,
-    pub obl: usize,
     pub omem: usize,
+    /// Memory of the commands queued in MULTI, and of watched keys, subscriptions and
+    /// tracking prefixes (counted per entry, as Redis counts their bookkeeping).
+    pub multi_mem: usize,
+    pub other_mem: usize,
     pub no_evict: bool,
     pub lib_name: String,
     pub lib_ver: String,
@@ -37,6 +40,14 @@ pub struct ClientInfo {
     pub psub: usize,
     pub ssub: usize,
 }
+
+/// What one watched key, one subscription and one tracking prefix cost a client: the entry
+/// in the client's own list and in the server's table (with its key copy, small keys).
+pub const WATCH_MEM: usize = 96;
+/// Redis's fixed per-client reply buffer (PROTO_REPLY_CHUNK_BYTES): CLIENT LIST obl.
+pub const REPLY_CHUNK: usize = 16 * 1024;
+pub const SUB_MEM: usize = 96;
+pub const PREFIX_MEM: usize = 64;
 
 /// `ClientHandle::busy_multi`: the transaction open before the busy period was ended (EXEC
 /// answered EXECABORT, or DISCARD).
@@ -73,6 +84,8 @@ pub struct ClientHandle {
     pub wake: crate::sock::Wake,
     pub qbuf_peak: Cell<usize>,
     pub qbuf_target: Cell<usize>,
+    /// This client's memory as last counted in `Server::clients_mem`.
+    pub mem_counted: Cell<usize>,
     /// Pub/Sub messages for this client from other clients, written out by its task.
     pub outbox: RefCell<Vec<u8>>,
     pub outbox_notify: tokio::sync::Notify,
@@ -150,6 +163,7 @@ impl ClientHandle {
             wake: Default::default(),
             qbuf_peak: Cell::new(0),
             qbuf_target: Cell::new(0),
+            mem_counted: Cell::new(0),
             outbox: RefCell::new(Vec::new()),
             outbox_notify: tokio::sync::Notify::new(),
             resp3: Cell::new(false),
@@ -215,6 +229,22 @@ impl ClientHandle {
         );
     }
 
+    /// CLIENT LIST tot-mem: everything this client holds. Pending output counts past its
+    /// first [`REPLY_CHUNK`] bytes, as Redis counts its reply list past the fixed buffer every
+    /// client has (so a short reply waiting does not move a client's size). (its state, query and output
+    /// buffers, queued MULTI commands, watches, subscriptions, tracking prefixes).
+    pub fn tot_mem(&self) -> usize {
+        let i = self.info.borrow();
+        std::mem::size_of::<ClientHandle>()
+            + std::mem::size_of::<Client>()
+            + i.qbuf
+            + i.qbuf_free
+            + i.argv_mem
+            + (i.omem + self.outbox.borrow().len()).saturating_sub(REPLY_CHUNK)
+            + i.multi_mem
+            + i.other_mem
+    }
+
     /// Output waiting for this client: the reply its task is writing plus the messages
     /// other clients queued for it (CLIENT LIST omem).
     pub fn pending_output(&self) -> usize {
@@ -265,8 +295,10 @@ impl ClientHandle {
             flags.push('N');
         }
         let cmd = cmd_override.unwrap_or(&i.last_cmd);
+        // obl: what Redis's fixed 16 KB reply buffer would hold; omem: the rest.
+        let pending = i.omem + self.outbox.borrow().len();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs=1024 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -283,9 +315,10 @@ impl ClientHandle {
             i.qbuf,
             i.qbuf_free,
             i.argv_mem,
-            i.obl,
-            i.omem + self.outbox.borrow().len(),
-            i.qbuf + i.qbuf_free + i.obl + i.omem + self.outbox.borrow().len() + i.argv_mem,
+            i.multi_mem,
+            pending.min(REPLY_CHUNK),
+            pending.saturating_sub(REPLY_CHUNK),
+            self.tot_mem(),
             if cmd.is_empty() { "NULL" } else { cmd },
             String::from_utf8_lossy(&self.user.borrow().name),
             crate::tracking::list_redir(self),
@@ -325,6 +358,8 @@ pub struct Client {
     pub wait: Option<WaitAcks>,
     /// A slot this client waits on after its command (SHUTDOWN waiting for replicas).
     pub block_slot: Option<std::rc::Rc<crate::blocking::Slot>>,
+    /// Bytes at the start of `reply.out` already written (the rest waits for the socket).
+    pub out_sent: usize,
     /// The client crossed its `client-output-buffer-limit`: no more commands are run for it
     /// and its pending output is dropped with the connection (Redis's CLIENT_CLOSE_ASAP).
     pub close_asap: bool,
@@ -402,6 +437,7 @@ impl Client {
             wait: None,
             block_slot: None,
             close_asap: false,
+            out_sent: 0,
         }
     }
 }

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use crate::sock::READ_CHUNK;
 
+/// A bulk this long gets a query buffer sized for it exactly (Redis's PROTO_MBULK_BIG_ARG).
+const BIG_ARG: usize = 32 * 1024;
+
 enum Step {
     /// Everything parseable was run; read more.
     NeedInput,
@@ -51,13 +54,17 @@ fn process(
                 };
                 if !args.is_empty() {
                     let limit = obuf_limit(s, c);
-                    c.reply.limit = limit.hard as usize;
+                    c.reply.limit = if limit.hard > 0 {
+                        limit.hard as usize + c.out_sent
+                    } else {
+                        0
+                    };
                     let done = dispatch::execute(s, c, args, now, &mut clock);
                     if limit != ObufLimit::default()
                         && (c.reply.cut
                             || c.handle.obuf_limit_reached(
                                 limit,
-                                c.reply.out.len() as u64,
+                                (c.reply.out.len() - c.out_sent) as u64,
                                 now / 1000,
                             ))
                     {
@@ -114,20 +121,48 @@ fn process(
 /// Resizes the query buffer as the cron asked (see `cron::resize_query_buffers`): to what it
 /// holds or the size the cron named, whichever is larger; nothing at all when it is empty and
 /// the client idle.
-fn resize_qbuf(qbuf: &mut Vec<u8>, rpos: &mut usize, h: &ClientHandle) {
+fn resize_qbuf(qbuf: &mut Vec<u8>, rpos: &mut usize, h: &ClientHandle, p: &CommandParser) {
     if *rpos > 0 {
         qbuf.drain(..*rpos);
         *rpos = 0;
     }
-    let target = h.qbuf_target.get().max(qbuf.len());
+    // Never below what a big bulk still arriving announced.
+    let bulk_end = p.pending_bulk().map_or(0, |(_, end)| end);
+    let target = h.qbuf_target.get().max(qbuf.len()).max(bulk_end);
     if target == 0 {
         *qbuf = Vec::new();
     } else {
         qbuf.shrink_to(target);
     }
-    let mut i = h.info.borrow_mut();
-    i.qbuf = qbuf.len();
-    i.qbuf_free = qbuf.capacity() - qbuf.len();
+    account_qbuf(&mut h.info.borrow_mut(), qbuf, 0, p);
+}
+
+/// Shows the query buffer in CLIENT LIST. A command cut inside a bulk: what came before its
+/// payload counts as arguments (Redis has moved it to argv by then), the payload as the query
+/// buffer. A big payload gets room for exactly what it announced (Redis's
+/// PROTO_MBULK_BIG_ARG) rather than a doubled buffer.
+fn account_qbuf(
+    info: &mut crate::client::ClientInfo,
+    qbuf: &mut Vec<u8>,
+    rpos: usize,
+    p: &CommandParser,
+) {
+    let parsed = match p.pending_bulk() {
+        Some((data, end)) => {
+            if end - data >= BIG_ARG {
+                let need = (rpos + end).saturating_sub(qbuf.len());
+                let spare = qbuf.capacity() - qbuf.len();
+                if spare < need {
+                    qbuf.reserve_exact(need);
+                }
+            }
+            data
+        }
+        None => 0,
+    };
+    info.argv_mem = parsed;
+    info.qbuf = qbuf.len() - rpos - parsed;
+    info.qbuf_free = qbuf.capacity() - (qbuf.len() - rpos);
 }
 
 /// The `client-output-buffer-limit` of the client's class (Redis's getClientType): a replica's
@@ -493,6 +528,15 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
     let mut read_while_writing = false;
     loop {
         if need_read {
+            // A big bulk arriving has exactly the room it announced: no more is made for it.
+            let min_spare = if parser
+                .pending_bulk()
+                .is_some_and(|(data, end)| end - data >= BIG_ARG)
+            {
+                1
+            } else {
+                READ_CHUNK / 4
+            };
             // RESP3 clients may get pushes (client-side caching invalidations) at any time.
             let subscribed =
                 c.subscribed() || c.repl.is_replica || handle.monitor.get() || c.reply.resp3;
@@ -500,10 +544,14 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                 tokio::select! {
                     biased;
                     _ = handle.outbox_notify.notified() => None,
-                    r = stream.read_or_wake(&mut qbuf, &handle.wake) => Some(r),
+                    r = stream.read_or_wake(&mut qbuf, &handle.wake, min_spare) => Some(r),
                 }
             } else {
-                Some(stream.read_or_wake(&mut qbuf, &handle.wake).await)
+                Some(
+                    stream
+                        .read_or_wake(&mut qbuf, &handle.wake, min_spare)
+                        .await,
+                )
             };
             let n = match got {
                 None => {
@@ -529,7 +577,7 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                     continue;
                 }
                 Some(Ok(None)) => {
-                    resize_qbuf(&mut qbuf, &mut rpos, &handle);
+                    resize_qbuf(&mut qbuf, &mut rpos, &handle, &parser);
                     continue;
                 }
                 Some(Ok(Some(0)) | Err(_)) => break,
@@ -555,6 +603,7 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
         }
         let step = {
             let mut s = srv.borrow_mut();
+            let base = c.reply.out.len();
             {
                 // Messages published before these commands ran go out first.
                 let mut ob = handle.outbox.borrow_mut();
@@ -586,13 +635,25 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                 }
                 c.reply.out.truncate(keep);
             }
-            s.stats.net_output_bytes += c.reply.out.len() as u64;
+            s.stats.net_output_bytes += (c.reply.out.len() - base) as u64;
             let mut info = handle.info.borrow_mut();
-            info.qbuf = qbuf.len() - rpos;
-            info.qbuf_free = qbuf.capacity() - info.qbuf;
+            // While replies wait for the socket they are this client's output buffer (CLIENT
+            // LIST omem, INFO mem_clients_normal).
+            info.omem = c.reply.out.len() - c.out_sent;
+            info.multi_mem = c.multi.as_ref().map_or(0, |m| m.mem);
+            info.other_mem = c.watched.len() * crate::client::WATCH_MEM
+                + (c.subs.len() + c.psubs.len() + c.ssubs.len()) * crate::client::SUB_MEM
+                + handle.tracking_prefixes.borrow().len() * crate::client::PREFIX_MEM;
+            account_qbuf(&mut info, &mut qbuf, rpos, &parser);
             info.resp = if c.reply.resp3 { 3 } else { 2 };
             handle.resp3.set(c.reply.resp3);
             info.name.clone_from(&c.name);
+            drop(info);
+            if c.close_asap {
+                crate::client_evict::forget(&mut s, &handle);
+            } else {
+                crate::client_evict::update_and_check(&mut s, &handle);
+            }
             step
         };
         if c.close_asap {
@@ -602,26 +663,44 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             tokio::time::sleep(Duration::from_millis(throttle_ms)).await;
             throttle_ms = 0;
         }
-        if !c.reply.out.is_empty() {
-            // While the reply waits for the socket it is this client's output buffer
-            // (CLIENT LIST omem, INFO mem_clients_normal).
-            handle.info.borrow_mut().omem = c.reply.out.len();
+        if c.reply.out.len() > c.out_sent {
             // Reading goes on while the socket is full (a pipelining client may write all its
-            // commands before reading any reply).
+            // commands before reading any reply). Commands that arrive meanwhile are run and
+            // their replies queued behind the pending output, as Redis does: this output is
+            // then bounded by `client-output-buffer-limit` and `maxmemory-clients`.
             let max_q = srv.borrow().settings.client_query_buffer_limit;
-            match stream
-                .write_all_reading(&c.reply.out, &mut qbuf, rpos + max_q)
+            let early = matches!(step, Step::NeedInput) && !c.close_after_reply;
+            let w = match stream
+                .write_all_reading(&c.reply.out[c.out_sent..], &mut qbuf, rpos + max_q, early)
                 .await
             {
                 Err(_) => break,
-                Ok((0, _)) => {}
-                Ok((n, _)) => {
-                    srv.borrow_mut().stats.net_input_bytes += n as u64;
-                    handle.last_interaction.set(Instant::now());
-                    read_while_writing = true;
-                }
+                Ok(w) => w,
+            };
+            if w.read > 0 {
+                srv.borrow_mut().stats.net_input_bytes += w.read as u64;
+                handle.last_interaction.set(Instant::now());
+                read_while_writing = true;
             }
+            c.out_sent += w.written;
+            if c.out_sent < c.reply.out.len() {
+                // Returned early: what was written goes once it is half the buffer.
+                if c.out_sent * 2 > c.reply.out.len() {
+                    c.reply.out.drain(..c.out_sent);
+                    c.out_sent = 0;
+                }
+                handle.info.borrow_mut().omem = c.reply.out.len() - c.out_sent;
+                crate::client_evict::update(&mut srv.borrow_mut(), &handle);
+                if handle.killed.get() {
+                    break;
+                }
+                need_read = false;
+                read_while_writing = false;
+                continue;
+            }
+            c.out_sent = 0;
             handle.info.borrow_mut().omem = 0;
+            crate::client_evict::update(&mut srv.borrow_mut(), &handle);
             c.reply.out.clear();
             if c.reply.out.capacity() > 64 * 1024 {
                 c.reply.out.shrink_to(16 * 1024);
@@ -761,5 +840,6 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
     crate::pubsub::drop_all(&mut s, &mut c);
     crate::monitor::stop(&mut s, &c);
     crate::tracking::disable(&mut s, &handle);
+    crate::client_evict::forget(&mut s, &handle);
     s.clients.remove(&handle.id);
 }

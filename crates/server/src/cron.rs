@@ -130,6 +130,7 @@ pub async fn run(srv: Rc<RefCell<Server>>) {
         }
         obuf_cron(&mut s);
         resize_query_buffers(&mut s);
+        crate::client_evict::evict_if_needed(&mut s);
         let timeout = s.settings.timeout;
         if timeout > 0 {
             let limit = Duration::from_secs(timeout as u64);

@@ -262,8 +262,9 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
                         .error("ERR Command not allowed inside a transaction");
                     rejected = Some(cmd);
                 } else {
-                    m.queued
-                        .push((cmd, cinnabar_resp::OwnedArgs::from_slices(args.iter())));
+                    let owned = args.to_owned_args();
+                    m.mem += owned.mem();
+                    m.queued.push((cmd, owned));
                     c.reply.simple("QUEUED");
                 }
             } else {

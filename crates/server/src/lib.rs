@@ -7,6 +7,7 @@ pub mod acl;
 pub mod aof;
 pub mod blocking;
 pub mod client;
+pub mod client_evict;
 pub mod cmds;
 pub mod conn;
 pub mod cron;

@@ -16,6 +16,8 @@ use std::time::Instant;
 #[derive(Default)]
 pub struct Multi {
     pub queued: Vec<(&'static CommandSpec, OwnedArgs)>,
+    /// Memory the queued commands hold (CLIENT LIST multi-mem).
+    pub mem: usize,
     /// A command was rejected while queueing: EXEC answers EXECABORT.
     pub aborted: bool,
 }

@@ -310,6 +310,8 @@ fn deliver(s: &mut Server, c: &mut Client, id: u64, m: &mut Outgoing) {
         return;
     }
     h.outbox_notify.notify_one();
+    let h = h.clone();
+    crate::client_evict::update_and_check(s, &h);
 }
 
 /// Sends `msg` on `channel` to its subscribers and matching pattern subscribers; returns how

@@ -25,6 +25,8 @@ pub struct Stats {
     pub client_qbuf_limit_disconnections: u64,
     /// Clients closed for crossing `client-output-buffer-limit` (normal and pubsub classes).
     pub client_obuf_limit_disconnections: u64,
+    /// Clients closed by `maxmemory-clients` (INFO evicted_clients).
+    pub evicted_clients: u64,
     /// Full synchronizations served, partial ones accepted and refused (replid not '?').
     pub sync_full: u64,
     pub sync_partial_ok: u64,
@@ -64,6 +66,8 @@ pub struct Server {
     pub config_file: Option<PathBuf>,
     pub executable: String,
     pub clients: BTreeMap<u64, Rc<ClientHandle>>,
+    /// The memory of all normal and pubsub clients (see client_evict.rs).
+    pub clients_mem: usize,
     /// The next client id the cron's query buffer pass looks at.
     pub clients_cron_cursor: u64,
     /// Connections the busy-script hook accepted, whose tasks start when the script ends.
@@ -216,6 +220,7 @@ impl Server {
                 .unwrap_or_default(),
             clients: BTreeMap::new(),
             clients_cron_cursor: 0,
+            clients_mem: 0,
             accepted_while_busy: Vec::new(),
             next_client_id: 1,
             stats: Stats::default(),

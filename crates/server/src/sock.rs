@@ -42,6 +42,14 @@ impl Wake {
 /// PROTO_IOBUF_LEN.
 pub const READ_CHUNK: usize = 16 * 1024;
 
+/// What [`ClientSocket::write_all_reading`] did.
+pub struct Written {
+    /// Bytes of the data written (all of it unless it returned early).
+    pub written: usize,
+    /// Bytes read into the query buffer meanwhile.
+    pub read: usize,
+}
+
 /// A non-blocking client socket (TCP or Unix).
 pub struct ClientSocket {
     fd: Option<AsyncFd<OwnedFd>>,
@@ -96,16 +104,21 @@ impl ClientSocket {
     /// `read()` that fails with EAGAIN on every request.
     pub async fn read_some(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
         let never = Wake::default();
-        Ok(self.read_or_wake(buf, &never).await?.unwrap_or(0))
+        Ok(self
+            .read_or_wake(buf, &never, READ_CHUNK / 4)
+            .await?
+            .unwrap_or(0))
     }
 
     /// [`ClientSocket::read_some`] that also returns, with `Ok(None)`, when `wake` is
     /// signalled before anything could be read. Room in `buf` is made only once the socket
     /// is readable, so a task that waits holds no more buffer than it had.
+    /// Room is made (READ_CHUNK more) when less than `min_spare` is left.
     pub async fn read_or_wake(
         &mut self,
         buf: &mut Vec<u8>,
         wake: &Wake,
+        min_spare: usize,
     ) -> io::Result<Option<usize>> {
         loop {
             let afd = self.afd()?;
@@ -125,7 +138,7 @@ impl ClientSocket {
             let Some(mut guard) = ready else {
                 return Ok(None);
             };
-            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            if buf.capacity() - buf.len() < min_spare {
                 buf.reserve(READ_CHUNK);
             }
             let fd = afd.get_ref().as_raw_fd();
@@ -213,16 +226,26 @@ impl ClientSocket {
     /// keeps reading what the peer sends into `qbuf` (while `qbuf` holds less than `max_q`
     /// bytes): a client that writes a long pipeline before reading any reply must not find
     /// both sides blocked on a full socket, as Redis keeps reading into the query buffer.
-    /// Returns how many bytes were read meanwhile, and whether the peer closed its side.
+    /// With `early`, it returns as soon as something was read, the rest unwritten (the caller
+    /// runs the new commands and queues their replies behind it, as Redis keeps serving a
+    /// client whose output waits).
     pub async fn write_all_reading(
         &mut self,
         mut data: &[u8],
         qbuf: &mut Vec<u8>,
         max_q: usize,
-    ) -> io::Result<(usize, bool)> {
+        early: bool,
+    ) -> io::Result<Written> {
+        let total = data.len();
         let mut read = 0usize;
         let mut eof = false;
         while !data.is_empty() {
+            if early && read > 0 {
+                return Ok(Written {
+                    written: total - data.len(),
+                    read,
+                });
+            }
             if let Some(n) = self.send_some(data)? {
                 data = &data[n..];
                 continue;
@@ -265,7 +288,10 @@ impl ClientSocket {
         if self.writable {
             self.reregister(false)?;
         }
-        Ok((read, eof))
+        Ok(Written {
+            written: total,
+            read,
+        })
     }
 
     /// Half-closes the socket for writing (the peer sees EOF after the last reply).

@@ -131,6 +131,7 @@ fn deliver(s: &mut Server, to: &ClientHandle, bytes: &[u8]) {
     } else if !to.killed.get() {
         to.outbox.borrow_mut().extend_from_slice(bytes);
         to.outbox_notify.notify_one();
+        crate::client_evict::update_and_check(s, to);
     }
 }
 

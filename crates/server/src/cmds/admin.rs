@@ -72,6 +72,7 @@ pub fn config_set(s: &mut Server, c: &mut Client, a: Args) {
         }
     }
     s.refresh_settings();
+    crate::client_evict::evict_if_needed(s);
     if changed.iter().any(|n| n == "requirepass") {
         let p = s.settings.requirepass.clone();
         s.acl.set_requirepass(p.as_deref());
