@@ -60,7 +60,7 @@ pub fn evict_if_needed(s: &mut Server) {
         .filter(|h| counted(h) && !h.info.borrow().no_evict)
         .map(|h| (h.tot_mem(), h.clone()))
         .collect();
-    victims.sort_by(|a, b| b.0.cmp(&a.0));
+    victims.sort_by_key(|v| std::cmp::Reverse(v.0));
     for (_, h) in victims {
         if (s.clients_mem as u64) <= lim {
             break;
