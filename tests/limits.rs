@@ -9,6 +9,9 @@
 //!   evicts the idle keys and keeps the recently used ones, evictions reach a replica as DELs.
 //! - 1,000 connections that each announce `*1048576` arguments and then send nothing keep the
 //!   server's memory bounded, and another client is served meanwhile.
+//! - `client-output-buffer-limit normal`: a reply over the hard limit is never sent and the
+//!   rest of the pipeline not run; KEYS stops early;
+//! - `maxmemory-clients`: the largest client is evicted first, NO-EVICT clients never.
 #![allow(clippy::unwrap_used)]
 
 use cinnabar_testkit::{cinnabar_bin, have_redis, raise_nofile_limit, redis_bin, Conn, Server};
@@ -378,5 +381,129 @@ fn announced_multibulks(bin: &Path) {
 fn announced_multibulks_keep_memory_bounded() {
     for bin in servers() {
         announced_multibulks(&bin);
+    }
+}
+
+/// `client-output-buffer-limit normal`: a reply that crosses the hard limit is never sent, the
+/// rest of the client's pipeline is not run, the client is closed and counted in INFO; KEYS
+/// stops instead of building the whole reply. A client whose replies stay under the limit
+/// is served.
+fn normal_obuf_limit(bin: &Path) {
+    let srv = Server::start(bin, &["--client-output-buffer-limit", "normal 100000 0 0"]);
+    let mut c = srv.conn();
+    let item = "x".repeat(1000);
+    for _ in 0..150 {
+        int(&mut c, &["RPUSH", "big", &item]);
+    }
+    assert_eq!(int(&mut c, &["LLEN", "big"]), 150);
+    let mut victim = srv.conn();
+    // LRANGE's reply is 150 KB; the SET after it in the same pipeline must not run.
+    let mut pipe = cinnabar_testkit::encode_command(&["LRANGE", "big", "0", "-1"]);
+    pipe.extend(cinnabar_testkit::encode_command(&["SET", "after", "1"]));
+    victim.send_raw(&pipe);
+    let got = victim.read_until_close(Duration::from_secs(5));
+    assert!(got.is_empty(), "{}: got {} bytes", bin.display(), got.len());
+    assert_eq!(c.call(&["EXISTS", "after"]).as_int(), Some(0));
+    // (A field Redis 7.2 added; 7.0 has no such count.)
+    if bin == cinnabar_bin() {
+        assert_eq!(
+            c.info_field("client_output_buffer_limit_disconnections")
+                .as_deref(),
+            Some("1")
+        );
+    }
+    // A reply under the limit goes out.
+    assert_eq!(
+        c.call(&["LRANGE", "big", "0", "49"])
+            .as_array()
+            .map(|a| a.len()),
+        Some(50)
+    );
+    for i in 0..2000 {
+        assert_eq!(
+            s(&mut c, &["SET", &format!("a-long-key-name-{i:0>80}"), "v"]),
+            "OK"
+        );
+    }
+    let mut k = srv.conn();
+    k.send_cmd(&["KEYS", "*"]);
+    assert!(k.read_until_close(Duration::from_secs(5)).is_empty());
+    assert_eq!(s(&mut c, &["PING"]), "PONG");
+}
+
+#[test]
+fn normal_client_output_buffer_limit_closes_without_reply() {
+    for bin in servers() {
+        normal_obuf_limit(&bin);
+    }
+}
+
+/// `maxmemory-clients`: clients holding large query buffers are evicted largest first until
+/// the total is within the limit; CLIENT NO-EVICT clients stay; INFO counts the evictions.
+fn client_eviction(bin: &Path) {
+    let srv = Server::start(bin, &[]);
+    let mut c = srv.conn();
+    assert_eq!(s(&mut c, &["CLIENT", "NO-EVICT", "on"]), "OK");
+    let mut holders = Vec::new();
+    for (i, size) in [100_000usize, 400_000, 1_600_000].iter().enumerate() {
+        let mut h = srv.conn();
+        assert_eq!(s(&mut h, &["CLIENT", "SETNAME", &format!("h{i}")]), "OK");
+        // An argument announced and mostly sent: it sits in the query buffer.
+        let mut raw = format!("*2\r\n${size}\r\n").into_bytes();
+        raw.extend(std::iter::repeat_n(b'v', *size));
+        h.send_raw(&raw);
+        holders.push(h);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let tot = |c: &mut Conn, name: &str| -> Option<u64> {
+        let list = c.call(&["CLIENT", "LIST"]).as_str().unwrap_or_default();
+        list.lines()
+            .find(|l| l.contains(&format!(" name={name} ")))
+            .and_then(|l| l.split(' ').find_map(|f| f.strip_prefix("tot-mem=")))
+            .and_then(|v| v.parse().ok())
+    };
+    while tot(&mut c, "h2").unwrap_or(0) < 1_600_000 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let big = tot(&mut c, "h2").unwrap();
+    assert!(big >= 1_600_000, "{}: h2 tot-mem {big}", bin.display());
+    // Room for everything but the largest client.
+    let all: u64 = c
+        .call(&["CLIENT", "LIST"])
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("tot-mem=")))
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    let limit = all - big + 50_000;
+    assert_eq!(
+        s(
+            &mut c,
+            &["CONFIG", "SET", "maxmemory-clients", &limit.to_string()]
+        ),
+        "OK"
+    );
+    assert!(
+        holders[2].wait_closed(Duration::from_secs(5)),
+        "{}: h2 not evicted",
+        bin.display()
+    );
+    assert!(tot(&mut c, "h0").is_some() && tot(&mut c, "h1").is_some());
+    assert_eq!(c.info_field("evicted_clients").as_deref(), Some("1"));
+    // The exempt client is never evicted, even alone over the limit.
+    assert_eq!(
+        s(&mut c, &["CONFIG", "SET", "maxmemory-clients", "1"]),
+        "OK"
+    );
+    assert!(holders[0].wait_closed(Duration::from_secs(5)));
+    assert!(holders[1].wait_closed(Duration::from_secs(5)));
+    assert_eq!(s(&mut c, &["PING"]), "PONG");
+}
+
+#[test]
+fn maxmemory_clients_evicts_largest_first() {
+    for bin in servers() {
+        client_eviction(&bin);
     }
 }
