@@ -161,6 +161,7 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
         };
         let spec = w.spec;
         let args = w.args.clone();
+        let started = std::time::Instant::now();
         let mut reply = ReplyBuf::new();
         reply.resp3 = w.resp3;
         let track = s
@@ -227,6 +228,16 @@ fn serve_key(s: &mut Server, db: usize, key: &[u8], now: i64) {
         for code in reply.errors.drain(..) {
             *s.stats.error_codes.entry(code).or_insert(0) += 1;
             s.stats.total_error_replies += 1;
+        }
+        // The served command goes to the SLOWLOG as the client sent it (Redis logs a blocked
+        // command when it is unblocked).
+        let us = started.elapsed().as_micros() as u64;
+        let th = s.settings.slowlog_slower_than;
+        if th >= 0 && us >= th as u64 && !spec.has(cinnabar_commands::table::flag::SKIP_SLOWLOG) {
+            if let Some(h) = s.clients.get(&id).cloned() {
+                let name = h.info.borrow().name.clone();
+                crate::slowlog::push_for(s, spec, args.args(), us, h.addr.clone(), name);
+            }
         }
         if let Some(w) = s.blocked.remove(id) {
             *w.slot.reply.borrow_mut() = Some(std::mem::take(&mut reply.out));

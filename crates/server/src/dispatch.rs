@@ -512,7 +512,7 @@ pub fn call(
     s.stats.total_commands_processed += 1;
     let th = s.settings.slowlog_slower_than;
     if th >= 0 && us >= th as u64 && !cmd.has(flag::SKIP_SLOWLOG) {
-        crate::slowlog::push(s, c, args, us);
+        crate::slowlog::push(s, c, cmd, args, us);
     }
     // Errors this call replied itself (a nested call inside EXEC has already taken its own).
     if c.reply.errors.len() > errors_before {

@@ -40,10 +40,20 @@ pub fn stop(s: &mut Server, c: &Client) {
     }
 }
 
-/// Which arguments of `args` are secrets shown as "(redacted)".
-fn redacted(cmd: &CommandSpec, args: Args, i: usize) -> bool {
+/// Which arguments of `args` are secrets shown as "(redacted)" (MONITOR, SLOWLOG): AUTH's
+/// credentials, HELLO's AUTH pair, MIGRATE's AUTH/AUTH2, everything ACL SETUSER is given, the
+/// values CONFIG SET gives masterauth, masteruser and requirepass.
+pub fn redacted(cmd: &CommandSpec, args: Args, i: usize) -> bool {
     match cmd.fullname.as_str() {
-        "auth" => i >= 1,
+        "auth" => i >= 1 && args.len() <= 3,
+        "acl|setuser" => i >= 2,
+        "config|set" => {
+            i >= 3
+                && i % 2 == 1
+                && ["masterauth", "masteruser", "requirepass"]
+                    .iter()
+                    .any(|n| args.get(i - 1).eq_ignore_ascii_case(n.as_bytes()))
+        }
         "hello" => (2..args.len())
             .find(|&j| args.get(j).eq_ignore_ascii_case(b"auth"))
             .is_some_and(|j| i == j + 1 || i == j + 2),

@@ -4,6 +4,7 @@
 
 use crate::client::Client;
 use crate::server::Server;
+use cinnabar_commands::table::CommandSpec;
 use cinnabar_resp::Args;
 
 /// Arguments kept per entry, and bytes kept per argument.
@@ -20,7 +21,20 @@ pub struct Entry {
 }
 
 /// Records a command that was slow enough.
-pub fn push(s: &mut Server, c: &Client, args: Args, usec: u64) {
+pub fn push(s: &mut Server, c: &Client, cmd: &CommandSpec, args: Args, usec: u64) {
+    push_for(s, cmd, args, usec, c.handle.addr.clone(), c.name.clone());
+}
+
+/// Records a command of client `addr`/`name` (a blocked command when it is served), its
+/// secrets shown as "(redacted)" as Redis does.
+pub fn push_for(
+    s: &mut Server,
+    cmd: &CommandSpec,
+    args: Args,
+    usec: u64,
+    addr: String,
+    name: Vec<u8>,
+) {
     let max = s.settings.slowlog_max_len;
     if max == 0 {
         return;
@@ -34,7 +48,9 @@ pub fn push(s: &mut Server, c: &Client, args: Args, usec: u64) {
             break;
         }
         let a = args.get(i);
-        if a.len() > MAX_ARG_LEN {
+        if crate::monitor::redacted(cmd, args, i) {
+            out.push(b"(redacted)".to_vec());
+        } else if a.len() > MAX_ARG_LEN {
             let mut v = a[..MAX_ARG_LEN].to_vec();
             v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_ARG_LEN).as_bytes());
             out.push(v);
@@ -47,8 +63,8 @@ pub fn push(s: &mut Server, c: &Client, args: Args, usec: u64) {
         time: crate::server::now_ms() / 1000,
         usec,
         args: out,
-        addr: c.handle.addr.clone(),
-        name: c.name.clone(),
+        addr,
+        name,
     };
     s.slowlog_next_id += 1;
     s.slowlog.push_front(entry);
