@@ -153,6 +153,10 @@ impl CommandParser {
         self.bulk = None;
         if self.pending == 0 {
             self.spans.clear();
+            // A command with many arguments leaves no big span table behind.
+            if self.spans.capacity() > 1024 {
+                self.spans = Vec::new();
+            }
             self.pos = 0;
             match buf.first() {
                 None => return Ok(None),
