@@ -1103,7 +1103,7 @@ pub static COMMANDS: &[Def] = &[
     def!("touch", -2, "readonly fast", (1, -1, 1), "keyspace", "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", Data(keys::touch)),
     def!("ttl", 2, "readonly fast", K1, "keyspace", "generic", "1.0.0", "Get the time to live for a key in seconds", Data(keys::ttl)),
     def!("type", 2, "readonly fast", K1, "keyspace", "generic", "1.0.0", "Determine the type stored at key", Data(keys::type_)),
-    def!("unlink", -2, "write fast", (1, -1, 1), "keyspace", "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", Data(keys::del)),
+    def!("unlink", -2, "write fast", (1, -1, 1), "keyspace", "generic", "4.0.0", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", Data(keys::unlink)),
     // server
     def!("dbsize", 1, "readonly fast", NOKEY, "keyspace", "server", "1.0.0", "Return the number of keys in the selected database", Data(keys::dbsize)),
     def!("flushall", -1, "write", NOKEY, "keyspace dangerous", "server", "1.0.0", "Remove all keys from all databases", Data(keys::flushall)),

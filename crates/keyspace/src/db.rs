@@ -533,6 +533,29 @@ impl Db {
         }
     }
 
+    /// [`Db::remove`] that frees a costly value in the background (UNLINK).
+    pub fn unlink(&mut self, key: &[u8], now: i64) -> bool {
+        if self.expire_if_needed(key, now) {
+            return false;
+        }
+        let exp = if self.expires.is_empty() {
+            None
+        } else {
+            self.expires.remove(key).map(|(_, w)| w)
+        };
+        match self.main.remove(key) {
+            Some((k, o)) => {
+                if self.snap.active && o.epoch != self.snap.epoch {
+                    self.snap.keep(k, o.value, exp, o.lru);
+                } else {
+                    crate::lazyfree::free(o.value);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Removes `key` and returns its value (no expiry check).
     pub fn take(&mut self, key: &[u8]) -> Option<Value> {
         let exp = if self.expires.is_empty() {

@@ -4,6 +4,7 @@ pub mod compact;
 pub mod db;
 pub mod dict;
 pub mod hll;
+pub mod lazyfree;
 pub mod listpack;
 pub mod notify;
 pub mod snapshot;

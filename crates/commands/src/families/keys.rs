@@ -22,6 +22,20 @@ pub fn del(ctx: &mut Ctx, a: Args) {
     ctx.reply.int(n);
 }
 
+/// UNLINK key [key ...]: DEL whose costly values are freed in the background.
+pub fn unlink(ctx: &mut Ctx, a: Args) {
+    let now = ctx.now;
+    let mut n = 0;
+    for k in a.tail(1).iter() {
+        if ctx.db().unlink(k, now) {
+            ctx.notify(GENERIC, "del", k);
+            n += 1;
+        }
+    }
+    ctx.dirty += n as u64;
+    ctx.reply.int(n);
+}
+
 /// EXISTS key [key ...] (a key named twice counts twice)
 pub fn exists(ctx: &mut Ctx, a: Args) {
     let now = ctx.now;

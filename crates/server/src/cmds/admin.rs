@@ -110,6 +110,7 @@ pub fn config_resetstat(s: &mut Server, c: &mut Client) {
     s.stats = Default::default();
     s.stats.ops_samples = samples;
     s.ks.stats = Default::default();
+    cinnabar_keyspace::lazyfree::reset_stats();
     s.acl.reset_stats();
     for db in s.ks.dbs.iter_mut() {
         db.expired_total = 0;

@@ -183,11 +183,13 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
         let not_counted = used.saturating_sub(crate::evict::counted_memory(s));
         let _ = write!(
             out,
-            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nallocator_allocated:{alloc}\r\nallocator_resident:{resident}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nallocator_allocated:{alloc}\r\nallocator_resident:{resident}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{policy}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_allocator:jemalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             human(used),
             human(rss),
             human(peak),
             human(maxmemory),
+            cinnabar_keyspace::lazyfree::pending(),
+            cinnabar_keyspace::lazyfree::freed(),
         );
         // The one replication buffer (shared by the replicas and the backlog).
         // What replicas still have to read beyond the backlog is their buffers' share.
