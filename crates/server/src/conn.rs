@@ -717,8 +717,10 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
             // Input read while the reply was written is parsed before waiting for more.
             Step::NeedInput => need_read = !std::mem::take(&mut read_while_writing),
             Step::Paused => {
+                // A postponed client counts as blocked (INFO blocked_clients), as in Redis.
                 let (notify, until) = {
-                    let s = srv.borrow();
+                    let mut s = srv.borrow_mut();
+                    s.paused_clients += 1;
                     (s.pause_notify.clone(), s.pause.map(|p| p.until_ms))
                 };
                 // No deadline (a shutdown or a FAILOVER): their end wakes us through the notify.
@@ -727,6 +729,7 @@ pub async fn serve(srv: Rc<RefCell<Server>>, mut stream: ClientSocket, handle: R
                     _ = notify.notified() => {}
                     _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
                 }
+                srv.borrow_mut().paused_clients -= 1;
                 need_read = false;
             }
             Step::Wait => {

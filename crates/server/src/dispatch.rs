@@ -240,7 +240,11 @@ pub fn execute(s: &mut Server, c: &mut Client, args: Args, now: i64, clock: &mut
             );
             rejected = Some(cmd);
         } else {
-            if (s.pause.is_some() && s.paused_for(is_write, now))
+            // CLIENT PAUSE WRITE also holds commands that may replicate (PUBLISH, PFCOUNT);
+            // scripts decide by their own flags (not yet: they run).
+            let script = cmd.has(flag::NOSCRIPT) && may_replicate && !is_write;
+            let pause_write = is_write || (may_replicate && !script);
+            if (s.pause.is_some() && s.paused_for(pause_write, now))
                 || ((crate::shutdown::pauses_writes(s) || s.failover.is_some())
                     && is_write
                     && !c.is_master)

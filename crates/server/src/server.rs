@@ -66,6 +66,8 @@ pub struct Server {
     pub config_file: Option<PathBuf>,
     pub executable: String,
     pub clients: BTreeMap<u64, Rc<ClientHandle>>,
+    /// Clients waiting for CLIENT PAUSE to end (counted in INFO blocked_clients).
+    pub paused_clients: usize,
     /// The memory of all normal and pubsub clients (see client_evict.rs).
     pub clients_mem: usize,
     /// The next client id the cron's query buffer pass looks at.
@@ -221,6 +223,7 @@ impl Server {
             clients: BTreeMap::new(),
             clients_cron_cursor: 0,
             clients_mem: 0,
+            paused_clients: 0,
             accepted_while_busy: Vec::new(),
             next_client_id: 1,
             stats: Stats::default(),

@@ -25,7 +25,7 @@ pub static DEFS: &[Def] = &[
     def!(
         "pfcount",
         -2,
-        "readonly",
+        "readonly may_replicate",
         (1, -1, 1),
         "hyperloglog",
         "hyperloglog",

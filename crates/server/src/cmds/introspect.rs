@@ -156,6 +156,7 @@ pub fn info_text(s: &Server, sections: &[String]) -> String {
             max_out,
             // Clients waiting in SHUTDOWN for the replicas are blocked too.
             s.blocked.len()
+                + s.paused_clients
                 + s.shutdown_pending
                     .as_ref()
                     .map_or(0, |p| p.waiters.len()),
